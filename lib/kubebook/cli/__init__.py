@@ -1,0 +1,71 @@
+"""The ``kubebook`` command: a thin shell that parses arguments and calls the library.
+
+Each command group lives in its own module exposing ``register(subparsers)``;
+handlers receive the parsed namespace and return an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from kubebook import __version__
+from kubebook.errors import KubebookError
+
+# (group, module, one-line help). Order is the order shown by --help.
+GROUPS: list[tuple[str, str, str]] = [
+    ("cluster", "kubebook.cli.cluster_cmd", "build, start, stop and inspect the local control plane"),
+    ("run", "kubebook.cli.run_cmd", "run a notebook headless and archive its report"),
+    ("reports", "kubebook.cli.reports_cmd", "list, show, verify and prune archived reports"),
+    ("schedule", "kubebook.cli.schedule_cmd", "list and run scheduled notebooks"),
+    ("audit", "kubebook.cli.audit_cmd", "audit a cluster, manifests or control-plane configuration"),
+    ("provision", "kubebook.cli.planned_cmd", "apply the security baseline (planned)"),
+    ("dr", "kubebook.cli.planned_cmd", "etcd snapshots, backups and restore drills (planned)"),
+    ("capacity", "kubebook.cli.planned_cmd", "capacity history, forecasts and rightsizing (planned)"),
+    ("lab", "kubebook.cli.planned_cmd", "hands-on training labs (planned)"),
+]
+
+
+class HintingParser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line with a hint, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}. Try '{self.prog} --help'.\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = HintingParser(
+        prog="kubebook",
+        description="Provision, harden, audit, drill, forecast and teach a hardened Kubernetes cluster.",
+    )
+    parser.add_argument("--version", action="version", version=f"kubebook {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    groups = parser.add_subparsers(dest="group", metavar="GROUP", parser_class=HintingParser)
+    groups.required = True
+    for name, module_name, help_text in GROUPS:
+        module = importlib.import_module(module_name)
+        module.register(groups, name, help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KubebookError as error:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(f"kubebook: {error}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("kubebook: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Allow ``python -m kubebook.cli``."""
+
+from kubebook.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""The kubebook notebook conventions, checked as data so a test can enforce them.
+
+Every notebook under runbooks/, labs/ and notebooks/ must:
+
+- have exactly one code cell tagged ``parameters`` (papermill injects after it);
+- carry a ``kubebook`` metadata block with ``title``, ``description``, ``category``,
+  ``risk`` (``readonly`` or ``mutating``), ``parameters`` (a JSON Schema object whose
+  properties match the names assigned in the parameters cell) and ``rbac`` (the API
+  permissions it needs: a list of ``{apiGroups, resources, verbs}`` rules);
+- store no outputs, except in cells explicitly marked for nbval to check
+  (a ``# NBVAL_CHECK_OUTPUT`` comment or the ``nbval-check-output`` tag).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import nbformat
+
+NOTEBOOK_DIRS = ("runbooks", "labs", "notebooks")
+RISKS = ("readonly", "mutating")
+REQUIRED_KEYS = ("title", "description", "category", "risk", "parameters", "rbac")
+
+RBAC_RULE_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["apiGroups", "resources", "verbs"],
+        "properties": {
+            "apiGroups": {"type": "array", "items": {"type": "string"}},
+            "resources": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "verbs": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One convention a notebook breaks, phrased so the fix is obvious."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def find_notebooks(root: Path) -> list[Path]:
+    """All notebooks kubebook ships, skipping Jupyter checkpoints."""
+    found: list[Path] = []
+    for folder in NOTEBOOK_DIRS:
+        for path in sorted((root / folder).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" not in path.parts:
+                found.append(path)
+    return found
+
+
+def parameter_names(source: str) -> list[str]:
+    """Names assigned at top level of a parameters cell, in order."""
+    tree = ast.parse(source)
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def is_checked_cell(cell: Any) -> bool:
+    """True when nbval is told to compare this cell's stored outputs."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return "nbval-check-output" in tags or "# NBVAL_CHECK_OUTPUT" in cell.get("source", "")
+
+
+def check_notebook(path: Path) -> list[Problem]:
+    """Every convention ``path`` breaks; an empty list means it conforms."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises several unrelated types
+        return [Problem(path, f"is not a readable notebook: {error}")]
+    problems: list[Problem] = []
+    param_cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(param_cells) != 1:
+        problems.append(Problem(path, f"needs exactly one cell tagged 'parameters', found {len(param_cells)}"))
+    elif param_cells[0].cell_type != "code":
+        problems.append(Problem(path, "the cell tagged 'parameters' must be a code cell"))
+    meta = nb.metadata.get("kubebook")
+    if not isinstance(meta, dict):
+        problems.append(Problem(path, "notebook metadata has no 'kubebook' block"))
+        return problems
+    for key in REQUIRED_KEYS:
+        if key not in meta:
+            problems.append(Problem(path, f"kubebook metadata lacks '{key}'"))
+    for key in ("title", "description", "category"):
+        if key in meta and (not isinstance(meta[key], str) or not meta[key].strip()):
+            problems.append(Problem(path, f"kubebook metadata '{key}' must be a non-empty string"))
+    if "risk" in meta and meta["risk"] not in RISKS:
+        problems.append(Problem(path, f"kubebook metadata 'risk' is {meta['risk']!r}; use one of {RISKS}"))
+    problems.extend(_check_schema(path, meta, param_cells))
+    if "rbac" in meta:
+        try:
+            jsonschema.validate(meta["rbac"], RBAC_RULE_SCHEMA)
+        except jsonschema.ValidationError as error:
+            problems.append(Problem(path, f"kubebook metadata 'rbac' is not a list of rules: {error.message}"))
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.get("outputs") and not is_checked_cell(cell):
+            problems.append(Problem(path, f"cell {index} stores outputs but is not marked for nbval "
+                                          "(strip outputs or add '# NBVAL_CHECK_OUTPUT')"))
+    return problems
+
+
+def _check_schema(path: Path, meta: dict[str, Any], param_cells: list[Any]) -> list[Problem]:
+    if "parameters" not in meta:
+        return []
+    schema = meta["parameters"]
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return [Problem(path, "kubebook metadata 'parameters' must be a JSON Schema with type 'object'")]
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        return [Problem(path, f"kubebook metadata 'parameters' is not a valid JSON Schema: {error.message}")]
+    if len(param_cells) != 1:
+        return []
+    try:
+        names = parameter_names(param_cells[0].source)
+    except SyntaxError as error:
+        return [Problem(path, f"the parameters cell is not valid Python: {error}")]
+    declared = set(schema.get("properties", {}))
+    problems = []
+    for name in sorted(set(names) - declared):
+        problems.append(Problem(path, f"parameter '{name}' is assigned in the parameters cell "
+                                      "but missing from the kubebook 'parameters' schema"))
+    for name in sorted(declared - set(names)):
+        problems.append(Problem(path, f"parameter '{name}' is in the schema but not assigned in the "
+                                      "parameters cell"))
+    return problems

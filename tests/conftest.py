@@ -1,0 +1,73 @@
+"""Session fixtures: the real local control plane, started once and shared.
+
+``local_cluster`` reuses a running cluster when ``$KUBEBOOK_KUBECONFIG`` points
+at one; otherwise it starts the ``pytest`` local cluster (single topology) and
+stops it at the end of the session. Notebook items (nbval) get it automatically,
+and the kernel they start inherits ``$KUBEBOOK_KUBECONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubebook import cluster as cluster_mod
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+            item.add_marker(pytest.mark.usefixtures("local_cluster"))
+        elif "cluster" in path.parts and path.parent.name == "cluster":
+            item.add_marker(pytest.mark.cluster)
+        elif path.parent.name == "unit":
+            item.add_marker(pytest.mark.unit)
+        elif path.parent.name == "notebooks":
+            item.add_marker(pytest.mark.notebook)
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[Path]:
+    """Path to an admin kubeconfig of a running, healthy local control plane."""
+    existing = os.environ.get("KUBEBOOK_KUBECONFIG")
+    if existing:
+        cluster_mod.connect(existing)
+        yield Path(existing)
+        return
+    from kubebook.localcluster.manager import LocalCluster
+
+    lc = LocalCluster(name="pytest", topology="single", nodes=3)
+    lc.up()
+    os.environ["KUBEBOOK_KUBECONFIG"] = str(lc.kubeconfig)
+    try:
+        yield lc.kubeconfig
+    finally:
+        os.environ.pop("KUBEBOOK_KUBECONFIG", None)
+        lc.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def kube(local_cluster: Path) -> cluster_mod.Cluster:
+    """A connected admin Cluster on the session's local control plane."""
+    return cluster_mod.connect(local_cluster)
+
+
+@pytest.fixture
+def namespace(kube: cluster_mod.Cluster) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    from kubernetes import client
+
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        kube.core.delete_namespace(name)

@@ -1,0 +1,106 @@
+"""Run every engine over one inventory and collect findings, scores and waivers.
+
+An engine is a module exposing ``evaluate(inv: AuditInventory) -> Iterable[Finding]``
+and optionally ``applies_to(inv) -> bool`` (default: every source). Adding an
+engine is a one-line edit of ``ENGINES``. Unreadable inputs recorded by the
+source become ERROR findings here, so a source that could not be read never
+scores as clean; an engine that crashes is reported as an ERROR finding too
+rather than silently missing from the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+from kubebook.audit import catalog, pss, score
+from kubebook.audit.model import FAILING_RESULTS, Finding, Resource, severity_rank
+from kubebook.audit.sources import AuditInventory
+from kubebook.audit.waivers import Waiver, apply_waivers
+
+ENGINES: tuple[ModuleType, ...] = (
+    pss,
+)
+
+COLUMNS = ["check", "title", "section", "severity", "cis", "pss_level", "scored", "kind", "namespace", "name",
+           "result", "message", "remediation", "waived", "waiver"]
+
+
+@dataclass
+class AuditResult:
+    """What an audit produced: one row per (check, resource), scores, and waivers that expired."""
+
+    findings: pd.DataFrame
+    score: dict[str, Any]
+    expired_waivers: list[Waiver] = field(default_factory=list)
+    source: str = ""
+    location: str = ""
+    generated_at: str = ""
+
+    def failing(self, fail_on: str = "info") -> pd.DataFrame:
+        """Unwaived FAIL/ERROR findings at or above severity ``fail_on``."""
+        df = self.findings
+        if df.empty:
+            return df
+        limit = severity_rank(fail_on)
+        ranks = df["severity"].map(severity_rank)
+        mask = df["result"].isin(FAILING_RESULTS) & ~df["waived"] & (ranks <= limit)
+        return df[mask]
+
+
+def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
+              engines: Iterable[ModuleType] | None = None, today: dt.date | None = None) -> AuditResult:
+    """Evaluate every applicable engine on ``inv``, apply waivers and score the result."""
+    findings: list[Finding] = list(_source_errors(inv))
+    for engine in engines if engines is not None else ENGINES:
+        applies = getattr(engine, "applies_to", None)
+        if applies is not None and not applies(inv):
+            continue
+        try:
+            findings.extend(engine.evaluate(inv))
+        except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
+            findings.append(Finding(catalog.get("source.engine-failed"), Resource("Engine", None, engine.__name__),
+                                    "ERROR", f"{type(error).__name__}: {error}"))
+    frame = findings_frame(findings)
+    expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
+    return AuditResult(findings=frame, score=score.compute(frame), expired_waivers=expired, source=inv.source,
+                       location=inv.location,
+                       generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
+
+
+def findings_frame(findings: list[Finding]) -> pd.DataFrame:
+    """Findings as a DataFrame (columns ``COLUMNS``); check attributes are mapped per check, not per row."""
+    if not findings:
+        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
+    checks = {f.check.id: f.check for f in findings}
+    ids = [f.check.id for f in findings]
+    frame = pd.DataFrame({
+        "check": ids,
+        "kind": [f.resource.kind for f in findings],
+        "namespace": [f.resource.namespace for f in findings],
+        "name": [f.resource.name for f in findings],
+        "result": [f.result for f in findings],
+        "message": [f.message for f in findings],
+    })
+    for column in ("title", "section", "severity", "cis", "pss_level", "scored", "remediation"):
+        frame[column] = frame["check"].map({cid: getattr(c, column) for cid, c in checks.items()})
+    frame["waived"] = False
+    frame["waiver"] = None
+    return frame[COLUMNS]
+
+
+def _dtype(column: str) -> str:
+    return "bool" if column in ("scored", "waived") else "object"
+
+
+def _source_errors(inv: AuditInventory) -> Iterable[Finding]:
+    check = catalog.get("source.unreadable")
+    for what, reason in sorted(inv.unreadable.items()):
+        # a cluster source records the kind it could not list, a manifests source the file (and line)
+        resource = Resource(what, None, "(list)") if inv.source == "cluster" else Resource("File", None, what)
+        yield Finding(check, resource, "ERROR", reason)

@@ -1,0 +1,247 @@
+"""Pod Security Standards engine: upstream PodSecurity admission verdicts for every pod template.
+
+``evaluate_pod_spec`` reproduces ``policy.Evaluator.EvaluatePod`` of
+k8s.io/pod-security-admission v0.37.2: the same check ids, the same version
+gating (each check's versions, "latest" = the newest registered minimum version),
+the same overrides (a restricted check replaces the baseline check it overrides),
+the same order (baseline ids sorted, then restricted ids sorted) and the same
+forbidden reason/detail text, so a kubebook verdict can be compared string for
+string with the API server's ``violates PodSecurity "restricted:latest": ...``.
+``evaluate_pod`` first applies what the API server does to a Pod before its
+PodSecurity admission runs (hostNetwork host-port defaulting, AppArmor
+annotation-to-field sync), which is why a manifest and the server agree.
+
+As an audit engine it judges every pod template (Pods, Deployments, StatefulSets,
+DaemonSets, Jobs, CronJobs, ReplicaSets) against every baseline and restricted
+check (overridden baseline checks included, so a template shows each level it
+breaks), plus each Namespace's enforce label.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from kubebook.audit import catalog
+from kubebook.audit.model import Finding, Resource
+from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, CHECKS, containers
+from kubebook.audit.pss_validate import SpecError, validate_spec
+from kubebook.audit.sources import WORKLOAD_KINDS, AuditInventory
+from kubebook.errors import ParameterError
+
+LEVELS = ("privileged", "baseline", "restricted")
+MAX_MINOR = max(version for _, _, versions in CHECKS for version, _, _ in versions)
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+_VERSION = re.compile(r"^v1\.([0-9]|[1-9][0-9]*)$")
+# Upstream forbidden reasons -> check ids (a reason may belong to a baseline and a restricted check).
+REASONS: dict[str, tuple[str, ...]] = {
+    "allowPrivilegeEscalation != false": ("allowPrivilegeEscalation",),
+    "forbidden AppArmor profile": ("appArmorProfile",), "forbidden AppArmor profiles": ("appArmorProfile",),
+    "non-default capabilities": ("capabilities_baseline",), "unrestricted capabilities": ("capabilities_restricted",),
+    "host namespaces": ("hostNamespaces",), "hostPath volumes": ("hostPathVolumes",), "hostPort": ("hostPorts",),
+    "probe or lifecycle host": ("hostProbesAndHostLifecycle",), "privileged": ("privileged",),
+    "procMount": ("procMount", "procMount_restricted"), "restricted volume types": ("restrictedVolumes",),
+    "runAsNonRoot != true": ("runAsNonRoot",), "runAsUser=0": ("runAsUser",), "seLinuxOptions": ("seLinuxOptions",),
+    "seccompProfile": ("seccompProfile_baseline", "seccompProfile_restricted"),
+    "forbidden sysctls": ("sysctls",), "hostProcess": ("windowsHostProcess",),
+}
+
+
+def parse_version(version: str) -> int:
+    """The minor version a PodSecurity version label selects ("latest" -> the newest check version)."""
+    if version == "latest":
+        return MAX_MINOR
+    match = _VERSION.match(version or "")
+    if not match:
+        raise ParameterError(f"invalid Pod Security version {version!r}", hint='use "latest" or "v1.x"')
+    return min(int(match.group(1)), MAX_MINOR)
+
+
+@functools.cache
+def checks_for(level: str, version: str = "latest") -> tuple[tuple[str, str, Any], ...]:
+    """``(check_id, check_level, function)`` evaluated for ``level`` at ``version``, in upstream order."""
+    if level not in LEVELS:
+        raise ParameterError(f"invalid Pod Security level {level!r}", hint="use baseline, restricted or privileged")
+    minor = parse_version(version)
+    if level == "privileged":
+        return ()
+    active: dict[str, tuple[str, Any, tuple[str, ...]]] = {}
+    for check_id, check_level, versions in CHECKS:
+        entries = [v for v in versions if v[0] <= minor]
+        if entries and (check_level == "baseline" or level == "restricted"):
+            _, fn, overrides = entries[-1]
+            active[check_id] = (check_level, fn, overrides)
+    overridden = {o for lvl, _, overrides in active.values() if lvl == "restricted" for o in overrides}
+    ordered = sorted(i for i, (lvl, _, _) in active.items() if lvl == "baseline") + \
+        sorted(i for i, (lvl, _, _) in active.items() if lvl == "restricted")
+    return tuple((i, active[i][0], active[i][1]) for i in ordered if i not in overridden)
+
+
+def evaluate_pod_spec(pod_meta: dict[str, Any] | None, pod_spec: dict[str, Any], level: str,
+                      version: str = "latest") -> list[tuple[str, str, str]]:
+    """Failing checks as ``(check_id, forbidden_reason, forbidden_detail)``, in upstream order.
+
+    An empty list means PodSecurity admission at ``level:version`` allows the pod.
+    Raises SpecError when a field the standards read has the wrong type.
+    """
+    meta = pod_meta or {}
+    validate_spec(meta, pod_spec)
+    failed = []
+    for check_id, _, fn in checks_for(level, version):
+        result = fn(meta, pod_spec)
+        if result is not None:
+            failed.append((check_id, result[0] or "unknown forbidden reason", result[1]))
+    return failed
+
+
+def forbidden_message(failed: Iterable[tuple[str, str, str]]) -> str:
+    """Upstream's AggregateCheckResult.ForbiddenDetail(): ``reason (detail), reason, ...``."""
+    return ", ".join(f"{reason} ({detail})" if detail else reason for _, reason, detail in failed)
+
+
+def prepare_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``pod`` as the API server hands it to PodSecurity on create.
+
+    Mirrors SetDefaults_Pod (with hostNetwork, every container port without a
+    hostPort gets hostPort=containerPort) and PrepareForCreate's AppArmor version
+    skew (a container's deprecated AppArmor annotation becomes its
+    securityContext.appArmorProfile unless the field is set or equals the pod's).
+    """
+    pod = copy.deepcopy(pod)
+    spec = pod.get("spec") or {}
+    meta = pod.get("metadata") or {}
+    if spec.get("hostNetwork") is True:
+        for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
+            for port in c.get("ports") or ():
+                if not port.get("hostPort"):
+                    port["hostPort"] = port.get("containerPort")
+    if (spec.get("os") or {}).get("name") != "windows":
+        pod_profile = (spec.get("securityContext") or {}).get("appArmorProfile")
+        annotations = meta.get("annotations") or {}
+        for c in containers(spec):
+            value = annotations.get(APPARMOR_ANNOTATION_PREFIX + c.get("name") or "")
+            if value is None or (c.get("securityContext") or {}).get("appArmorProfile") is not None:
+                continue
+            field = _apparmor_field(value)
+            if field is not None and field != pod_profile:
+                c.setdefault("securityContext", {})
+                if c["securityContext"] is None:
+                    c["securityContext"] = {}
+                c["securityContext"]["appArmorProfile"] = field
+    return pod
+
+
+def _apparmor_field(annotation: str) -> dict[str, str] | None:
+    if annotation == "unconfined":
+        return {"type": "Unconfined"}
+    if annotation == "runtime/default":
+        return {"type": "RuntimeDefault"}
+    if annotation.startswith("localhost/"):
+        profile = annotation[len("localhost/"):]
+        if profile and profile.strip() == profile and len(profile) <= 4095:
+            return {"type": "Localhost", "localhostProfile": profile}
+    return None
+
+
+def evaluate_pod(pod: dict[str, Any], level: str, version: str = "latest") -> list[tuple[str, str, str]]:
+    """Like evaluate_pod_spec for a whole Pod object, after the server's create-time mutations."""
+    prepared = prepare_pod(pod)
+    return evaluate_pod_spec(prepared.get("metadata") or {}, prepared.get("spec") or {}, level, version)
+
+
+def pod_template(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metadata, spec) of the pod a workload object runs, as PodSecurity extracts it."""
+    if kind == "Pod":
+        prepared = prepare_pod(obj)
+        return prepared.get("metadata") or {}, _need(prepared.get("spec"), "spec")
+    spec = _need(obj.get("spec"), "spec")
+    if kind == "CronJob":
+        spec = _need(_need(spec.get("jobTemplate"), "spec.jobTemplate").get("spec"), "spec.jobTemplate.spec")
+    template = _need(spec.get("template"), "pod template")
+    return template.get("metadata") or {}, _need(template.get("spec"), "pod template spec")
+
+
+def _need(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SpecError(f"{what} is missing or not an object")
+    return value
+
+
+# --- audit engine ---------------------------------------------------------------------------------------
+
+def applies_to(inv: AuditInventory) -> bool:
+    return inv.source in ("cluster", "manifests")
+
+
+def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
+    """PASS/FAIL/ERROR per (PSS check, workload) and per Namespace enforce label."""
+    checks = [(check_id, catalog.get(check_id), fn) for check_id, _, fn in _audit_checks(version)]
+    for kind in WORKLOAD_KINDS:
+        owned = _owned_by_audited_controllers(inv, kind)
+        for obj in inv.objects(kind):
+            meta = obj.get("metadata") or {}
+            if meta.get("uid") in owned:
+                continue
+            resource = Resource(kind, meta.get("namespace"), str(meta.get("name") or ""))
+            try:
+                pod_meta, spec = pod_template(kind, obj)
+                validate_spec(pod_meta, spec)
+            except SpecError as error:
+                for _, check, _ in checks:
+                    yield Finding(check, resource, "ERROR", f"pod template not evaluated: {error}")
+                continue
+            for check_id, check, fn in checks:
+                result = fn(pod_meta, spec)
+                if result is None:
+                    yield Finding(check, resource, "PASS", f"{check_id}: allowed")
+                else:
+                    reason, detail = result
+                    yield Finding(check, resource, "FAIL", f"{reason} ({detail})" if detail else reason)
+    yield from _namespace_findings(inv)
+
+
+@functools.cache
+def _audit_checks(version: str) -> tuple[tuple[str, str, Any], ...]:
+    """Every baseline and restricted check at ``version``, overridden baseline checks included."""
+    restricted_only = tuple(c for c in checks_for("restricted", version) if c[1] == "restricted")
+    return checks_for("baseline", version) + restricted_only
+
+
+# Owner kinds whose template already stands for the objects they create.
+_CONTROLLERS = {"Pod": ("ReplicaSet", "StatefulSet", "DaemonSet", "Job"), "ReplicaSet": ("Deployment",),
+                "Job": ("CronJob",)}
+
+
+def _owned_by_audited_controllers(inv: AuditInventory, kind: str) -> set[str]:
+    """UIDs of ``kind`` objects whose controller is itself audited (judged once, through its template)."""
+    owner_kinds = _CONTROLLERS.get(kind, ())
+    owner_uids = {(o.get("metadata") or {}).get("uid") for k in owner_kinds for o in inv.objects(k)} - {None}
+    if not owner_uids:
+        return set()
+    owned = set()
+    for obj in inv.objects(kind):
+        meta = obj.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or ():
+            if ref.get("controller") and ref.get("uid") in owner_uids:
+                owned.add(meta.get("uid"))
+    return owned
+
+
+def _namespace_findings(inv: AuditInventory) -> Iterator[Finding]:
+    check = catalog.get("pss.namespace-enforce")
+    for ns in inv.objects("Namespace"):
+        meta = ns.get("metadata") or {}
+        level = (meta.get("labels") or {}).get(ENFORCE_LABEL)
+        resource = Resource("Namespace", None, str(meta.get("name") or ""))
+        if level in ("baseline", "restricted"):
+            yield Finding(check, resource, "PASS", f"{ENFORCE_LABEL}={level}")
+        elif level is None:
+            yield Finding(check, resource, "FAIL", f"no {ENFORCE_LABEL} label: pods are admitted unchecked")
+        elif level == "privileged":
+            yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}=privileged: pods are admitted unchecked")
+        else:
+            yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}={level!r} is not a valid level "
+                          "(baseline, restricted or privileged)")

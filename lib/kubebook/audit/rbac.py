@@ -1,0 +1,288 @@
+"""RBAC checks (CIS 5.1): who can do what, default service accounts, escalation paths.
+
+The permission checks ("who can read secrets", "who can create pods" ...) are one
+generic query over :mod:`kubebook.audit.rbac_grants` driven by
+``rules/rbac.yaml``; findings are reported per binding, because the binding is
+what an operator changes. Built-in bootstrap grants (defined in rbac_grants) are
+summarised in one INFO finding per check instead of dropped. When no binding
+matches, the check says PASS for the whole inventory, so its verdict is explicit.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from kubebook.audit import catalog
+from kubebook.audit.model import Check, Finding, Resource
+from kubebook.audit.rbac_grants import (
+    Grant,
+    grants,
+    is_bootstrap,
+    restricted_names,
+    rule_allows,
+    unreadable_kinds,
+)
+from kubebook.audit.rbac_paths import EscalationGraph
+from kubebook.audit.workloads import CLUSTER, effective_automount, top_level_workloads
+
+CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", "rbac.pod-create",
+             "rbac.default-sa-automount", "rbac.default-sa-bound", "rbac.token-automount", "rbac.system-masters",
+             "rbac.bind-escalate-impersonate", "rbac.pv-create", "rbac.node-proxy", "rbac.csr-approval",
+             "rbac.webhook-config", "rbac.sa-token-create", "rbac.pod-exec", "rbac.escalation-path")
+BUILTIN = Resource("Cluster", None, "built-in-rbac")
+LIST_LIMIT = 8
+
+
+@functools.cache
+def permission_queries() -> dict[str, list[dict[str, Any]]]:
+    """``rules/rbac.yaml``: check id -> the (verbs, group, resource) triples it looks for."""
+    text = (resources.files("kubebook.audit") / "rules" / "rbac.yaml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+def applies_to(inv: Any) -> bool:
+    """A cluster always has RBAC; manifests only when they carry RBAC objects or workloads."""
+    if inv.source == "cluster":
+        return True
+    if inv.source != "manifests":
+        return False
+    kinds = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount")
+    return any(inv.objects(k) for k in kinds)
+
+
+def evaluate(inv: Any) -> Iterator[Finding]:
+    missing = unreadable_kinds(inv, ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"))
+    if missing:
+        for check_id in CHECK_IDS:
+            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
+                          f"not evaluated: the audit could not list {', '.join(missing)}")
+        return
+    all_grants = grants(inv)
+    yield from _cluster_admin(all_grants)
+    for check_id, queries in permission_queries().items():
+        yield from _who_can(catalog.get(check_id), all_grants, queries)
+    yield from _wildcards(inv)
+    yield from _default_sa(inv, all_grants)
+    yield from _token_automount(inv, all_grants)
+    yield from _system_masters(inv, all_grants)
+    yield from _escalation(inv)
+
+
+def _short(items: Iterable[str]) -> str:
+    items = sorted(set(items))
+    head = ", ".join(items[:LIST_LIMIT])
+    return head + (f" and {len(items) - LIST_LIMIT} more" if len(items) > LIST_LIMIT else "")
+
+
+def _builtin_info(check: Check, matched: list[Grant]) -> Iterator[Finding]:
+    builtin = [g for g in matched if g.builtin]
+    if builtin:
+        yield Finding(check, BUILTIN, "INFO",
+                      f"ignored {len(builtin)} built-in bootstrap grant(s) to system identities: "
+                      + _short(f"{g.subject} via {g.binding.name}" for g in builtin))
+
+
+def _per_binding(check: Check, matched: list[Grant], what: dict[Grant, str], none: str) -> Iterator[Finding]:
+    """One finding per binding: FAIL, or WARN when every matching rule is limited to resourceNames."""
+    real = [g for g in matched if not g.builtin]
+    by_binding: dict[Resource, list[Grant]] = defaultdict(list)
+    for grant in real:
+        by_binding[grant.binding].append(grant)
+    for binding, held in sorted(by_binding.items(), key=lambda item: str(item[0])):
+        names = sorted({n for g in held for n in restricted_names(g)})
+        limited = all(restricted_names(g) for g in held)
+        message = (f"{_short(str(g.subject) for g in held)} can {_short(what[g] for g in held)} "
+                   f"{held[0].scope} via {held[0].role}")
+        if limited:
+            message += f" (only objects named {_short(names)})"
+        yield Finding(check, binding, "WARN" if limited else "FAIL", message)
+    yield from _builtin_info(check, matched)
+    if not real:
+        yield Finding(check, CLUSTER, "PASS", none)
+
+
+def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]]) -> Iterator[Finding]:
+    matched: list[Grant] = []
+    what: dict[Grant, str] = {}
+    for grant in all_grants:
+        actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
+                   if rule_allows(grant.rule, verb, q["group"], q["resource"])]
+        if actions:
+            matched.append(grant)
+            what[grant] = ", ".join(actions)
+    yield from _per_binding(check, matched, what, f"no non-built-in binding grants: {check.title.lower()}")
+
+
+def _is_full_admin(rule: dict[str, Any]) -> bool:
+    return all("*" in (rule.get(field) or []) for field in ("verbs", "apiGroups", "resources"))
+
+
+def _cluster_admin(all_grants: list[Grant]) -> Iterator[Finding]:
+    check = catalog.get("rbac.cluster-admin-binding")
+    matched = [g for g in all_grants if g.role == "ClusterRole cluster-admin" or _is_full_admin(g.rule)]
+    what = {g: "do anything (cluster-admin)" for g in matched}
+    yield from _per_binding(check, matched, what, "no binding outside the bootstrap policy grants cluster-admin")
+
+
+def _wildcards(inv: Any) -> Iterator[Finding]:
+    check = catalog.get("rbac.wildcard")
+    builtin: list[str] = []
+    flagged = 0
+    for kind in ("ClusterRole", "Role"):
+        for role in inv.objects(kind):
+            fields = sorted({f for rule in role.get("rules") or [] for f in ("verbs", "resources", "apiGroups")
+                             if "*" in (rule.get(f) or [])})
+            if not fields:
+                continue
+            if is_bootstrap(role):
+                builtin.append(Resource.of(role, kind).name)
+                continue
+            flagged += 1
+            yield Finding(check, Resource.of(role, kind), "FAIL", f"uses '*' in {', '.join(fields)}")
+    if builtin:
+        yield Finding(check, BUILTIN, "INFO", f"ignored {len(builtin)} built-in bootstrap role(s) with wildcards: "
+                      + _short(builtin))
+    if not flagged:
+        yield Finding(check, CLUSTER, "PASS", "no Role or ClusterRole outside the bootstrap policy uses '*'")
+
+
+def _namespaces(inv: Any) -> list[str]:
+    names = {str((ns.get("metadata") or {}).get("name")) for ns in inv.objects("Namespace")}
+    names |= {(sa.get("metadata") or {}).get("namespace") for sa in inv.objects("ServiceAccount")}
+    return sorted(n for n in names if n)
+
+
+def _default_sa(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
+    check = catalog.get("rbac.default-sa-automount")
+    defaults = {(sa.get("metadata") or {}).get("namespace"): sa for sa in inv.objects("ServiceAccount")
+                if (sa.get("metadata") or {}).get("name") == "default"}
+    evaluated = False
+    for namespace in _namespaces(inv):
+        resource = Resource("ServiceAccount", namespace, "default")
+        sa = defaults.get(namespace)
+        evaluated = True
+        if sa is None:
+            where = "the manifests define" if inv.source == "manifests" else "the cluster has"
+            yield Finding(check, resource, "FAIL" if inv.source == "manifests" else "WARN",
+                          f"{where} no default ServiceAccount object; the one Kubernetes creates mounts tokens")
+        elif sa.get("automountServiceAccountToken") is False:
+            yield Finding(check, resource, "PASS", "automountServiceAccountToken: false")
+        else:
+            value = sa.get("automountServiceAccountToken")
+            yield Finding(check, resource, "FAIL", f"automountServiceAccountToken is {_yaml(value)}, not false")
+    if not evaluated:
+        yield Finding(check, CLUSTER, "PASS", "no namespace in the inventory")
+    bound = [g for g in all_grants if g.subject.kind == "ServiceAccount" and g.subject.name == "default"]
+    what = {g: _rule_text(g.rule) for g in bound}
+    yield from _per_binding(catalog.get("rbac.default-sa-bound"), bound, what,
+                            "no binding grants permissions to a default service account")
+
+
+def _yaml(value: Any) -> str:
+    return "unset (defaults to true)" if value is None else str(value).lower()
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    return f"{','.join(rule.get('verbs') or [])} {','.join(rule.get('resources') or [])}"
+
+
+def _token_automount(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
+    """Pods that mount a token whose service account has no RBAC grants of its own."""
+    check = catalog.get("rbac.token-automount")
+    holders = defaultdict(int)
+    for grant in all_grants:
+        if grant.subject.kind == "ServiceAccount":
+            holders[(grant.subject.namespace, grant.subject.name)] += 1
+        elif grant.subject.kind == "Group" and grant.subject.name.startswith("system:serviceaccounts:"):
+            holders[(grant.subject.name.split(":", 2)[2], "*")] += 1
+    accounts = {((sa.get("metadata") or {}).get("namespace"), (sa.get("metadata") or {}).get("name")): sa
+                for sa in inv.objects("ServiceAccount")}
+    seen = False
+    for workload in top_level_workloads(inv):
+        seen = True
+        sa_name = workload.spec.get("serviceAccountName") or workload.spec.get("serviceAccount") or "default"
+        mounted, why = effective_automount(workload.spec, accounts.get((workload.namespace, sa_name)))
+        rules = holders[(workload.namespace, sa_name)] + holders[(workload.namespace, "*")]
+        if not mounted:
+            yield Finding(check, workload.resource, "PASS", f"no token mounted ({why})")
+        elif rules:
+            yield Finding(check, workload.resource, "PASS",
+                          f"mounts the token of ServiceAccount {sa_name}, which holds {rules} RBAC rule(s)")
+        else:
+            yield Finding(check, workload.resource, "FAIL",
+                          f"mounts the token of ServiceAccount {sa_name} ({why}) but no binding grants it anything")
+    if not seen:
+        yield Finding(check, CLUSTER, "PASS", "no workload in the inventory")
+
+
+def _system_masters(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
+    """Bindings naming system:masters (outside bootstrap) and an audit identity that is a member."""
+    check = catalog.get("rbac.system-masters")
+    found = False
+    for grant in all_grants:
+        if grant.subject.kind == "Group" and grant.subject.name == "system:masters" and not grant.builtin:
+            found = True
+            yield Finding(check, grant.binding, "FAIL", f"binds group system:masters to {grant.role}")
+            break
+    organizations = _client_cert_groups(getattr(inv, "cluster", None))
+    if organizations is not None and "system:masters" in organizations:
+        found = True
+        yield Finding(check, Resource("Kubeconfig", None, str(inv.cluster.kubeconfig)), "WARN",
+                      "the audit's own client certificate is in group system:masters, which bypasses RBAC and "
+                      "cannot be revoked short of rotating the CA; use a cluster-admin-bound identity instead")
+    if not found:
+        yield Finding(check, CLUSTER, "PASS", "no binding outside the bootstrap policy names group system:masters"
+                      + ("" if organizations is None else "; the audit's identity is not in it"))
+
+
+def _client_cert_groups(cluster: Any) -> list[str] | None:
+    """The O= values (groups) of the connected kubeconfig's client certificate, or None."""
+    if cluster is None:
+        return None
+    config = getattr(getattr(cluster, "api_client", None), "configuration", None)
+    path = getattr(config, "cert_file", None)
+    if not path:
+        return None
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if b"-----BEGIN" not in data:
+        data = base64.b64decode(data)
+    cert = x509.load_pem_x509_certificate(data)
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+
+
+def _escalation(inv: Any) -> Iterator[Finding]:
+    check = catalog.get("rbac.escalation-path")
+    graph = EscalationGraph(inv)
+    builtin: list[str] = []
+    flagged = 0
+    for key in sorted(graph.subjects):
+        subject = graph.subjects[key]
+        path = graph.shortest_path(key)
+        if not path:
+            continue
+        if subject.is_system:
+            builtin.append(str(subject))
+            continue
+        flagged += 1
+        hops = " => ".join(f"[{step.how}] {step.to}" for step in path)
+        direct = "directly" if len(path) == 1 else f"in {len(path)} steps"
+        yield Finding(check, subject.resource, "FAIL", f"can become cluster-admin {direct}: {subject} => {hops}")
+    if builtin:
+        yield Finding(check, BUILTIN, "INFO", f"{len(builtin)} system identities reach cluster-admin by design: "
+                      + _short(builtin))
+    if not flagged:
+        yield Finding(check, CLUSTER, "PASS", "no user, group or non-system service account can reach cluster-admin")

@@ -1,0 +1,259 @@
+"""Where an audit reads from: a live cluster, a directory of manifests, or a control plane.
+
+Every engine reads the same :class:`AuditInventory`, so each kind is listed once
+per audit. Objects are plain dicts shaped like the API's JSON (the live path
+keeps the raw JSON: ``_preload_content=False`` + ``json.loads`` is several times
+faster than the client's model deserialization). Two things are dropped on
+the way in: ``metadata.managedFields`` (large, never audited) and every Secret
+value (``data``/``stringData`` keep their keys with ``None`` values, and the
+last-applied annotation, which embeds the values, is removed), so no secret can
+reach a finding or a report. Inputs that could not be read are kept in
+``unreadable`` and surface as ERROR findings; they never look like a clean source.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from kubebook.errors import AuditError, ClusterUnreachableError, ParameterError
+
+KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Namespace",
+         "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "NetworkPolicy",
+         "Secret", "Node", "ConfigMap")
+WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
+LIST_PAGE_SIZE = 500
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class AuditInventory:
+    """Objects per kind plus where they came from; shared read-only by every engine.
+
+    ``source`` is ``"cluster"``, ``"manifests"`` or ``"control-plane"``; ``cluster`` is
+    the connected kubebook Cluster (None for manifests); ``control_plane`` names the
+    local control plane for the control-plane source; ``origins`` maps
+    ``(kind, namespace, name)`` to ``(file, line)`` for manifests; ``unreadable``
+    maps a kind or file to why it could not be read.
+    """
+
+    source: str
+    by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    cluster: Any = None
+    control_plane: str | None = None
+    origins: dict[tuple[str, str | None, str], tuple[str, int]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    location: str = ""
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` (empty when none, or when the kind was unreadable: see ``unreadable``)."""
+        return self.by_kind.get(kind, [])
+
+    def readable(self, kind: str) -> bool:
+        return kind not in self.unreadable
+
+    def kinds(self) -> list[str]:
+        return sorted(self.by_kind)
+
+    def find(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object with this identity, or None (built lazily; used for waiver label selectors)."""
+        index = getattr(self, "_index", None)
+        if index is None:
+            index = {(k, (o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): o
+                     for k, items in self.by_kind.items() for o in items}
+            object.__setattr__(self, "_index", index)
+        return index.get((kind, namespace, name))
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(items) for kind, items in sorted(self.by_kind.items())}
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[dict[str, Any]], source: str = "manifests") -> AuditInventory:
+        """An inventory from in-memory objects (tests, notebooks); List kinds are flattened."""
+        inv = cls(source=source, location="(objects)")
+        for obj in objects:
+            _add(inv, obj, None)
+        return inv
+
+    @classmethod
+    def from_cluster(cls, cluster: Any, kinds: Iterable[str] = KINDS, *, workers: int = 4) -> AuditInventory:
+        """One paginated raw-JSON list per kind from a connected cluster, kinds listed concurrently."""
+        inv = cls(source="cluster", cluster=cluster, location=cluster.server)
+        kinds = list(kinds)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            results = list(pool.map(lambda kind: _list_kind_safely(cluster, kind), kinds))
+        for kind, (items, problem) in zip(kinds, results, strict=True):
+            if problem:
+                inv.unreadable[kind] = problem
+            inv.by_kind[kind] = [_clean(kind, obj) for obj in items]
+        return inv
+
+    @classmethod
+    def from_manifests(cls, directory: str | Path) -> AuditInventory:
+        """Every manifest under ``directory`` (or one file): multi-document YAML, JSON, Helm or kustomize output."""
+        root = Path(directory).expanduser()
+        if not root.exists():
+            raise ParameterError(f"manifests path {root} does not exist",
+                                 hint="pass a directory (or file) of Kubernetes YAML/JSON manifests")
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES)
+        inv = cls(source="manifests", location=str(root))
+        for path in files:
+            _load_file(inv, path)
+        return inv
+
+    @classmethod
+    def from_control_plane(cls, name: str | None = None, cluster: Any = None) -> AuditInventory:
+        """An inventory for the control-plane engine: it names the local control plane to inspect."""
+        from kubebook.localcluster.paths import DEFAULT_NAME, cluster_dir
+
+        name = name or DEFAULT_NAME
+        if not cluster_dir(name).is_dir():
+            raise ParameterError(f"no local control plane named {name!r} ({cluster_dir(name)} does not exist)",
+                                 hint="pass the name of a cluster created with 'kubebook cluster up'")
+        return cls(source="control-plane", control_plane=name, cluster=cluster, location=str(cluster_dir(name)))
+
+
+def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE) -> list[dict[str, Any]]:
+    """Every object of ``kind`` in the cluster as raw JSON dicts, one page at a time."""
+    list_fn = _list_function(cluster, kind)
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        response = list_fn(limit=page_size, _continue=token, _preload_content=False)
+        page = json.loads(response.data)
+        response.release_conn()
+        for item in page.get("items") or []:
+            item.setdefault("kind", kind)
+            items.append(item)
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def _list_function(cluster: Any, kind: str) -> Callable[..., Any]:
+    api, method = {
+        "Pod": ("core", "list_pod_for_all_namespaces"),
+        "Namespace": ("core", "list_namespace"),
+        "ServiceAccount": ("core", "list_service_account_for_all_namespaces"),
+        "Secret": ("core", "list_secret_for_all_namespaces"),
+        "Node": ("core", "list_node"),
+        "ConfigMap": ("core", "list_config_map_for_all_namespaces"),
+        "Deployment": ("apps", "list_deployment_for_all_namespaces"),
+        "StatefulSet": ("apps", "list_stateful_set_for_all_namespaces"),
+        "DaemonSet": ("apps", "list_daemon_set_for_all_namespaces"),
+        "ReplicaSet": ("apps", "list_replica_set_for_all_namespaces"),
+        "Job": ("batch", "list_job_for_all_namespaces"),
+        "CronJob": ("batch", "list_cron_job_for_all_namespaces"),
+        "Role": ("rbac", "list_role_for_all_namespaces"),
+        "ClusterRole": ("rbac", "list_cluster_role"),
+        "RoleBinding": ("rbac", "list_role_binding_for_all_namespaces"),
+        "ClusterRoleBinding": ("rbac", "list_cluster_role_binding"),
+        "NetworkPolicy": ("networking", "list_network_policy_for_all_namespaces"),
+    }.get(kind, (None, None))
+    if api is None:
+        raise AuditError(f"the audit cannot list kind {kind!r}", hint=f"supported kinds: {', '.join(KINDS)}")
+    return getattr(getattr(cluster, api), method)  # type: ignore[no-any-return]
+
+
+def _list_kind_safely(cluster: Any, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        return list_kind_raw(cluster, kind), None
+    except ApiException as error:
+        return [], f"listing {kind} failed: {error.status} {error.reason}"
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise ClusterUnreachableError(f"the API server at {cluster.server} stopped answering while listing {kind}",
+                                      hint="check the cluster and retry the audit") from error
+
+
+def _clean(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Drop managedFields and every Secret value (keys kept) before anything else sees the object."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    if kind == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = dict.fromkeys(obj[key])
+        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+            meta["annotations"].pop(LAST_APPLIED, None)
+    return obj
+
+
+def _add(inv: AuditInventory, obj: Any, origin: tuple[str, int] | None) -> None:
+    where = f"{origin[0]}:{origin[1]}" if origin else "(objects)"
+    if obj is None:
+        return
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+        inv.unreadable[where] = "document is not a Kubernetes object (no string 'kind')"
+        return
+    kind = obj["kind"]
+    if kind.endswith("List") and isinstance(obj.get("items"), list):
+        for item in obj["items"]:
+            _add(inv, item, origin)
+        return
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        inv.unreadable[where] = f"{kind} has no metadata.name"
+        return
+    inv.by_kind.setdefault(kind, []).append(_clean(kind, obj))
+    if origin:
+        inv.origins.setdefault((kind, meta.get("namespace"), meta["name"]), origin)
+
+
+def _load_file(inv: AuditInventory, path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        inv.unreadable[str(path)] = f"cannot read file: {error}"
+        return
+    if path.suffix.lower() == ".json":
+        try:
+            _add(inv, json.loads(text), (str(path), 1))
+        except json.JSONDecodeError as error:
+            inv.unreadable[str(path)] = f"invalid JSON: {error}"
+        return
+    for line, doc in _split_documents(text):
+        try:
+            obj = yaml.load(doc, Loader=_Loader)  # CSafeLoader/SafeLoader only
+        except yaml.YAMLError as error:
+            inv.unreadable[f"{path}:{line}"] = f"invalid YAML: {str(error).splitlines()[0]}"
+            continue
+        _add(inv, obj, (str(path), line))
+
+
+def _split_documents(text: str) -> list[tuple[int, str]]:
+    """Documents of a multi-document YAML stream with the 1-based line each starts on."""
+    docs: list[tuple[int, str]] = []
+    start, line = 0, 1
+    for match in _DOC_SEPARATOR.finditer(text):
+        docs.append((line, text[start:match.start()]))
+        line += text.count("\n", start, match.end()) + 1
+        start = match.end() + 1
+    docs.append((line, text[start:]))
+    return [(n, d) for n, d in docs if d.strip() and not _only_comments(d)]
+
+
+def _only_comments(doc: str) -> bool:
+    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in doc.splitlines())
+
+
+def group_by_namespace(objects: Iterable[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """Objects grouped by metadata.namespace (None for cluster-scoped)."""
+    groups: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    for obj in objects:
+        groups[(obj.get("metadata") or {}).get("namespace")].append(obj)
+    return dict(groups)

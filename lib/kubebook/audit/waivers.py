@@ -1,0 +1,136 @@
+"""Waivers: accepted risks with a reason and an expiry, kept in a YAML file beside the audit.
+
+File format::
+
+    waivers:
+      - check: privileged            # check id, or a glob ("rbac.*")
+        resource:                    # all given fields must match; each is optional
+          kind: DaemonSet            # glob
+          namespace: "kube-*"        # glob ("" matches cluster-scoped objects)
+          name: "kube-proxy*"        # glob
+          labels: {app: kube-proxy}  # every label must equal the object's label
+        reason: node networking needs a privileged agent
+        expires: 2026-12-31          # applies through this date; after it the waiver is reported, not applied
+
+A waiver marks matching FAIL/WARN findings ``waived`` (the result itself is kept);
+waived findings do not count toward the score or ``--fail-on``. ERROR findings
+(unreadable input) cannot be waived. An invalid file is a ParameterError that
+lists every problem, raised before anything is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from kubebook.errors import ParameterError
+
+WAIVABLE = ("FAIL", "WARN")
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["waivers"],
+    "properties": {"waivers": {"type": "array", "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["check", "reason", "expires"],
+        "properties": {
+            "check": {"type": "string", "minLength": 1},
+            "resource": {"type": "object", "additionalProperties": False, "properties": {
+                "kind": {"type": "string"}, "namespace": {"type": "string"}, "name": {"type": "string"},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "reason": {"type": "string", "minLength": 3},
+            "expires": {"type": "string", "format": "date"},
+        },
+    }}},
+}
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    reason: str
+    expires: dt.date
+    kind: str = "*"
+    namespace: str = "*"
+    name: str = "*"
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def expired(self, today: dt.date) -> bool:
+        return today > self.expires
+
+    def matches(self, check: str, kind: str, namespace: str | None, name: str,
+                labels: dict[str, str] | None) -> bool:
+        if not (fnmatch.fnmatchcase(check, self.check) and fnmatch.fnmatchcase(kind, self.kind)
+                and fnmatch.fnmatchcase(namespace or "", self.namespace) and fnmatch.fnmatchcase(name, self.name)):
+            return False
+        return all((labels or {}).get(k) == v for k, v in self.labels.items())
+
+    def describe(self) -> str:
+        selector = f"{self.kind}/{self.namespace}/{self.name}"
+        if self.labels:
+            selector += " " + ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.check} on {selector} (expired {self.expires.isoformat()}): {self.reason}"
+
+
+def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list[Waiver]:
+    """Parse and validate a waivers file; every problem is listed in one ParameterError."""
+    path = Path(path).expanduser()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ParameterError(f"waivers file {path} cannot be read: {error.strerror}",
+                             hint="pass an existing YAML file to --waivers") from error
+    except yaml.YAMLError as error:
+        raise ParameterError(f"waivers file {path} is not valid YAML",
+                             problems=[str(error).replace("\n", " ")]) from error
+    # YAML turns an unquoted 2026-12-31 into a date; the schema speaks strings.
+    for item in (data or {}).get("waivers", []) if isinstance(data, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("expires"), dt.date):
+            item["expires"] = item["expires"].isoformat()
+    validator = jsonschema.Draft202012Validator(FILE_SCHEMA, format_checker=jsonschema.FormatChecker())
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+                for e in validator.iter_errors(data)]
+    waivers: list[Waiver] = []
+    if not problems:
+        for index, item in enumerate(data["waivers"]):
+            if known_checks is not None and not any(fnmatch.fnmatchcase(c, item["check"]) for c in known_checks):
+                problems.append(f"waivers/{index}/check: {item['check']!r} matches no known check id")
+            selector = item.get("resource", {})
+            waivers.append(Waiver(check=item["check"], reason=item["reason"],
+                                  expires=dt.date.fromisoformat(item["expires"]),
+                                  kind=selector.get("kind", "*"), namespace=selector.get("namespace", "*"),
+                                  name=selector.get("name", "*"), labels=dict(selector.get("labels", {}))))
+    if problems:
+        raise ParameterError(f"waivers file {path} is invalid", problems=problems,
+                             hint="each waiver needs check, reason and expires (YYYY-MM-DD); see the README")
+    return waivers
+
+
+def apply_waivers(findings: pd.DataFrame, waivers: list[Waiver], inventory: Any,
+                  today: dt.date) -> list[Waiver]:
+    """Mark waived findings in place; return the waivers that have expired (and were not applied)."""
+    active = [w for w in waivers if not w.expired(today)]
+    expired = [w for w in waivers if w.expired(today)]
+    if not active or findings.empty:
+        return expired
+    candidates = findings.index[findings["result"].isin(WAIVABLE)]
+    for index in candidates:
+        row = findings.loc[index]
+        labels = None
+        if any(w.labels for w in active):
+            obj = inventory.find(row["kind"], row["namespace"], row["name"]) if inventory is not None else None
+            labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+        for waiver in active:
+            if waiver.matches(row["check"], row["kind"], row["namespace"], row["name"], labels):
+                findings.at[index, "waived"] = True
+                findings.at[index, "waiver"] = f"{waiver.reason} (until {waiver.expires.isoformat()})"
+                break
+    return expired

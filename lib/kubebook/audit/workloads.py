@@ -1,0 +1,89 @@
+"""The pod specs an audit should judge: each workload once, at the object an operator edits.
+
+A Deployment's pods show up three times on a live cluster (Deployment,
+ReplicaSet, Pod). Workload checks (images, secrets in env, token automount ...)
+report each at the top-level owner: objects with no controller owner reference.
+That gives the same findings for a cluster and for the manifests it was built
+from, and the finding names the thing to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubebook.audit.model import Resource
+
+WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+                  "ReplicationController")
+# The resource a check names when its verdict is about the whole inventory (e.g. "nobody can ...").
+CLUSTER = Resource("Cluster", None, "cluster")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A top-level workload with its pod template's metadata and spec."""
+
+    kind: str
+    obj: dict[str, Any]
+    pod_meta: dict[str, Any]
+    spec: dict[str, Any]
+
+    @property
+    def namespace(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("namespace") or "default")
+
+    @property
+    def resource(self) -> Resource:
+        meta = self.obj.get("metadata") or {}
+        return Resource(self.kind, self.namespace, str(meta.get("name", "")))
+
+    def containers(self, include_init: bool = True) -> Iterator[dict[str, Any]]:
+        if include_init:
+            yield from self.spec.get("initContainers") or ()
+        yield from self.spec.get("containers") or ()
+
+
+def pod_template(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(pod metadata, pod spec) of a workload object; empty dicts when it has none."""
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return obj.get("metadata") or {}, spec
+    if kind == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
+    template = spec.get("template") or {}
+    return template.get("metadata") or {}, template.get("spec") or {}
+
+
+def is_top_level(obj: dict[str, Any]) -> bool:
+    """No controller owns it (a ReplicaSet owned by a Deployment is not top level)."""
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return not any(o.get("controller") for o in owners)
+
+
+def top_level_workloads(inv: Any) -> Iterator[Workload]:
+    """Every top-level workload of the inventory, by kind then namespace and name."""
+    for kind in WORKLOAD_KINDS:
+        items = sorted(inv.objects(kind), key=lambda o: ((o.get("metadata") or {}).get("namespace") or "",
+                                                         (o.get("metadata") or {}).get("name") or ""))
+        for obj in items:
+            if is_top_level(obj):
+                meta, spec = pod_template(kind, obj)
+                yield Workload(kind, obj, meta, spec)
+
+
+def effective_automount(spec: dict[str, Any], account: dict[str, Any] | None) -> tuple[bool, str]:
+    """Whether the pod gets a service account token, and why (pod field wins over the account's)."""
+    if spec.get("automountServiceAccountToken") is not None:
+        value = bool(spec["automountServiceAccountToken"])
+        return value, f"pod sets automountServiceAccountToken: {str(value).lower()}"
+    if account is not None and account.get("automountServiceAccountToken") is not None:
+        value = bool(account["automountServiceAccountToken"])
+        return value, f"its ServiceAccount sets automountServiceAccountToken: {str(value).lower()}"
+    return True, "automountServiceAccountToken unset on pod and ServiceAccount (defaults to true)"
+
+
+def unreadable_kinds(inv: Any, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> list[str]:
+    """Workload kinds the source failed to list (their checks are then incomplete)."""
+    return [k for k in kinds if not inv.readable(k)]

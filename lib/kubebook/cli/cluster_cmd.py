@@ -1,11 +1,115 @@
-"""`kubebook cluster` commands."""
+"""`kubebook cluster`: build, start, stop and inspect the local control plane."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 
-from kubebook.cli.planned_cmd import register as _register_planned
+from kubebook.localcluster import build
+from kubebook.localcluster.manager import TOPOLOGIES, LocalCluster
+from kubebook.localcluster.paths import DEFAULT_NAME
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
-    _register_planned(groups, name, help_text)
+    parser = groups.add_parser(name, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(parser))
+    commands.required = True
+
+    p = commands.add_parser("build", help="build and cache the upstream binaries (only what is missing)")
+    p.add_argument("--force", action="store_true", help="rebuild even when cached")
+    p.add_argument("--only", action="append", choices=sorted(build.RECIPES), help="build only this component")
+    p.set_defaults(handler=_build)
+
+    p = commands.add_parser("up", help="start (or repair) a local cluster")
+    _name(p)
+    p.add_argument("--topology", choices=sorted(TOPOLOGIES), default="single",
+                   help="single: one of each; ha: 3 etcd, 3 apiservers behind HAProxy")
+    p.add_argument("--nodes", type=int, default=3, help="KWOK worker nodes (default 3)")
+    p.set_defaults(handler=_up)
+
+    p = commands.add_parser("down", help="stop every process of a local cluster")
+    _name(p)
+    p.add_argument("--purge", action="store_true", help="also delete its state (PKI, etcd data, logs)")
+    p.set_defaults(handler=_down)
+
+    p = commands.add_parser("status", help="components, health and Ready nodes")
+    _name(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_status)
+
+    p = commands.add_parser("kubeconfig", help="print the admin kubeconfig's path")
+    _name(p)
+    p.set_defaults(handler=_kubeconfig)
+
+    p = commands.add_parser("logs", help="show a component's log (e.g. kube-apiserver-0, etcd-0, kwok)")
+    _name(p)
+    p.add_argument("component")
+    p.add_argument("-n", "--lines", type=int, default=50, help="how many trailing lines (default 50)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.set_defaults(handler=_logs)
+
+
+def _name(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default=DEFAULT_NAME, help=f"cluster name (default {DEFAULT_NAME!r})")
+
+
+def _build(args: argparse.Namespace) -> int:
+    build.build_all(_progress, force=args.force, only=args.only)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes)
+    build.build_all(_progress)
+    status = cluster.up(progress=_progress)
+    print(status["kubeconfig"])
+    return 0 if status.get("healthy") else 1
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = LocalCluster(name=args.name).down(purge=args.purge, progress=_progress)
+    if not stopped:
+        _progress(f"cluster {args.name!r}: nothing was running")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = LocalCluster(name=args.name).status()
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    elif not status["exists"]:
+        print(f"cluster {args.name!r} does not exist (start it with 'kubebook cluster up --name {args.name}')")
+    else:
+        print(f"cluster {status['name']!r} ({status['topology']}, {status['version']}) at {status['endpoint']}")
+        for component, info in sorted(status["components"].items()):
+            state = "healthy" if info["healthy"] else "running, unhealthy" if info["alive"] else "stopped"
+            print(f"  {component:28} {state:20} pid {info['pid']}")
+        print(f"  KWOK nodes Ready: {status['nodes_ready']}")
+        print(f"  kubeconfig: {status['kubeconfig']}")
+    return 0 if status.get("healthy") else 1
+
+
+def _kubeconfig(args: argparse.Namespace) -> int:
+    cluster = LocalCluster(name=args.name)
+    if not cluster.kubeconfig.is_file():
+        from kubebook.errors import LocalClusterError
+
+        raise LocalClusterError(f"cluster {args.name!r} has no kubeconfig yet",
+                                hint=f"start it with 'kubebook cluster up --name {args.name}'")
+    print(cluster.kubeconfig)
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    path = LocalCluster(name=args.name).log_path(args.component)
+    if args.follow:
+        return subprocess.call(["tail", "-n", str(args.lines), "-F", str(path)])
+    lines = path.read_text(errors="replace").splitlines()[-args.lines:]
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,86 @@
+"""Which run is due now, and which were missed: the missed-run policy as a pure function.
+
+Policy (the same shape as a Kubernetes CronJob with a generous starting deadline):
+
+- Times are UTC and cron resolution is one minute.
+- A schedule seen for the first time starts its history *now*: due times before
+  it was first seen are not run (adding a daily job at 14:00 does not run
+  "this morning's" 03:00 job).
+- When one or more due times passed since the last handled one, only the
+  **latest** is run - once, as a catch-up if its minute is already over - and
+  every older one is recorded as skipped ("missed"). A scheduler that was down
+  for a week therefore runs each schedule once, not once per missed slot.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+
+# How many older missed due times are listed individually; the rest are only counted.
+MAX_LISTED_MISSES = 20
+# Counting stops here so a long outage of an every-minute schedule stays cheap.
+MAX_COUNTED_MISSES = 10_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a tick should do for one schedule at ``now``."""
+
+    due: datetime | None
+    catch_up: bool = False
+    missed: tuple[datetime, ...] = ()
+    missed_total: int = 0
+    next_due: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime (naive input is taken to be UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def minute_floor(moment: datetime) -> datetime:
+    return utc(moment).replace(second=0, microsecond=0)
+
+
+def latest_due(cron: str, now: datetime) -> datetime:
+    """The latest due time at or before ``now`` (to the minute)."""
+    start = minute_floor(now) + timedelta(minutes=1)
+    return utc(croniter(cron, start).get_prev(datetime))
+
+
+def next_due(cron: str, after: datetime) -> datetime:
+    """The first due time strictly after ``after``."""
+    return utc(croniter(cron, minute_floor(after)).get_next(datetime))
+
+
+def decide(cron: str, now: datetime, last_handled: datetime | None) -> Decision:
+    """The due run (if any) and the missed ones since ``last_handled``.
+
+    ``last_handled`` is the latest due time already run or skipped, or the time
+    the schedule was first seen; the caller stores it in the schedule's state.
+    """
+    now = utc(now)
+    if last_handled is None:
+        return Decision(due=None, next_due=next_due(cron, now),
+                        notes=["first seen now: earlier due times are not run"])
+    baseline = utc(last_handled)
+    latest = latest_due(cron, now)
+    if latest <= baseline:
+        return Decision(due=None, next_due=next_due(cron, max(now, baseline)))
+    listed: deque[datetime] = deque(maxlen=MAX_LISTED_MISSES)
+    total = 0
+    iterator = croniter(cron, baseline)
+    while total < MAX_COUNTED_MISSES:
+        moment = utc(iterator.get_next(datetime))
+        if moment >= latest:
+            break
+        listed.append(moment)
+        total += 1
+    catch_up = now - latest >= timedelta(minutes=1)
+    return Decision(due=latest, catch_up=catch_up, missed=tuple(listed), missed_total=total,
+                    next_due=next_due(cron, now))

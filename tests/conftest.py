@@ -44,7 +44,9 @@ def local_cluster() -> Iterator[Path]:
         return
     from kubebook.localcluster.manager import LocalCluster
 
+    os.environ.setdefault("KUBEBOOK_UNSAFE_NO_FSYNC", "1")  # test-only: etcd skips fsync
     lc = LocalCluster(name="pytest", topology="single", nodes=3)
+    lc.down(purge=True)  # a previous session killed mid-way must not leave state behind
     lc.up()
     os.environ["KUBEBOOK_KUBECONFIG"] = str(lc.kubeconfig)
     try:

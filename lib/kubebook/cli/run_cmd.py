@@ -1,11 +1,89 @@
-"""`kubebook run` commands."""
+"""`kubebook run NOTEBOOK`: validate parameters, execute headless, archive the report.
+
+The exit code says how the run ended: 0 succeeded, 1 a cell failed, 2 invalid
+parameters (no kernel started), 3 timeout, 4 the kernel died, 5 a secret leaked
+(artifacts quarantined).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
-from kubebook.cli.planned_cmd import register as _register_planned
+EPILOG = ("exit codes: 0 succeeded, 1 cell error, 2 invalid parameters, 3 timeout, 4 kernel died, "
+          "5 secret leaked (quarantined). -p values are parsed as YAML for non-string parameters "
+          "(like papermill -y): '-p replicas 3' is an integer, '-p dry_run false' a boolean.")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
 
 
 def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
-    _register_planned(groups, name, help_text)
+    parser = groups.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+    parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the .ipynb to run")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter (repeatable); overrides -f")
+    parser.add_argument("-f", "--parameters-file", type=Path, metavar="FILE", help="YAML file of parameters")
+    parser.add_argument("--cluster", metavar="KUBECONFIG",
+                        help="kubeconfig for the notebook (given to the kernel as $KUBEBOOK_KUBECONFIG)")
+    parser.add_argument("--timeout", type=_seconds, metavar="S", help="whole-run limit; the kernel is killed")
+    parser.add_argument("--cell-timeout", type=_seconds, metavar="S", help="limit for any one cell")
+    parser.add_argument("--archive", type=Path, metavar="DIR",
+                        help="report archive (default: $KUBEBOOK_ARCHIVE or ./reports)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="validate and inject parameters, write the notebook, do not execute")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="where --prepare-only writes (default: NOTEBOOK-STEM.prepared.ipynb here)")
+    parser.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
+    parser.add_argument("--show-code", action="store_true", help="include code cells in the HTML report")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run)
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    from kubebook.runner.params import load_params_file
+
+    values: dict[str, Any] = load_params_file(args.parameters_file) if args.parameters_file else {}
+    for name, value in args.parameter:
+        values[name] = value  # a string; coerced by the schema type during validation
+    return values
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kubebook import runner
+
+    if args.help_params:
+        print(runner.describe_parameters(args.notebook))
+        return 0
+    parameters = _parameters(args)
+    if args.prepare_only:
+        output = args.output or Path(f"{args.notebook.stem}.prepared.ipynb")
+        path = runner.prepare_notebook(args.notebook, parameters, output)
+        print(f"prepared {path} (not executed; secret parameters written as ***REDACTED***)")
+        return 0
+    outcome = runner.run_notebook(args.notebook, parameters, archive=args.archive, kubeconfig=args.cluster,
+                                  timeout=args.timeout, cell_timeout=args.cell_timeout, trigger="cli",
+                                  progress=not args.no_progress, show_code=args.show_code)
+    seconds = (outcome.ended - outcome.started).total_seconds()
+    stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
+    stream.write(f"run {outcome.run_id} {outcome.status} in {seconds:.1f} s (exit {outcome.exit_code})\n")
+    if outcome.error:
+        stream.write(f"  {outcome.error}\n")
+    if outcome.run_dir is not None:
+        from kubebook.archive.store import HTML
+
+        label = "quarantined artifacts" if outcome.status == "leaked" else "report"
+        target = outcome.run_dir if outcome.status == "leaked" else outcome.run_dir / HTML
+        stream.write(f"  {label}: {target}\n")
+        if outcome.status != "leaked":
+            stream.write(f"  index: {outcome.run_dir.parents[3] / 'index.html'}\n")
+    return outcome.exit_code

@@ -1,0 +1,65 @@
+"""``index.json`` and ``index.html``: the archive's table of contents.
+
+Both are derived from the ledger (never from the run folders), so regenerating
+them after every run costs one small file read, and they can always be rebuilt.
+The HTML needs no server and no network: one static page linking to each report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubebook.archive.store import HTML, atomic_write
+
+INDEX_JSON = "index.json"
+INDEX_HTML = "index.html"
+_STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "timeout": "#9a6700",
+                   "kernel_died": "#8250df"}
+
+
+def _row(run: Any) -> dict[str, Any]:
+    return {"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
+            "started": run.started.isoformat(), "ended": run.ended.isoformat() if run.ended else None,
+            "duration_seconds": run.duration, "trigger": run.trigger, "path": run.path,
+            "report": f"{run.path}/{HTML}"}
+
+
+def render_html(rows: Sequence[dict[str, Any]], generated: str) -> str:
+    """A static page: one table row per run, newest first, linking to its report."""
+    body = []
+    for row in rows:
+        colour = _STATUS_COLOURS.get(row["status"], "#57606a")
+        duration = "" if row["duration_seconds"] is None else f"{row['duration_seconds']:.1f} s"
+        body.append(
+            "<tr>"
+            f"<td><a href=\"{html.escape(row['report'], quote=True)}\">{html.escape(row['run_id'])}</a></td>"
+            f"<td>{html.escape(row['runbook'])}</td>"
+            f"<td style=\"color:{colour};font-weight:600\">{html.escape(row['status'])}</td>"
+            f"<td>{html.escape(row['started'])}</td><td>{duration}</td>"
+            f"<td>{html.escape(str(row['trigger']))}</td></tr>")
+    rows_html = "\n".join(body) or '<tr><td colspan="6">No runs archived yet.</td></tr>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>kubebook reports</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
+td,th{{padding:.3rem .8rem;border-bottom:1px solid #d0d7de;text-align:left}}</style></head>
+<body><h1>kubebook reports</h1><p>{len(rows)} run(s); generated {html.escape(generated)}.
+Check integrity with <code>kubebook reports verify</code>.</p>
+<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Started (UTC)</th><th>Duration</th>
+<th>Trigger</th></tr></thead><tbody>
+{rows_html}
+</tbody></table></body></html>
+"""
+
+
+def write(root: Path, runs: Sequence[Any]) -> Path:
+    """Write both index files atomically; returns the path of ``index.html``."""
+    rows = [_row(run) for run in runs]
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode())
+    atomic_write(root / INDEX_HTML, render_html(rows, generated).encode())
+    return root / INDEX_HTML

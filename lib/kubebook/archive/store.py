@@ -1,0 +1,133 @@
+"""Files on disk: atomic writes, sealed run folders, the quarantine.
+
+A run folder appears all at once: its artifacts are written into a hidden
+staging folder beside it, fsynced, and the folder is renamed into place, so a
+reader (or a crash) never sees half a report. After the rename the folder and
+its files lose their write bits ("sealed"); the ledger's hashes are what
+actually detects a change, the mode bits only stop accidents.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import stat
+from datetime import datetime
+from pathlib import Path
+
+NOTEBOOK = "notebook.ipynb"
+HTML = "report.html"
+RESULTS = "results.json"
+ARTIFACTS = (NOTEBOOK, HTML, RESULTS)
+QUARANTINE = ".quarantine"
+SEALED_FILE_MODE = 0o444
+SEALED_DIR_MODE = 0o555
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_root() -> Path:
+    """``$KUBEBOOK_ARCHIVE`` or ``./reports``."""
+    return Path(os.environ.get("KUBEBOOK_ARCHIVE") or "reports")
+
+
+def runbook_name(notebook: Path) -> str:
+    """The archive's name for a notebook: its file stem, made safe for a folder name."""
+    name = _UNSAFE.sub("-", Path(notebook).stem).strip("-.")
+    return name or "notebook"
+
+
+def new_run_id(started: datetime) -> str:
+    """Sortable and unique: UTC start second plus 6 random hex digits."""
+    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def run_relpath(runbook: str, started: datetime, run_id: str) -> str:
+    """``<runbook>/<YYYY>/<MM>/<run-id>``, relative to the archive root."""
+    return f"{runbook}/{started:%Y}/{started:%m}/{run_id}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _write_folder(folder: Path, artifacts: dict[str, bytes], file_mode: int) -> None:
+    for name, data in artifacts.items():
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(folder / name, file_mode)
+    _fsync_dir(folder)
+
+
+def write_sealed_run(root: Path, relpath: str, artifacts: dict[str, bytes]) -> Path:
+    """Create ``root/relpath`` holding ``artifacts``, atomically, and seal it read-only."""
+    final = root / relpath
+    if final.exists():
+        raise FileExistsError(f"run folder {final} already exists")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(f".{final.name}.partial")
+    staging.mkdir(mode=0o700)
+    try:
+        _write_folder(staging, artifacts, SEALED_FILE_MODE)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    os.chmod(final, SEALED_DIR_MODE)
+    _fsync_dir(final.parent)
+    return final
+
+
+def write_quarantine(root: Path, run_id: str, artifacts: dict[str, bytes]) -> Path:
+    """Put a run's artifacts where only the owner can read them, outside the archive proper."""
+    base = root / QUARANTINE
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(base, 0o700)
+    folder = base / run_id
+    folder.mkdir(mode=0o700)
+    _write_folder(folder, artifacts, 0o600)
+    return folder
+
+
+def remove_sealed(folder: Path) -> None:
+    """Delete a sealed run folder (restoring the write bits first, as rmtree needs them)."""
+    if not folder.exists():
+        return
+    os.chmod(folder, stat.S_IRWXU)
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_sealed(child)
+        else:
+            child.unlink()
+    folder.rmdir()
+
+
+def is_sealed(folder: Path) -> bool:
+    """True when neither the folder nor any file in it has a write bit."""
+    paths = [folder, *folder.iterdir()]
+    return all(not (p.stat().st_mode & 0o222) for p in paths)

@@ -1,0 +1,92 @@
+"""Everything a run's evidence needs besides the notebook, gathered while the kernel works.
+
+Importing nbconvert and compiling its HTML templates costs more than half a
+second, as much as a small notebook's whole execution. The kernel runs in
+another process and the runner mostly waits on it, so a background thread
+builds and warms the exporter, asks git for the notebook's commit and (when a
+kubeconfig was given) fingerprints the cluster in that time; the HTML export
+after the run then takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GIT_TIMEOUT = 5.0
+
+
+@dataclass
+class Evidence:
+    """What the background thread found; fields are None when not available."""
+
+    exporter: Any
+    git_commit: str | None
+    git_dirty: bool | None
+    cluster_fingerprint: str | None
+    fingerprint_error: str | None
+
+
+def html_exporter(show_code: bool = False) -> Any:
+    """An nbconvert HTML exporter for reports (code hidden unless asked), templates compiled."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=not show_code, embed_images=True)
+    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up"),
+                                           nbformat.v4.new_code_cell("1")])
+    exporter.from_notebook_node(warm)  # compiles the Jinja templates and loads the CSS once
+    return exporter
+
+
+def git_commit(notebook: Path) -> tuple[str | None, bool | None]:
+    """The commit checked out in the notebook's repository and whether the notebook differs from it."""
+    folder = Path(notebook).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT, check=False)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--",
+                                 str(Path(notebook).resolve())], capture_output=True, text=True,
+                                timeout=GIT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return head.stdout.strip() or None, dirty
+
+
+def fingerprint(kubeconfig: str | None) -> tuple[str | None, str | None]:
+    """The cluster's fingerprint, or None and the reason when it is not reachable."""
+    if not kubeconfig:
+        return None, None
+    try:
+        from kubebook.cluster import connect
+
+        return connect(kubeconfig, timeout_seconds=5).fingerprint(), None
+    except Exception as error:  # unreachable or refused: evidence says null and why
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _gather(notebook: Path, kubeconfig: str | None, show_code: bool) -> Evidence:
+    exporter = html_exporter(show_code)
+    commit, dirty = git_commit(notebook)
+    fp, fp_error = fingerprint(kubeconfig)
+    return Evidence(exporter, commit, dirty, fp, fp_error)
+
+
+def gather_in_background(notebook: Path, kubeconfig: str | None, show_code: bool = False) -> Future[Evidence]:
+    """Start gathering; ``.result()`` after the kernel finished."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubebook-evidence")
+    future = pool.submit(_gather, notebook, kubeconfig, show_code)
+    pool.shutdown(wait=False)
+    return future
+
+
+def render_html(exporter: Any, nb: Any) -> bytes:
+    """The self-contained HTML report of an (already redacted) executed notebook."""
+    body, _ = exporter.from_notebook_node(nb)
+    return body.encode("utf-8")

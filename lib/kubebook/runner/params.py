@@ -1,0 +1,230 @@
+"""Validate run parameters against a notebook's ``kubebook.parameters`` JSON Schema.
+
+Validation happens before a kernel starts, so a typo costs nothing but an error
+message. Every problem is listed at once, each with the values the parameter
+accepts, because fixing one problem per run is a slow way to learn a schema.
+
+Values from the command line (``-p name value``) are strings. For a property whose
+schema type is not ``string`` the string is parsed as YAML (as papermill's ``-y``
+does), so ``-p replicas 3`` gives the integer 3, ``-p dry_run false`` a boolean and
+``-p names '[a, b]'`` a list. A property that also accepts strings keeps the text
+when the YAML value does not fit one of its other types.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubebook.errors import ParameterError
+
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+REDACTED = "***REDACTED***"
+
+
+def load_notebook_json(notebook: Path) -> dict[str, Any]:
+    """The notebook as plain JSON; a clear ParameterError when it is missing or unreadable."""
+    path = Path(notebook)
+    if not path.is_file():
+        raise ParameterError(f"notebook {path} does not exist", hint="pass the path of an .ipynb file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ParameterError(f"notebook {path} is not readable JSON: {error}",
+                             hint="pass a Jupyter notebook (.ipynb)") from error
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ParameterError(f"{path} is not a Jupyter notebook", hint="pass a Jupyter notebook (.ipynb)")
+    return data
+
+
+def parameter_schema(nb: dict[str, Any]) -> dict[str, Any]:
+    """The notebook's parameter schema; notebooks without one accept only the names their cell assigns."""
+    meta = nb.get("metadata", {}).get("kubebook", {})
+    schema = meta.get("parameters") if isinstance(meta, dict) else None
+    if isinstance(schema, dict) and schema.get("type") == "object":
+        return schema
+    from kubebook.conventions import parameter_names
+
+    names: list[str] = []
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            names = parameter_names("".join(source) if isinstance(source, list) else source)
+    return {"type": "object", "properties": {name: {} for name in names}, "additionalProperties": False}
+
+
+def secret_names(schema: dict[str, Any]) -> set[str]:
+    """Properties marked ``"secret": true`` or ``"writeOnly": true``: their values never reach a report."""
+    return {name for name, prop in schema.get("properties", {}).items()
+            if isinstance(prop, dict) and (prop.get("secret") is True or prop.get("writeOnly") is True)}
+
+
+def _types(prop: dict[str, Any]) -> list[str]:
+    declared = prop.get("type")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return [t for t in declared if isinstance(t, str)]
+    return []
+
+
+def _fits(value: Any, types: list[str]) -> bool:
+    for name in types:
+        expected = JSON_TYPES.get(name, ())
+        if isinstance(value, bool) and name in ("integer", "number"):
+            continue  # YAML's true is not the number 1
+        if isinstance(value, expected):
+            return True
+    return False
+
+
+def coerce(value: Any, prop: dict[str, Any]) -> Any:
+    """Turn a command-line string into the schema's type by YAML parsing; other values pass through."""
+    if not isinstance(value, str):
+        return value
+    types = _types(prop)
+    if types == ["string"]:
+        return value
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return value  # the schema check then says what was expected
+    if not types:
+        return parsed
+    if _fits(parsed, types):
+        return parsed
+    if isinstance(parsed, int) and not isinstance(parsed, bool) and "number" in types:
+        return float(parsed)
+    return value
+
+
+def accepted(prop: dict[str, Any]) -> str:
+    """A short description of what a property accepts, e.g. ``integer, 1 <= value <= 10``."""
+    parts = [" or ".join(_types(prop)) or "any value"]
+    if "enum" in prop:
+        parts.append("one of " + ", ".join(json.dumps(v) for v in prop["enum"]))
+    if "const" in prop:
+        parts.append(f"exactly {json.dumps(prop['const'])}")
+    low = prop.get("minimum", prop.get("exclusiveMinimum"))
+    high = prop.get("maximum", prop.get("exclusiveMaximum"))
+    if low is not None or high is not None:
+        lo = "" if low is None else f"{low} {'<' if 'exclusiveMinimum' in prop else '<='} "
+        hi = "" if high is None else f" {'<' if 'exclusiveMaximum' in prop else '<='} {high}"
+        parts.append(f"{lo}value{hi}")
+    for key, label in (("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
+                       ("pattern", "matching /{}/"), ("minItems", "at least {} items"),
+                       ("maxItems", "at most {} items"), ("format", "format {}")):
+        if key in prop:
+            parts.append(label.format(prop[key]))
+    items = prop.get("items")
+    if isinstance(items, dict) and _types(items):
+        parts.append("items: " + accepted(items))
+    return ", ".join(parts)
+
+
+def _location(error: Any) -> str:
+    path = list(error.absolute_path)
+    return ".".join(str(p) for p in path) if path else "(parameters)"
+
+
+def validate_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The effective parameters (schema defaults, then the given values coerced by type).
+
+    Raises :class:`~kubebook.errors.ParameterError` listing every unknown name, wrong
+    type, out-of-range value and missing required parameter, each with what it accepts.
+    """
+    return validate_against_schema(parameter_schema(load_notebook_json(notebook)), parameters,
+                                   source=str(notebook))
+
+
+def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], *,
+                            source: str = "the notebook") -> dict[str, Any]:
+    """:func:`validate_parameters` for a schema already in hand."""
+    import jsonschema
+
+    properties: dict[str, Any] = schema.get("properties", {})
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, value in (parameters or {}).items():
+        if name not in properties:
+            known = ", ".join(sorted(properties)) or "none"
+            problems.append(f"unknown parameter '{name}' (accepted parameters: {known})")
+            continue
+        values[name] = coerce(value, properties[name] if isinstance(properties[name], dict) else {})
+    effective = {name: prop["default"] for name, prop in properties.items()
+                 if isinstance(prop, dict) and "default" in prop}
+    effective.update(values)
+    validator = jsonschema.Draft202012Validator(schema)
+    for error in sorted(validator.iter_errors(effective), key=lambda e: list(e.absolute_path)):
+        name = _location(error)
+        top = str(error.absolute_path[0]) if error.absolute_path else None
+        prop = properties.get(top, {}) if top else {}
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            prop = properties.get(missing, {})
+            problems.append(f"missing required parameter '{missing}' (accepts {accepted(prop)})")
+        elif error.validator == "additionalProperties":
+            continue  # already reported as unknown with the accepted names
+        else:
+            if top in secret_names(schema):  # jsonschema's message quotes the value: say less
+                problems.append(f"parameter '{name}' (secret) does not satisfy '{error.validator}' "
+                                f"(accepts {accepted(prop)})")
+            else:
+                problems.append(f"parameter '{name}': {error.message} (accepts {accepted(prop)})")
+    if problems:
+        raise ParameterError(
+            f"{len(problems)} problem(s) with the parameters of {source}; no kernel was started",
+            problems=problems,
+            hint="-p values are parsed as YAML for non-string parameters; see --help-params",
+        )
+    return effective
+
+
+def describe_parameters(notebook: Path) -> str:
+    """Human-readable parameter list for ``kubebook run NOTEBOOK --help-params``."""
+    nb = load_notebook_json(notebook)
+    schema = parameter_schema(nb)
+    secrets = secret_names(schema)
+    required = set(schema.get("required", []))
+    title = nb.get("metadata", {}).get("kubebook", {}).get("title") or Path(notebook).stem
+    lines = [f"Parameters of {title} ({notebook}):"]
+    properties = schema.get("properties", {})
+    if not properties:
+        lines.append("  (none)")
+    for name, prop in properties.items():
+        prop = prop if isinstance(prop, dict) else {}
+        flags = [flag for flag, on in (("required", name in required), ("secret", name in secrets)) if on]
+        if "default" in prop:
+            default = REDACTED if name in secrets else json.dumps(prop["default"])
+            flags.append(f"default {default}")
+        lines.append(f"  {name}: {accepted(prop)}" + (f" [{'; '.join(flags)}]" if flags else ""))
+        if prop.get("description"):
+            lines.append(f"      {prop['description']}")
+    lines.append("Pass with -p NAME VALUE (non-string values are parsed as YAML) or -f params.yaml.")
+    return "\n".join(lines)
+
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """Parameters from a YAML (or JSON) mapping file; values keep their YAML types."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ParameterError(f"cannot read parameters file {path}: {error}",
+                             hint="pass a YAML mapping of parameter names to values") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"parameters file {path} holds a {type(data).__name__}, not a mapping",
+                             hint="write one 'name: value' per line")
+    return {str(k): v for k, v in data.items()}

@@ -121,7 +121,7 @@ def write_haproxy_config(config_dir: Path, frontend_port: int, backends: list[tu
     lines = [
         "global", "    maxconn 4096", "",
         "defaults", "    mode tcp", "    timeout connect 5s", "    timeout client 1h", "    timeout server 1h",
-        "    option tcplog", "",
+        "    option tcplog", "    option redispatch", "    retries 3", "",
         "frontend kube-apiserver", f"    bind 127.0.0.1:{frontend_port}", "    default_backend apiservers", "",
         "backend apiservers", "    balance roundrobin", "    option tcp-check",
         "    default-server inter 1s fall 2 rise 2",

@@ -245,3 +245,49 @@ def _namespace_findings(inv: AuditInventory) -> Iterator[Finding]:
         else:
             yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}={level!r} is not a valid level "
                           "(baseline, restricted or privileged)")
+
+
+def checks_from_message(message: str, level: str, version: str = "latest") -> list[str]:
+    """Check ids named by an admission message body ``reason (detail), reason, ...``, in message order.
+
+    Each reason is matched against upstream's known reasons (longest first), its
+    parenthesized detail skipped with quote- and nesting-aware scanning, and mapped
+    to the check id active at ``level:version``. Unknown text raises ValueError.
+    """
+    active = {check_id for check_id, _, _ in checks_for(level, version)}
+    reasons = sorted(REASONS, key=len, reverse=True)
+    ids, pos = [], 0
+    while pos < len(message):
+        reason = next((r for r in reasons if message.startswith(r, pos)), None)
+        if reason is None:
+            raise ValueError(f"unknown PodSecurity reason at {message[pos:pos + 40]!r}")
+        ids.append(next(i for i in REASONS[reason] if i in active))
+        pos += len(reason)
+        if message.startswith(" (", pos):
+            pos = _skip_parenthesized(message, pos + 1)
+        if message.startswith(", ", pos):
+            pos += 2
+        elif pos < len(message):
+            raise ValueError(f"unexpected text after {reason!r}: {message[pos:pos + 40]!r}")
+    return ids
+
+
+def _skip_parenthesized(text: str, start: int) -> int:
+    depth, quoted, index = 0, False, start
+    while index < len(text):
+        ch = text[index]
+        if quoted:
+            if ch == "\\":
+                index += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    raise ValueError(f"unbalanced parentheses in {text[start:start + 60]!r}")

@@ -59,7 +59,16 @@ def start(component: str, argv: list[str], log_dir: Path, env: dict[str, str] | 
         log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {component}\n".encode())
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={**os.environ, **(env or {})})
-    return ProcessRecord(component=component, pid=process.pid, argv=argv, log=str(log_path))
+    record = ProcessRecord(component=component, pid=process.pid, argv=argv, log=str(log_path))
+    # /proc/<pid>/cmdline can lag the exec for a moment; wait until it names our binary so that
+    # is_alive() never mistakes a process that is just starting for a dead one.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and process.poll() is None:
+        current = cmdline(process.pid)
+        if current and current[0] == argv[0]:
+            break
+        time.sleep(0.01)
+    return record
 
 
 def stop(record: ProcessRecord, grace_seconds: float = 10.0) -> bool:

@@ -29,7 +29,7 @@ from kubebook.audit.rbac_grants import (
     rule_allows,
     unreadable_kinds,
 )
-from kubebook.audit.rbac_paths import EscalationGraph
+from kubebook.audit.rbac_paths import EscalationGraph, label
 from kubebook.audit.workloads import CLUSTER, effective_automount, top_level_workloads
 
 CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", "rbac.pod-create",
@@ -117,7 +117,8 @@ def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]
         if actions:
             matched.append(grant)
             what[grant] = ", ".join(actions)
-    yield from _per_binding(check, matched, what, f"no non-built-in binding grants: {check.title.lower()}")
+    wanted = _short(f"{'/'.join(q['verbs'])} {q['resource']}" for q in queries)
+    yield from _per_binding(check, matched, what, f"no binding outside the bootstrap policy allows {wanted}")
 
 
 def _is_full_admin(rule: dict[str, Any]) -> bool:
@@ -278,7 +279,7 @@ def _escalation(inv: Any) -> Iterator[Finding]:
             builtin.append(str(subject))
             continue
         flagged += 1
-        hops = " => ".join(f"[{step.how}] {step.to}" for step in path)
+        hops = " => ".join(f"[{step.how}] {label(step.to)}" for step in path)
         direct = "directly" if len(path) == 1 else f"in {len(path)} steps"
         yield Finding(check, subject.resource, "FAIL", f"can become cluster-admin {direct}: {subject} => {hops}")
     if builtin:

@@ -70,9 +70,9 @@ class Subject:
         return self.name.startswith("system:")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Grant:
-    """One rule held by one subject; ``namespace`` None means cluster-wide."""
+    """One rule held by one subject; ``namespace`` None means cluster-wide (hashed by identity)."""
 
     subject: Subject
     binding: Resource

@@ -51,11 +51,12 @@ class EscalationPath:
     def describe(self) -> str:
         parts = [str(self.start)]
         for step in self.steps:
-            parts.append(f"--[{step.how}]--> {_label(step.to)}")
+            parts.append(f"--[{step.how}]--> {label(step.to)}")
         return " ".join(parts)
 
 
-def _label(key: str) -> str:
+def label(key: str) -> str:
+    """A subject key (``Kind:name``) as text: ``Kind name``."""
     if key == TARGET:
         return TARGET
     kind, _, name = key.partition(":")

@@ -103,13 +103,14 @@ def run_notebook(notebook: Path, parameters: dict[str, Any] | None = None, *, ar
     run_id = new_run_id(started)
     runbook = runbook_name(notebook)
     target = kubeconfig or os.environ.get("KUBEBOOK_KUBECONFIG")
-    evidence = gather_in_background(notebook, target, show_code)
     private = Path(tempfile.mkdtemp(prefix="kubebook-run-"))  # 0700, outside the archive
     try:
         env = {SINK_ENV: str(private / "secrets.sink"), "KUBEBOOK_RUN_ID": run_id}
         if kubeconfig:
             env["KUBEBOOK_KUBECONFIG"] = str(Path(kubeconfig).expanduser().resolve())
         nb = ex.prepare(notebook, effective, f"{runbook}/{run_id}/{NOTEBOOK}")
+        # Started only now: before this the main thread is importing too, and threads share one GIL.
+        evidence = gather_in_background(notebook, target, show_code)
         result = ex.execute(nb, env=env, cwd=notebook.resolve().parent, stdio=private / "kernel.log",
                             timeout=timeout, cell_timeout=cell_timeout, progress=progress)
         ended = datetime.now(UTC)

@@ -82,7 +82,7 @@ class Cluster:
     def version(self) -> dict[str, str]:
         """The server's /version, e.g. ``{"gitVersion": "v1.37.2", ...}``."""
         info = call(client.VersionApi(self.api_client).get_code, server=self.server)
-        return {k: v for k, v in info.to_dict().items() if v is not None}
+        return {k: str(v) for k, v in self.api_client.sanitize_for_serialization(info).items() if v is not None}
 
     def fingerprint(self) -> str:
         """A stable identity for evidence: sha256 of the server URL and kube-system's UID."""

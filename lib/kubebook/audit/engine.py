@@ -41,6 +41,7 @@ class AuditResult:
     source: str = ""
     location: str = ""
     generated_at: str = ""
+    origins: dict[tuple[str, str | None, str], tuple[str, int]] = field(default_factory=dict)
 
     def failing(self, fail_on: str = "info") -> pd.DataFrame:
         """Unwaived FAIL/ERROR findings at or above severity ``fail_on``."""
@@ -69,7 +70,7 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
     frame = findings_frame(findings)
     expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
     return AuditResult(findings=frame, score=score.compute(frame), expired_waivers=expired, source=inv.source,
-                       location=inv.location,
+                       location=inv.location, origins=dict(inv.origins),
                        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
 
 
@@ -79,18 +80,20 @@ def findings_frame(findings: list[Finding]) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
     checks = {f.check.id: f.check for f in findings}
     ids = [f.check.id for f in findings]
+    # object dtype keeps None as None (pandas 3 would turn it into NaN in a "str" column)
     frame = pd.DataFrame({
-        "check": ids,
-        "kind": [f.resource.kind for f in findings],
-        "namespace": [f.resource.namespace for f in findings],
-        "name": [f.resource.name for f in findings],
-        "result": [f.result for f in findings],
-        "message": [f.message for f in findings],
+        "check": pd.Series(ids, dtype=object),
+        "kind": pd.Series([f.resource.kind for f in findings], dtype=object),
+        "namespace": pd.Series([f.resource.namespace for f in findings], dtype=object),
+        "name": pd.Series([f.resource.name for f in findings], dtype=object),
+        "result": pd.Series([f.result for f in findings], dtype=object),
+        "message": pd.Series([f.message for f in findings], dtype=object),
     })
     for column in ("title", "section", "severity", "cis", "pss_level", "scored", "remediation"):
-        frame[column] = frame["check"].map({cid: getattr(c, column) for cid, c in checks.items()})
+        values = {cid: getattr(c, column) for cid, c in checks.items()}
+        frame[column] = pd.Series([values[i] for i in ids], dtype=bool if column == "scored" else object)
     frame["waived"] = False
-    frame["waiver"] = None
+    frame["waiver"] = pd.Series([None] * len(ids), dtype=object)
     return frame[COLUMNS]
 
 

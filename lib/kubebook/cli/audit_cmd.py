@@ -1,11 +1,76 @@
-"""`kubebook audit` commands."""
+"""`kubebook audit`: read one source, run every engine, print or write one report.
+
+Exit codes: 0 no unwaived FAIL/ERROR at or above --fail-on; 1 there are some;
+2 bad input (flags, waivers file, manifests path) or a source that could not be
+read at all (unreachable cluster). The CLI only parses and routes; the work is
+in kubebook.audit.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from kubebook.cli.planned_cmd import register as _register_planned
+from kubebook.audit.model import SEVERITIES
+from kubebook.errors import KubebookError
+
+FORMATS = ("table", "json", "sarif", "junit", "html")
 
 
 def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
-    _register_planned(groups, name, help_text)
+    parser = groups.add_parser(
+        name, help=help_text, description=help_text,
+        epilog="exit codes: 0 no unwaived failing finding at or above --fail-on, 1 failing findings, "
+               "2 bad input or unreadable source")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--cluster", nargs="?", const="", metavar="KUBECONFIG",
+                        help="audit a live cluster (default when no source is given; kubeconfig resolved as usual)")
+    source.add_argument("--manifests", metavar="DIR", help="audit a directory (or file) of YAML/JSON manifests")
+    source.add_argument("--control-plane", nargs="?", const="", metavar="CLUSTER_NAME",
+                        help="audit a local control plane's component configuration (default cluster: 'default')")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="report format (default: table)")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--waivers", metavar="FILE", help="YAML file of accepted risks (see README, ## Audit)")
+    parser.add_argument("--fail-on", choices=SEVERITIES, default="high",
+                        help="lowest severity of an unwaived FAIL/ERROR that makes the exit code 1 (default: high)")
+    parser.add_argument("--show-passed", action="store_true", help="include PASS findings in the report")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = _audit(args)
+    except KubebookError as error:
+        sys.stderr.write(f"kubebook: {error}\n")
+        return 2
+    from kubebook.audit.exporters import render
+
+    text = render(result, args.format, include_passed=args.show_passed)
+    if args.output:
+        Path(args.output).expanduser().write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for waiver in result.expired_waivers:
+        sys.stderr.write(f"kubebook: waiver expired and not applied: {waiver.describe()}\n")
+    failing = result.failing(args.fail_on)
+    if len(failing):
+        sys.stderr.write(f"kubebook: {len(failing)} unwaived failing finding(s) at or above {args.fail_on}\n")
+        return 1
+    return 0
+
+
+def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from kubebook.audit import AuditInventory, catalog, run_audit
+    from kubebook.audit.waivers import load_waivers
+
+    waivers = load_waivers(args.waivers, set(catalog.load_catalog())) if args.waivers else []
+    if args.manifests is not None:
+        inventory = AuditInventory.from_manifests(args.manifests)
+    elif args.control_plane is not None:
+        inventory = AuditInventory.from_control_plane(args.control_plane or None)
+    else:
+        from kubebook.cluster import connect
+
+        inventory = AuditInventory.from_cluster(connect(args.cluster or None))
+    return run_audit(inventory, waivers)

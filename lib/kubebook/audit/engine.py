@@ -57,16 +57,21 @@ class AuditResult:
 def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
               engines: Iterable[ModuleType] | None = None, today: dt.date | None = None) -> AuditResult:
     """Evaluate every applicable engine on ``inv``, apply waivers and score the result."""
-    findings: list[Finding] = list(_source_errors(inv))
+    findings: list[Finding] = list(_source_findings(inv))
+    engine_check = catalog.get("source.engine-failed")
     for engine in engines if engines is not None else ENGINES:
         applies = getattr(engine, "applies_to", None)
         if applies is not None and not applies(inv):
             continue
+        resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
+        produced: list[Finding] = []
         try:
-            findings.extend(engine.evaluate(inv))
+            produced.extend(engine.evaluate(inv))
         except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
-            findings.append(Finding(catalog.get("source.engine-failed"), Resource("Engine", None, engine.__name__),
-                                    "ERROR", f"{type(error).__name__}: {error}"))
+            findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
+            continue
+        findings.extend(produced)
+        findings.append(Finding(engine_check, resource, "PASS", f"{len(produced)} findings"))
     frame = findings_frame(findings)
     expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
     return AuditResult(findings=frame, score=score.compute(frame), expired_waivers=expired, source=inv.source,
@@ -101,8 +106,12 @@ def _dtype(column: str) -> str:
     return "bool" if column in ("scored", "waived") else "object"
 
 
-def _source_errors(inv: AuditInventory) -> Iterable[Finding]:
+def _source_findings(inv: AuditInventory) -> Iterable[Finding]:
+    """ERROR per unreadable kind or file; one PASS for the source when everything was read."""
     check = catalog.get("source.unreadable")
+    if not inv.unreadable:
+        yield Finding(check, Resource("Source", None, inv.location or inv.source), "PASS",
+                      f"every {'kind' if inv.source == 'cluster' else 'input'} was read")
     for what, reason in sorted(inv.unreadable.items()):
         # a cluster source records the kind it could not list, a manifests source the file (and line)
         resource = Resource(what, None, "(list)") if inv.source == "cluster" else Resource("File", None, what)

@@ -31,7 +31,7 @@ _registered: set[str] = set()
 
 def register_secret_values(values: Iterable[str]) -> None:
     """Mark values as secret for this run; the runner redacts every one of them."""
-    new = [v for v in values if isinstance(v, str) and v and v not in _registered]
+    new = [v for v in dict.fromkeys(values) if isinstance(v, str) and v and v not in _registered]
     if not new:
         return
     _registered.update(new)

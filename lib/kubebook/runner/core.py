@@ -23,7 +23,7 @@ from typing import Any
 from kubebook import __version__
 from kubebook.archive import Archive, who
 from kubebook.archive.store import HTML, NOTEBOOK, RESULTS, new_run_id, runbook_name
-from kubebook.errors import ArchiveError
+from kubebook.errors import ArchiveError, ParameterError
 from kubebook.runner import execute as ex
 from kubebook.runner.evidence import gather_in_background, render_html
 from kubebook.runner.params import (
@@ -98,6 +98,9 @@ def run_notebook(notebook: Path, parameters: dict[str, Any] | None = None, *, ar
     """
     notebook = Path(notebook)
     effective, secrets = _validated(notebook, parameters)
+    if kubeconfig and not Path(kubeconfig).expanduser().is_file():
+        raise ParameterError(f"--cluster {kubeconfig} is not a file; no kernel was started",
+                             hint="pass the path of a kubeconfig")
     store = Archive(archive)
     started = datetime.now(UTC)
     run_id = new_run_id(started)

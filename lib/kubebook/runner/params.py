@@ -102,10 +102,11 @@ def coerce(value: Any, prop: dict[str, Any]) -> Any:
         return value  # the schema check then says what was expected
     if not types:
         return parsed
+    if isinstance(parsed, int) and not isinstance(parsed, bool) and "number" in types \
+            and "integer" not in types:
+        return float(parsed)  # "-p ratio 1" means 1.0 for a number parameter
     if _fits(parsed, types):
         return parsed
-    if isinstance(parsed, int) and not isinstance(parsed, bool) and "number" in types:
-        return float(parsed)
     return value
 
 

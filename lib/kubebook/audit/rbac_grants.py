@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubebook.audit.model import Resource
+from kubebook.audit.workloads import selector_matches
 
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 EVERYONE_GROUPS = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
@@ -102,23 +103,6 @@ def _meta(obj: dict[str, Any]) -> tuple[str | None, str]:
     return meta.get("namespace"), str(meta.get("name", ""))
 
 
-def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def cluster_role_rules(cluster_roles: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Rules per ClusterRole name, filling aggregated roles whose rules the controller has not filled.
 
@@ -136,7 +120,7 @@ def cluster_role_rules(cluster_roles: Iterable[dict[str, Any]]) -> dict[str, lis
         for selector in aggregation.get("clusterRoleSelectors") or []:
             for other in roles:
                 labels = (other.get("metadata") or {}).get("labels") or {}
-                if other is not role and _selector_matches(selector, labels):
+                if other is not role and selector_matches(selector, labels):
                     rules[name].extend(other.get("rules") or [])
     return rules
 

@@ -56,21 +56,44 @@ def pod_template(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     return template.get("metadata") or {}, template.get("spec") or {}
 
 
-def is_top_level(obj: dict[str, Any]) -> bool:
-    """No controller owns it (a ReplicaSet owned by a Deployment is not top level)."""
+def is_top_level(obj: dict[str, Any], audited_uids: set[str]) -> bool:
+    """No audited workload controls it (a ReplicaSet of an audited Deployment is not top level).
+
+    An object whose controller is not in the inventory (an operator's custom
+    resource, say) is top level: nothing else would report it.
+    """
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return not any(o.get("controller") for o in owners)
+    return not any(o.get("controller") and o.get("uid") in audited_uids for o in owners)
 
 
 def top_level_workloads(inv: Any) -> Iterator[Workload]:
     """Every top-level workload of the inventory, by kind then namespace and name."""
+    uids = {(o.get("metadata") or {}).get("uid") for kind in WORKLOAD_KINDS for o in inv.objects(kind)} - {None}
     for kind in WORKLOAD_KINDS:
         items = sorted(inv.objects(kind), key=lambda o: ((o.get("metadata") or {}).get("namespace") or "",
                                                          (o.get("metadata") or {}).get("name") or ""))
         for obj in items:
-            if is_top_level(obj):
+            if is_top_level(obj, uids):
                 meta, spec = pod_template(kind, obj)
                 yield Workload(kind, obj, meta, spec)
+
+
+def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against a label set; {} selects everything."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
 
 
 def effective_automount(spec: dict[str, Any], account: dict[str, Any] | None) -> tuple[bool, str]:

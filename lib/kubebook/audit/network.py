@@ -1,0 +1,180 @@
+"""NetworkPolicy checks (CIS 5.3): default deny, unselected pods, allow-all policies, a policy-capable CNI.
+
+Semantics follow the NetworkPolicy API: ``policyTypes`` defaults to Ingress (plus
+Egress when ``egress`` is present); a policy isolates the pods its
+``podSelector`` selects for each of its types; a rule without peers, or with an
+``ipBlock`` of 0.0.0.0/0 or ::/0 and no ``except``, admits everyone, and one
+without ``ports`` admits every port.
+
+System namespaces (kube-system, kube-public, kube-node-lease) are reported as INFO
+instead of FAIL when they lack policies: a default-deny there can cut control-plane
+add-ons off, so it is a decision to take with them, not an automatic fix.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from kubebook.audit import catalog
+from kubebook.audit.model import Finding, Resource
+from kubebook.audit.workloads import CLUSTER, selector_matches, top_level_workloads, unreadable_kinds
+
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+EVERYWHERE = ("0.0.0.0/0", "::/0")
+DNS_PORTS = (53, "53", "dns", "dns-tcp")
+# CNI plugins that enforce NetworkPolicy, and ones known not to (matched against kube-system object names).
+ENFORCING_CNI = ("calico", "cilium", "antrea", "weave", "kube-router", "canal", "romana", "kindnet")
+NON_ENFORCING_CNI = ("flannel",)
+
+
+def applies_to(inv: Any) -> bool:
+    return inv.source in ("cluster", "manifests") and bool(
+        inv.objects("Namespace") or inv.objects("NetworkPolicy") or any(True for _ in top_level_workloads(inv)))
+
+
+def policy_types(policy: dict[str, Any]) -> list[str]:
+    spec = policy.get("spec") or {}
+    if spec.get("policyTypes"):
+        return list(spec["policyTypes"])
+    return ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+
+
+def _selects_all(policy: dict[str, Any]) -> bool:
+    selector = (policy.get("spec") or {}).get("podSelector") or {}
+    return not selector.get("matchLabels") and not selector.get("matchExpressions")
+
+
+def _only_dns(rules: list[dict[str, Any]]) -> bool:
+    ports = [p for rule in rules for p in (rule.get("ports") or [None])]
+    return bool(ports) and all(p is not None and p.get("port") in DNS_PORTS for p in ports)
+
+
+def default_deny(policy: dict[str, Any], direction: str) -> str | None:
+    """How the policy denies ``direction`` by default for its whole namespace, or None."""
+    if direction not in policy_types(policy) or not _selects_all(policy):
+        return None
+    rules = (policy.get("spec") or {}).get(direction.lower()) or []
+    if not rules:
+        return "denies all"
+    if direction == "Egress" and _only_dns(rules):
+        return "denies all but DNS"
+    return None
+
+
+def _open_rule(rule: dict[str, Any], direction: str) -> bool:
+    peers = rule.get("from" if direction == "Ingress" else "to") or []
+    if rule.get("ports"):
+        return False
+    if not peers:
+        return True
+    for peer in peers:
+        block = peer.get("ipBlock") or {}
+        if block.get("cidr") in EVERYWHERE and not block.get("except"):
+            return True
+    return False
+
+
+def _namespaces(inv: Any) -> list[str]:
+    names = {str((ns.get("metadata") or {}).get("name")) for ns in inv.objects("Namespace")}
+    names |= {w.namespace for w in top_level_workloads(inv)}
+    return sorted(n for n in names if n and n != "None")
+
+
+def evaluate(inv: Any) -> Iterator[Finding]:
+    missing = unreadable_kinds(inv, ("NetworkPolicy", "Namespace"))
+    if missing:
+        for check_id in ("network.namespace-has-policy", "network.default-deny-ingress",
+                         "network.default-deny-egress", "network.pod-unselected", "network.allow-all"):
+            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
+                          f"not evaluated: the audit could not list {', '.join(missing)}")
+        return
+    by_ns: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for policy in inv.objects("NetworkPolicy"):
+        by_ns[(policy.get("metadata") or {}).get("namespace") or "default"].append(policy)
+    for namespace in _namespaces(inv):
+        yield from _namespace_checks(namespace, by_ns.get(namespace, []))
+    yield from _unselected(inv, by_ns)
+    yield from _allow_all(inv)
+    if inv.source == "cluster":
+        yield from _cni(inv)
+
+
+def _namespace_checks(namespace: str, policies: list[dict[str, Any]]) -> Iterator[Finding]:
+    resource = Resource("Namespace", None, namespace)
+    missing = "INFO" if namespace in SYSTEM_NAMESPACES else "FAIL"
+    note = " (system namespace: review with its add-ons before isolating it)" if missing == "INFO" else ""
+    check = catalog.get("network.namespace-has-policy")
+    if policies:
+        yield Finding(check, resource, "PASS", f"{len(policies)} NetworkPolicy object(s)")
+    else:
+        yield Finding(check, resource, missing, f"no NetworkPolicy: every pod accepts all traffic{note}")
+    for direction in ("Ingress", "Egress"):
+        check = catalog.get(f"network.default-deny-{direction.lower()}")
+        denying = [(p, how) for p in policies if (how := default_deny(p, direction))]
+        if denying:
+            policy, how = denying[0]
+            name = (policy.get("metadata") or {}).get("name")
+            yield Finding(check, resource, "PASS",
+                          f"NetworkPolicy {name} selects every pod and {how} {direction.lower()}")
+        else:
+            yield Finding(check, resource, missing, f"no policy selects every pod with no {direction.lower()} "
+                          f"rules: {direction.lower()} is allowed unless a narrower policy says otherwise{note}")
+
+
+def _unselected(inv: Any, by_ns: dict[str, list[dict[str, Any]]]) -> Iterator[Finding]:
+    check = catalog.get("network.pod-unselected")
+    seen = False
+    for workload in top_level_workloads(inv):
+        if workload.kind == "Pod" and (workload.obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        seen = True
+        labels = workload.pod_meta.get("labels") or {}
+        if workload.spec.get("hostNetwork"):
+            yield Finding(check, workload.resource, "INFO", "uses hostNetwork: NetworkPolicy does not apply to it")
+            continue
+        selecting = [str((p.get("metadata") or {}).get("name")) for p in by_ns.get(workload.namespace, [])
+                     if selector_matches((p.get("spec") or {}).get("podSelector") or {}, labels)]
+        if selecting:
+            yield Finding(check, workload.resource, "PASS", f"selected by {', '.join(sorted(selecting))}")
+        else:
+            yield Finding(check, workload.resource, "FAIL", "no NetworkPolicy selects its pods: they accept and "
+                          "send any traffic")
+    if not seen:
+        yield Finding(check, CLUSTER, "PASS", "no running workload in the inventory")
+
+
+def _allow_all(inv: Any) -> Iterator[Finding]:
+    check = catalog.get("network.allow-all")
+    policies = inv.objects("NetworkPolicy")
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        opened = [d.lower() for d in policy_types(policy)
+                  if any(_open_rule(rule, d) for rule in spec.get(d.lower()) or [])]
+        resource = Resource.of(policy, "NetworkPolicy")
+        if opened:
+            scope = "every pod" if _selects_all(policy) else "the pods it selects"
+            yield Finding(check, resource, "FAIL", f"allows all {' and '.join(opened)} on all ports for {scope}, "
+                          "cancelling any default deny")
+        else:
+            yield Finding(check, resource, "PASS", "every rule names peers or ports")
+    if not policies:
+        yield Finding(check, CLUSTER, "PASS", "no NetworkPolicy in the inventory")
+
+
+def _cni(inv: Any) -> Iterator[Finding]:
+    """A NetworkPolicy-enforcing CNI among kube-system DaemonSets/Pods (names matched)."""
+    check = catalog.get("network.cni-enforces-policy")
+    names = [str((o.get("metadata") or {}).get("name", "")) for kind in ("DaemonSet", "Pod")
+             for o in inv.objects(kind) if (o.get("metadata") or {}).get("namespace") == "kube-system"]
+    enforcing = sorted({cni for cni in ENFORCING_CNI for n in names if cni in n})
+    non_enforcing = sorted({cni for cni in NON_ENFORCING_CNI for n in names if cni in n})
+    if enforcing:
+        yield Finding(check, CLUSTER, "PASS", f"NetworkPolicy-enforcing CNI found: {', '.join(enforcing)}")
+    elif non_enforcing:
+        yield Finding(check, CLUSTER, "FAIL", f"{', '.join(non_enforcing)} does not enforce NetworkPolicy: "
+                      "policies exist only on paper")
+    else:
+        yield Finding(check, CLUSTER, "WARN", "no known NetworkPolicy-enforcing CNI runs in kube-system: "
+                      "policies may be accepted by the API but not enforced (KWOK nodes enforce none)")

@@ -207,7 +207,9 @@ def collect_local(name: str) -> dict[str, Any]:
         if entry:
             components.append(entry)
     admin = [str(cluster.kubeconfig), str(cluster.root / "config" / "super-admin.kubeconfig")]
-    return _finish(name, f"local control plane {name} ({cluster.root})", components, admin)
+    collection = _finish(name, f"local control plane {name} ({cluster.root})", components, admin)
+    collection["local_cluster"] = name  # etcd can be read back (secrets_check) only for a local cluster
+    return collection
 
 
 def _pod_components(pod: dict[str, Any], manifest: str | None, local: bool = True) -> list[dict[str, Any]]:

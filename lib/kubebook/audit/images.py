@@ -1,0 +1,176 @@
+"""Images and general policy (CIS 5.6 in v1.12 numbering, 5.7 in v1.10): per workload, per container.
+
+Image references are parsed the way the container runtime resolves them
+(``nginx`` is ``docker.io/library/nginx:latest``): the first path component is a
+registry only if it contains a ``.`` or ``:`` or is ``localhost``. The registry
+allow-list is a parameter: ``inv.allowed_registries`` when the caller sets it (the
+audit runbook does), else ``$KUBEBOOK_AUDIT_REGISTRIES`` (comma-separated). With
+no allow-list the registry check reports INFO with the registries in use, since
+without a list nothing can fail.
+
+Also adopted from kube-score and Polaris where they add security value:
+readOnlyRootFilesystem, resource requests and memory limits (a pod without
+them can starve its node), and liveness/readiness probes (INFO, reliability).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from kubebook.audit import catalog
+from kubebook.audit.model import Finding
+from kubebook.audit.workloads import CLUSTER, Workload, top_level_workloads, unreadable_kinds
+
+DEFAULT_REGISTRY = "docker.io"
+REGISTRY_ENV = "KUBEBOOK_AUDIT_REGISTRIES"
+SECCOMP_OK = ("RuntimeDefault", "Localhost")
+DEFAULT_NAMESPACE_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+CHECK_IDS = ("images.latest-tag", "images.digest-pinned", "images.registry-allowlist", "images.resources",
+             "images.memory-limit", "images.read-only-root-fs", "images.seccomp", "images.security-context",
+             "images.default-namespace", "images.probes")
+
+
+def parse_image(image: str) -> tuple[str, str, str | None, str | None]:
+    """(registry, repository, tag, digest) of an image reference, with Docker's defaults."""
+    rest, _, digest = image.partition("@")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = DEFAULT_REGISTRY, rest
+    name, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")
+    if registry == DEFAULT_REGISTRY and "/" not in name:
+        name = f"library/{name}"
+    return registry, name, (tag if colon else None), (digest or None)
+
+
+def allowed_registries(inv: Any) -> list[str] | None:
+    explicit = getattr(inv, "allowed_registries", None)
+    if explicit is not None:
+        return [str(r).strip().rstrip("/") for r in explicit if str(r).strip()]
+    env = os.environ.get(REGISTRY_ENV, "").strip()
+    return [r.strip().rstrip("/") for r in env.split(",") if r.strip()] or None
+
+
+def registry_allowed(image: str, allowed: list[str]) -> bool:
+    """An entry allows a registry (``ghcr.io``) or a registry path prefix (``ghcr.io/acme``)."""
+    registry, repository, _, _ = parse_image(image)
+    full = f"{registry}/{repository}"
+    return any(full == entry or full.startswith(entry.rstrip("/") + "/") or registry == entry for entry in allowed)
+
+
+def applies_to(inv: Any) -> bool:
+    return inv.source in ("cluster", "manifests")
+
+
+def evaluate(inv: Any) -> Iterator[Finding]:
+    missing = unreadable_kinds(inv)
+    if missing:
+        for check_id in CHECK_IDS:
+            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
+                          f"not evaluated: the audit could not list {', '.join(missing)}")
+        return
+    allowed = allowed_registries(inv)
+    workloads = list(top_level_workloads(inv))
+    registries: set[str] = set()
+    for workload in workloads:
+        yield from _images(workload, allowed, registries)
+        yield from _resources(workload)
+        yield from _hardening(workload)
+        yield from _default_namespace(workload)
+    if allowed is None and workloads:
+        yield Finding(catalog.get("images.registry-allowlist"), CLUSTER, "INFO",
+                      f"no allow-list configured (set {REGISTRY_ENV} or the runbook's allowed_registries); "
+                      f"registries in use: {', '.join(sorted(registries))}")
+    if not workloads:
+        for check_id in CHECK_IDS:
+            yield Finding(catalog.get(check_id), CLUSTER, "PASS", "no workload in the inventory")
+
+
+def _verdict(check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str,
+             result: str = "FAIL") -> Finding:
+    check = catalog.get(check_id)
+    if bad:
+        return Finding(check, workload.resource, result, f"{bad_text}: {'; '.join(bad)}")
+    return Finding(check, workload.resource, "PASS", good)
+
+
+def _images(workload: Workload, allowed: list[str] | None, registries: set[str]) -> Iterator[Finding]:
+    latest, floating, outside = [], [], []
+    for container in workload.containers():
+        image = str(container.get("image") or "")
+        name = container.get("name", "?")
+        registry, _, tag, digest = parse_image(image)
+        registries.add(registry)
+        if not digest and tag in (None, "latest"):
+            latest.append(f"{name}={image} ({'no tag' if tag is None else 'latest'})")
+        if not digest:
+            floating.append(f"{name}={image}")
+        if allowed is not None and not registry_allowed(image, allowed):
+            outside.append(f"{name}={image} (registry {registry})")
+    yield _verdict("images.latest-tag", workload, latest, "every image has a fixed tag or digest",
+                   "image runs whatever 'latest' is at pull time")
+    yield _verdict("images.digest-pinned", workload, floating, "every image is pinned by digest",
+                   "image not pinned by digest", result="INFO")
+    if allowed is not None:
+        yield _verdict("images.registry-allowlist", workload, outside,
+                       f"every image comes from an allowed registry ({', '.join(allowed)})",
+                       "image from a registry outside the allow-list")
+
+
+def _resources(workload: Workload) -> Iterator[Finding]:
+    no_requests, no_memory_limit = [], []
+    for container in workload.containers():
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        absent = [r for r in ("cpu", "memory") if r not in requests and r not in limits]
+        if absent:
+            no_requests.append(f"{container.get('name', '?')} lacks {'/'.join(absent)} requests")
+        if "memory" not in limits:
+            no_memory_limit.append(str(container.get("name", "?")))
+    yield _verdict("images.resources", workload, no_requests, "every container requests CPU and memory",
+                   "the scheduler cannot reserve capacity")
+    yield _verdict("images.memory-limit", workload, no_memory_limit, "every container has a memory limit",
+                   "containers without a memory limit")
+
+
+def _hardening(workload: Workload) -> Iterator[Finding]:
+    pod_sc = workload.spec.get("securityContext") or {}
+    pod_seccomp = (pod_sc.get("seccompProfile") or {}).get("type")
+    writable, no_seccomp, no_context, no_probes = [], [], [], []
+    for container in workload.containers():
+        name = str(container.get("name", "?"))
+        sc = container.get("securityContext")
+        if not (sc or {}).get("readOnlyRootFilesystem"):
+            writable.append(name)
+        seccomp = ((sc or {}).get("seccompProfile") or {}).get("type") or pod_seccomp
+        if seccomp not in SECCOMP_OK:
+            no_seccomp.append(f"{name} ({seccomp or 'unset: Unconfined under most runtimes'})")
+        if not sc and not pod_sc:
+            no_context.append(name)
+    for container in workload.containers(include_init=False):
+        missing = [p for p in ("livenessProbe", "readinessProbe") if not container.get(p)]
+        if missing and workload.kind not in ("Job", "CronJob"):
+            no_probes.append(f"{container.get('name', '?')} lacks {', '.join(missing)}")
+    yield _verdict("images.read-only-root-fs", workload, writable, "every container has a read-only root filesystem",
+                   "writable root filesystem")
+    yield _verdict("images.seccomp", workload, no_seccomp, "every container runs with a RuntimeDefault or "
+                   "Localhost seccomp profile", "no seccomp profile")
+    yield _verdict("images.security-context", workload, no_context, "a securityContext is set",
+                   "no securityContext on pod or container")
+    if workload.kind not in ("Job", "CronJob"):
+        yield _verdict("images.probes", workload, no_probes, "every container has liveness and readiness probes",
+                       "missing probes", result="INFO")
+
+
+def _default_namespace(workload: Workload) -> Iterator[Finding]:
+    check = catalog.get("images.default-namespace")
+    if not (workload.obj.get("metadata") or {}).get("namespace"):
+        yield Finding(check, workload.resource, "WARN", "sets no namespace: it lands in the applying context's "
+                      "namespace, often default")
+    elif workload.namespace == "default":
+        yield Finding(check, workload.resource, "FAIL", "runs in the default namespace")
+    else:
+        yield Finding(check, workload.resource, "PASS", f"runs in namespace {workload.namespace}")

@@ -62,8 +62,8 @@ def union_rules(rule_lists: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     for (group, resource), verb_set in verbs.items():
         grouped[(group, tuple(sorted(verb_set)))].append(resource)
     merged = [{"apiGroups": [group], "resources": sorted(resources), "verbs": list(verb_tuple)}
-              for (group, verb_tuple), resources in sorted(grouped.items())]
-    return merged + kept
+              for (group, verb_tuple), resources in grouped.items()]
+    return sorted(merged, key=lambda r: (r["apiGroups"], r["resources"])) + kept
 
 
 def _risk_name(risk: str, namespace: str) -> dict[str, str]:

@@ -79,13 +79,11 @@ class ScheduledRun:
 
 
 def run_schedule(schedule: Schedule, *, archive: Path | None, kubeconfig: str | None, trigger: str,
-                 due: str | None = None, sleep: Callable[[float], None] = time.sleep,
-                 runner_options: dict[str, Any] | None = None) -> ScheduledRun:
+                 due: str | None = None, sleep: Callable[[float], None] = time.sleep) -> ScheduledRun:
     """Run ``schedule`` now with its retries, then notify; never raises for a failed run."""
     result = ScheduledRun(schedule=schedule.name, trigger=trigger, due=due)
     for attempt in range(schedule.retries + 1):
-        result.attempts.append(_attempt(schedule, archive=archive, kubeconfig=kubeconfig, trigger=trigger,
-                                        runner_options=runner_options or {}))
+        result.attempts.append(_attempt(schedule, archive=archive, kubeconfig=kubeconfig, trigger=trigger))
         status = result.attempts[-1].status
         if status not in RETRYABLE or attempt == schedule.retries:
             break
@@ -96,15 +94,13 @@ def run_schedule(schedule: Schedule, *, archive: Path | None, kubeconfig: str | 
     return result
 
 
-def _attempt(schedule: Schedule, *, archive: Path | None, kubeconfig: str | None, trigger: str,
-             runner_options: dict[str, Any]) -> Attempt:
+def _attempt(schedule: Schedule, *, archive: Path | None, kubeconfig: str | None, trigger: str) -> Attempt:
     from kubebook.runner import EXIT_CELL_ERROR, run_notebook
 
     started = datetime.now(UTC)
     try:
         outcome = run_notebook(schedule.notebook, dict(schedule.parameters), archive=archive, kubeconfig=kubeconfig,
-                               timeout=schedule.timeout, cell_timeout=schedule.cell_timeout, trigger=trigger,
-                               **runner_options)
+                               timeout=schedule.timeout, cell_timeout=schedule.cell_timeout, trigger=trigger)
     except KubebookError as error:
         # The runner refused before a report existed (bad parameters, unwritable archive ...).
         log.error("schedule %s: the run could not start: %s", schedule.name, error)

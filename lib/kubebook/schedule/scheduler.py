@@ -6,10 +6,9 @@ Every entry point follows the same three steps so concurrent kubebook processes
 1. **claim** under the schedule's short state lock: decide what is due, record
    missed and skipped due times, and take the run lock (``Forbid``) without
    waiting - if another process holds it, record the skip and say so;
-2. **run** outside the state lock, each claimed schedule in its own worker
-   process when there are several (``parallel`` at most, default the number
-   of CPU cores), because notebook runs are CPU-bound on the kernel side and
-   the report rendering on ours;
+2. **run** outside the state lock, up to ``parallel`` at once (default: the
+   number of CPU cores) - a run's CPU work is mostly in its kernel process,
+   and the waits between kernel start, cells and archiving overlap well;
 3. **finish** under the state lock again: store the last run, drop the
    "running" mark and release the run lock.
 """
@@ -17,12 +16,11 @@ Every entry point follows the same three steps so concurrent kubebook processes
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from kubebook.schedule.due import decide, utc
 from kubebook.schedule.execute import Attempt, ScheduledRun, run_schedule
 from kubebook.schedule.model import Schedule
 from kubebook.schedule.state import ScheduleState, StateStore, default_state_dir
+from kubebook.schedule.warmkernels import warm_kernels
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +66,12 @@ class Scheduler:
     """Runs schedules against one archive, coordinating with other processes through the state folder."""
 
     def __init__(self, schedules: list[Schedule], *, archive: Path, state_dir: Path | None = None,
-                 kubeconfig: str | None = None, parallel: int | None = None,
-                 runner_options: dict[str, Any] | None = None) -> None:
+                 kubeconfig: str | None = None, parallel: int | None = None) -> None:
         self.schedules = schedules
         self.archive = Path(archive)
         self.store = StateStore(state_dir or default_state_dir(self.archive))
         self.kubeconfig = kubeconfig
         self.parallel = max(1, parallel or default_parallel())
-        self.runner_options = runner_options or {}
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -189,39 +186,29 @@ class Scheduler:
     # -- run ----------------------------------------------------------------------------------------
 
     def dispatch(self, claims: list[Claim]) -> list[ScheduledRun]:
-        """Run claimed schedules - in this process when one, in worker processes when several."""
+        """Run claimed schedules, up to ``parallel`` at once, and finish each claim as its run ends.
+
+        Runs go to threads, not processes: each run's work happens in its own kernel
+        process and the runner mostly waits on it, so threads overlap the waits
+        without paying a fresh interpreter's imports per worker. With more than one
+        run, kernels are started warm (see :mod:`kubebook.schedule.warmkernels`):
+        the next runs' kernels import ipykernel while the current ones execute.
+        """
         if not claims:
             return []
-        results: dict[str, ScheduledRun] = {}
+        if len(claims) == 1:
+            return [self._run_guarded(claims[0])]
         workers = min(self.parallel, len(claims))
-        if workers == 1:
-            for claim in claims:
-                results[claim.token] = self._run_guarded(claim, lambda c=claim: _run_job(self._job(c)))
-            return [results[c.token] for c in claims]
-        context = multiprocessing.get_context("spawn")
-        pending = list(claims)
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures: dict[Future[ScheduledRun], Claim] = {
-                    pool.submit(_run_job, self._job(claim)): claim for claim in claims}
-                for future in as_completed(futures):
-                    claim = futures[future]
-                    pending.remove(claim)
-                    results[claim.token] = self._run_guarded(claim, future.result)
-        finally:
-            for claim in pending:  # interrupted before they finished: record and unlock them anyway
-                self._finish(claim, ScheduledRun(claim.schedule.name, claim.trigger, claim.due,
-                                                 skipped="interrupted before the run finished"))
-        return [results[c.token] for c in claims]
+        with warm_kernels(ready=workers, budget=len(claims)), \
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kubebook-run") as pool:
+            futures = [pool.submit(self._run_guarded, claim) for claim in claims]
+            return [future.result() for future in futures]
 
-    def _job(self, claim: Claim) -> dict[str, Any]:
-        return {"schedule": claim.schedule, "archive": self.archive, "kubeconfig": self.kubeconfig,
-                "trigger": claim.trigger, "due": claim.due, "runner_options": self.runner_options}
-
-    def _run_guarded(self, claim: Claim, run: Callable[[], ScheduledRun]) -> ScheduledRun:
+    def _run_guarded(self, claim: Claim) -> ScheduledRun:
         """Run and always finish the claim; a crash of the scheduler's own code becomes a failed run."""
         try:
-            result = run()
+            result = run_schedule(claim.schedule, archive=self.archive, kubeconfig=self.kubeconfig,
+                                  trigger=claim.trigger, due=claim.due)
         except Exception as error:
             log.exception("schedule %s: the scheduler failed while running it", claim.schedule.name)
             now = datetime.now(UTC).isoformat()
@@ -230,12 +217,6 @@ class Scheduler:
                 error=f"scheduler error: {error.__class__.__name__}: {error}")])
         self._finish(claim, result)
         return result
-
-
-def _run_job(job: dict[str, Any]) -> ScheduledRun:
-    """Worker-process entry point (module level so it pickles)."""
-    return run_schedule(job["schedule"], archive=job["archive"], kubeconfig=job["kubeconfig"],
-                        trigger=job["trigger"], due=job["due"], runner_options=job["runner_options"])
 
 
 def _alive(entry: dict[str, Any]) -> bool:

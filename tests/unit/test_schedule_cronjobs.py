@@ -1,0 +1,138 @@
+"""CronJob rendering: least-privilege RBAC per risk class, restricted pods, `kubebook run`, stable files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import yaml
+
+from kubebook.errors import ParameterError
+from kubebook.schedule import cronjobs
+from kubebook.schedule.model import Schedule
+
+READ_PODS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+READ_NODES = {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list", "watch"]}
+WRITE_DEPLOYMENTS = {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["patch", "get"]}
+
+
+def notebook(root: Path, name: str, risk: str, rbac: list[dict[str, Any]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kubebook"] = {"title": name, "description": "d", "category": "c", "risk": risk,
+                               "parameters": {"type": "object", "properties": {}}, "rbac": rbac}
+    path = root / "runbooks" / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+    schedules = [
+        Schedule(name="audit", notebook=notebook(tmp_path, "audit", "readonly", [READ_PODS]), cron="@daily",
+                 parameters={"namespace": "default", "limit": 5}, timeout=600, retries=2),
+        Schedule(name="inventory", notebook=notebook(tmp_path, "inventory", "readonly", [READ_NODES]),
+                 cron="*/30 * * * *", enabled=False),
+        Schedule(name="rollout", notebook=notebook(tmp_path, "rollout", "mutating", [WRITE_DEPLOYMENTS]),
+                 cron="0 4 * * 1", cell_timeout=60.5),
+    ]
+    texts = cronjobs.render(schedules, root=tmp_path, image="registry.local/kubebook:1")
+    return {name: [d for d in yaml.safe_load_all(text) if d] for name, text in texts.items()}
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind)
+
+
+def test_every_file_is_listed_in_the_kustomization_and_carries_the_generated_header(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    kustomization = rendered["kustomization.yaml"][0]
+    assert kustomization["kind"] == "Kustomization"
+    assert sorted(kustomization["resources"]) == sorted(n for n in rendered if n != "kustomization.yaml")
+    assert set(rendered) >= {"namespace.yaml", "pvc.yaml", "rbac-readonly.yaml", "rbac-mutating.yaml",
+                             "cronjob-audit.yaml", "cronjob-inventory.yaml", "cronjob-rollout.yaml"}
+
+
+def test_each_risk_class_gets_exactly_the_union_of_its_notebooks_rules(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    readonly = by_kind(rendered["rbac-readonly.yaml"], "ClusterRole")["rules"]
+    assert readonly == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    ]
+    mutating = by_kind(rendered["rbac-mutating.yaml"], "ClusterRole")["rules"]
+    assert mutating == [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "patch"]}]
+    binding = by_kind(rendered["rbac-readonly.yaml"], "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "kubebook-runner-readonly"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kubebook-runner-readonly",
+                                    "namespace": "kubebook-runner"}]
+
+
+def test_rules_with_resource_names_are_kept_as_written() -> None:
+    named = {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cfg"], "verbs": ["get"]}
+    assert cronjobs.union_rules([[named], [named, READ_PODS]]) == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}, named]
+
+
+def test_pods_meet_pod_security_restricted_and_run_kubebook_run(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    cronjob = rendered["cronjob-audit.yaml"][0]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cronjob["spec"]["schedule"] == "0 0 * * *"
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 2
+    pod = job["template"]["spec"]
+    assert pod["serviceAccountName"] == "kubebook-runner-readonly"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["image"] == "registry.local/kubebook:1"
+    assert container["command"] == ["kubebook", "run", "/opt/kubebook/runbooks/audit.ipynb", "--archive", "/reports",
+                                    "-p", "limit", "5", "-p", "namespace", "default", "--timeout", "600"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts == {"reports": "/reports", "tmp": "/tmp"}
+    assert volumes["reports"]["persistentVolumeClaim"]["claimName"] == "kubebook-reports"
+
+
+def test_the_mutating_schedule_uses_the_mutating_account_and_a_disabled_one_is_suspended(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    rollout = rendered["cronjob-rollout.yaml"][0]
+    pod = rollout["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kubebook-runner-mutating"
+    assert pod["containers"][0]["command"][-2:] == ["--cell-timeout", "60.5"]
+    assert rollout["spec"]["suspend"] is False
+    assert rendered["cronjob-inventory.yaml"][0]["spec"]["suspend"] is True
+
+
+def test_the_namespace_enforces_restricted_and_the_archive_pvc_is_shared(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    labels = rendered["namespace.yaml"][0]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert rendered["pvc.yaml"][0]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_a_notebook_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    outside = notebook(tmp_path / "elsewhere", "x", "readonly", [])
+    with pytest.raises(ParameterError, match="outside"):
+        cronjobs.render([Schedule(name="x", notebook=outside, cron="@daily")], root=tmp_path / "repo")
+
+
+def test_writing_removes_generated_files_of_removed_schedules_and_check_finds_drift(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    keep = Schedule(name="keep", notebook=notebook(tmp_path, "keep", "readonly", []), cron="@hourly")
+    gone = Schedule(name="gone", notebook=notebook(tmp_path, "gone", "readonly", []), cron="@hourly")
+    cronjobs.write(out, cronjobs.render([keep, gone], root=tmp_path))
+    (out / "handwritten.yaml").write_text("kind: ConfigMap\n")
+    texts = cronjobs.render([keep], root=tmp_path)
+    assert cronjobs.differences(out, texts) == [f"{out / 'cronjob-gone.yaml'} is left over from a removed schedule",
+                                                f"{out / 'kustomization.yaml'} differs from schedules.yaml"]
+    cronjobs.write(out, texts)
+    assert not (out / "cronjob-gone.yaml").exists()
+    assert (out / "handwritten.yaml").exists(), "files kubebook did not generate are left alone"
+    assert cronjobs.differences(out, texts) == []

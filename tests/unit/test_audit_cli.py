@@ -1,0 +1,88 @@
+"""`kubebook audit`: sources, formats, --output, --waivers, --fail-on and the documented exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubebook.cli import main
+
+PRIVILEGED = """apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a}
+spec:
+  containers: [{name: c, image: x, securityContext: {privileged: true}}]
+"""
+MEDIUM_ONLY = """apiVersion: v1
+kind: Pod
+metadata: {name: q, namespace: a}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers: [{name: c, image: x, securityContext: {allowPrivilegeEscalation: false}}]
+"""
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pod.yaml").write_text(PRIVILEGED)
+    return tmp_path / "m"
+
+
+def test_failing_findings_exit_1_and_json_is_one_object(manifests: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--manifests", str(manifests), "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert {f["check"] for f in doc["findings"]} >= {"privileged", "runAsNonRoot"}
+    assert "unwaived failing finding" in err
+
+
+def test_fail_on_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "q.yaml").write_text(MEDIUM_ONLY)  # fails only medium checks (seccomp, capabilities)
+    assert main(["audit", "--manifests", str(tmp_path), "--fail-on", "high"]) == 0
+    assert main(["audit", "--manifests", str(tmp_path), "--fail-on", "medium"]) == 1
+    assert "seccompProfile_restricted" in capsys.readouterr().out
+
+
+def test_waivers_can_clear_the_exit_code(manifests: Path, tmp_path: Path) -> None:
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text("waivers:\n- check: '*'\n  resource: {namespace: a}\n  reason: lab pod\n  expires: 2999-01-01\n")
+    assert main(["audit", "--manifests", str(manifests), "--waivers", str(waivers), "--fail-on", "info"]) == 0
+
+
+def test_output_file_and_formats(manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt, marker in (("sarif", '"version": "2.1.0"'), ("junit", "<testsuites"), ("html", "<!DOCTYPE html>"),
+                        ("table", "RESULT")):
+        target = tmp_path / f"report.{fmt}"
+        main(["audit", "--manifests", str(manifests), "--format", fmt, "--output", str(target)])
+        assert marker in target.read_text()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["audit", "--manifests", "/nonexistent/dir"],
+    ["audit", "--cluster", "/nonexistent/kubeconfig"],
+    ["audit", "--control-plane", "no-such-cluster"],
+])
+def test_bad_input_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("kubebook: ")
+
+
+def test_invalid_waivers_exit_2_before_auditing(manifests: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "w.yaml"
+    bad.write_text("waivers:\n- check: privileged\n  reason: x\n")
+    assert main(["audit", "--manifests", str(manifests), "--waivers", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "waivers file" in captured.err and captured.out == ""
+
+
+def test_usage_errors_exit_2(manifests: Path) -> None:
+    for argv in (["audit", "--format", "pdf"], ["audit", "--manifests", str(manifests), "--cluster"],
+                 ["audit", "--fail-on", "severe"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2

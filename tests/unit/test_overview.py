@@ -1,0 +1,56 @@
+"""Overview frames: pools and capacity computed from node and pod rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kubebook import overview
+
+
+def nodes() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"name": "a", "pool": "system", "ready": True, "cpu": 4.0, "memory_gib": 16.0, "pods": 110, "taints": ""},
+        {"name": "b", "pool": "workload", "ready": True, "cpu": 8.0, "memory_gib": 32.0, "pods": 110, "taints": ""},
+        {"name": "c", "pool": "workload", "ready": False, "cpu": 16.0, "memory_gib": 64.0, "pods": 110,
+         "taints": ""},
+    ])
+
+
+def pods() -> pd.DataFrame:
+    return pd.DataFrame([
+        {"namespace": "x", "name": "p1", "node": "b", "phase": "Running", "cpu_request": 1.5,
+         "memory_request_gib": 2.0},
+        {"namespace": "x", "name": "p2", "node": "b", "phase": "Succeeded", "cpu_request": 4.0,
+         "memory_request_gib": 1.0},
+        {"namespace": "x", "name": "p3", "node": "", "phase": "Pending", "cpu_request": 0.5,
+         "memory_request_gib": 0.5},
+    ])
+
+
+def test_pools_count_nodes_ready_and_capacity() -> None:
+    pools = overview.pools_frame(nodes()).set_index("pool")
+    assert pools.loc["workload", "nodes"] == 2
+    assert pools.loc["workload", "ready"] == 1
+    assert pools.loc["workload", "cpu"] == 24.0
+    assert pools.loc["system", "memory_gib"] == 16.0
+
+
+def test_capacity_sums_requests_of_active_pods_only() -> None:
+    capacity = overview.capacity_frame(nodes(), pods()).set_index("name")
+    assert capacity.loc["b", "cpu_requested"] == 1.5  # the Succeeded pod no longer holds its request
+    assert capacity.loc["a", "cpu_requested"] == 0.0
+    figure = overview.capacity_figure(capacity.reset_index())
+    assert [trace.name for trace in figure.data] == ["allocatable CPU", "requested CPU"]
+
+
+def test_local_cluster_is_recognised_by_its_kubeconfig_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEBOOK_DATA_DIR", str(tmp_path))
+    path = tmp_path / "clusters" / "lab" / "kubeconfig"
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")
+    found = overview.local_cluster_for(path)
+    assert found is not None and found.name == "lab"
+    assert overview.local_cluster_for(tmp_path / "elsewhere.kubeconfig") is None

@@ -18,13 +18,18 @@ from typing import Any
 
 import pandas as pd
 
-from kubebook.audit import catalog, pss, score
+from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
 from kubebook.audit.model import FAILING_RESULTS, Finding, Resource, severity_rank
 from kubebook.audit.sources import AuditInventory
 from kubebook.audit.waivers import Waiver, apply_waivers
 
 ENGINES: tuple[ModuleType, ...] = (
     pss,
+    rbac,
+    network,
+    secrets_check,
+    images,
+    controlplane,
 )
 
 COLUMNS = ["check", "title", "section", "severity", "cis", "pss_level", "scored", "kind", "namespace", "name",

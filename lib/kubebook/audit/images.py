@@ -4,9 +4,13 @@ Image references are parsed the way the container runtime resolves them
 (``nginx`` is ``docker.io/library/nginx:latest``): the first path component is a
 registry only if it contains a ``.`` or ``:`` or is ``localhost``. The registry
 allow-list is a parameter: ``inv.allowed_registries`` when the caller sets it (the
-audit runbook does), else ``$KUBEBOOK_AUDIT_REGISTRIES`` (comma-separated). With
-no allow-list the registry check reports INFO with the registries in use, since
-without a list nothing can fail.
+audit runbook does), else ``$KUBEBOOK_AUDIT_REGISTRIES`` (comma-separated), else the
+cluster's own ConfigMap ``kube-system/kubebook-audit`` (key ``allowed-registries``).
+With no allow-list the registry check reports INFO with the registries in use,
+since without a list nothing can fail.
+
+Checks of severity ``info`` (digest pinning, probes) still say FAIL when the
+workload lacks the thing; their severity keeps them out of the score and --fail-on.
 
 Also adopted from kube-score and Polaris where they add security value:
 readOnlyRootFilesystem, resource requests and memory limits (a pod without
@@ -25,6 +29,7 @@ from kubebook.audit.workloads import CLUSTER, Workload, top_level_workloads, unr
 
 DEFAULT_REGISTRY = "docker.io"
 REGISTRY_ENV = "KUBEBOOK_AUDIT_REGISTRIES"
+POLICY_CONFIGMAP = ("kube-system", "kubebook-audit")
 SECCOMP_OK = ("RuntimeDefault", "Localhost")
 DEFAULT_NAMESPACE_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 CHECK_IDS = ("images.latest-tag", "images.digest-pinned", "images.registry-allowlist", "images.resources",
@@ -46,12 +51,30 @@ def parse_image(image: str) -> tuple[str, str, str | None, str | None]:
     return registry, name, (tag if colon else None), (digest or None)
 
 
+def _entries(values: Any) -> list[str]:
+    items = values.split(",") if isinstance(values, str) else list(values)
+    return [str(r).strip().rstrip("/") for r in items if str(r).strip()]
+
+
 def allowed_registries(inv: Any) -> list[str] | None:
+    """The allow-list: the caller's ``inv.allowed_registries``, else the environment, else the cluster's own.
+
+    The cluster (or a manifest set) can declare its list in ConfigMap
+    ``kube-system/kubebook-audit``, key ``allowed-registries`` (comma-separated).
+    """
     explicit = getattr(inv, "allowed_registries", None)
     if explicit is not None:
-        return [str(r).strip().rstrip("/") for r in explicit if str(r).strip()]
+        return _entries(explicit)
     env = os.environ.get(REGISTRY_ENV, "").strip()
-    return [r.strip().rstrip("/") for r in env.split(",") if r.strip()] or None
+    if env:
+        return _entries(env)
+    for config in inv.objects("ConfigMap"):
+        meta = config.get("metadata") or {}
+        if (meta.get("namespace"), meta.get("name")) == POLICY_CONFIGMAP:
+            value = (config.get("data") or {}).get("allowed-registries")
+            if value:
+                return _entries(value)
+    return None
 
 
 def registry_allowed(image: str, allowed: list[str]) -> bool:
@@ -89,11 +112,10 @@ def evaluate(inv: Any) -> Iterator[Finding]:
             yield Finding(catalog.get(check_id), CLUSTER, "PASS", "no workload in the inventory")
 
 
-def _verdict(check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str,
-             result: str = "FAIL") -> Finding:
+def _verdict(check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str) -> Finding:
     check = catalog.get(check_id)
     if bad:
-        return Finding(check, workload.resource, result, f"{bad_text}: {'; '.join(bad)}")
+        return Finding(check, workload.resource, "FAIL", f"{bad_text}: {'; '.join(bad)}")
     return Finding(check, workload.resource, "PASS", good)
 
 
@@ -113,7 +135,7 @@ def _images(workload: Workload, allowed: list[str] | None, registries: set[str])
     yield _verdict("images.latest-tag", workload, latest, "every image has a fixed tag or digest",
                    "image runs whatever 'latest' is at pull time")
     yield _verdict("images.digest-pinned", workload, floating, "every image is pinned by digest",
-                   "image not pinned by digest", result="INFO")
+                   "image not pinned by digest")
     if allowed is not None:
         yield _verdict("images.registry-allowlist", workload, outside,
                        f"every image comes from an allowed registry ({', '.join(allowed)})",
@@ -162,7 +184,7 @@ def _hardening(workload: Workload) -> Iterator[Finding]:
                    "no securityContext on pod or container")
     if workload.kind not in ("Job", "CronJob"):
         yield _verdict("images.probes", workload, no_probes, "every container has liveness and readiness probes",
-                       "missing probes", result="INFO")
+                       "missing probes")
 
 
 def _default_namespace(workload: Workload) -> Iterator[Finding]:

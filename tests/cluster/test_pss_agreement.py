@@ -342,3 +342,36 @@ def test_ephemeral_containers_are_judged_like_containers(kube: Any, namespace: s
         assert answer == (f'"restricted:latest": {pss.forbidden_message(ours)}' if ours else ""), name
         answers[name] = answer
     assert [name for name, answer in answers.items() if not answer] == ["debug-compliant"]
+
+
+def test_live_cluster_audit_agrees_with_admission(kube: Any, namespace: str) -> None:
+    """Pods stored in the cluster (defaulted by the server) get the failing checks admission names.
+
+    The pods are created for real in a namespace that enforces nothing; the
+    audit then lists the cluster, and for each pod its FAILed Pod Security checks
+    must be exactly the union of what admission reports at baseline and at
+    restricted for the same pod (dry-run under another name).
+    """
+    from kubebook.audit import AuditInventory, run_audit
+
+    pods = corpus(seed=11, combinations=30)[::4]
+    _label(kube, namespace, "privileged", "latest")
+    for _, pod in pods:
+        kube.core.create_namespaced_pod(namespace, pod)
+    expected: dict[str, set[str]] = {pod["metadata"]["name"]: set() for _, pod in pods}
+    for level in ("baseline", "restricted"):
+        _label(kube, namespace, level, "latest")
+        for _, pod in pods:
+            probe = copy.deepcopy(pod)
+            probe["metadata"]["name"] += "-probe"
+            answer = _server_verdict(kube, namespace, probe)
+            if answer:
+                expected[pod["metadata"]["name"]] |= set(pss.checks_from_message(answer.split(": ", 1)[1], level))
+    result = run_audit(AuditInventory.from_cluster(kube))
+    df = result.findings
+    ours = df[(df["namespace"] == namespace) & (df["kind"] == "Pod") & (df["section"] == "pss")]
+    assert set(ours["name"]) == set(expected)
+    actual = {name: set(group[group["result"] == "FAIL"]["check"]) for name, group in ours.groupby("name")}
+    assert actual == expected
+    assert any(expected.values()) and not all(expected.values())
+    assert set(ours["result"]) <= {"PASS", "FAIL"}

@@ -40,7 +40,7 @@ def render_html(rows: Sequence[dict[str, Any]], generated: str) -> str:
             f"<td><a href=\"{html.escape(row['report'], quote=True)}\">{html.escape(row['run_id'])}</a></td>"
             f"<td>{html.escape(row['runbook'])}</td>"
             f"<td style=\"color:{colour};font-weight:600\">{html.escape(row['status'])}</td>"
-            f"<td>{html.escape(row['started'])}</td><td>{duration}</td>"
+            f"<td>{html.escape(row['started'][:19].replace('T', ' '))}</td><td>{duration}</td>"
             f"<td>{html.escape(str(row['trigger']))}</td></tr>")
     rows_html = "\n".join(body) or '<tr><td colspan="6">No runs archived yet.</td></tr>'
     return f"""<!DOCTYPE html>

@@ -11,6 +11,7 @@ quarantine instead of the archive.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -161,11 +162,35 @@ def _results(run_id: str, runbook: str, notebook: Path, result: ex.Execution, er
     }
 
 
+def _summary(nb: Any, results: dict[str, Any]) -> str:
+    """Markdown that opens the HTML report: what ran, how it ended, with which (redacted) parameters."""
+    def cell(value: Any) -> str:
+        return html.escape(json.dumps(value, default=str)).replace("|", "&#124;").replace("*", "&#42;")
+
+    title = (nb.metadata.get("kubebook") or {}).get("title") or results["runbook"]
+    lines = [f"# {html.escape(str(title))}", "",
+             f"**{results['status']}** (exit {results['exit_code']}) · run `{results['run_id']}` · "
+             f"started {results['started'][:19].replace('T', ' ')} UTC · {results['duration_seconds']} s · "
+             f"{html.escape(results['ran_by'])} via {results['trigger']}",
+             "", f"git commit `{results['git_commit'] or 'n/a'}` · "
+             f"cluster `{results['cluster_fingerprint'] or 'n/a'}`"]
+    if results["parameters"]:
+        lines += ["", "| parameter | value |", "|---|---|"]
+        lines += [f"| {html.escape(k)} | {cell(v)} |" for k, v in results["parameters"].items()]
+    return "\n".join(lines)
+
+
 def _serialize(nb: Any, exporter: Any, results: dict[str, Any]) -> dict[str, bytes]:
+    """The three artifacts' bytes; the HTML alone opens with a summary cell."""
     import nbformat
 
-    return {NOTEBOOK: nbformat.writes(nb).encode("utf-8"), HTML: render_html(exporter, nb),
-            RESULTS: json.dumps(results, indent=1, default=str).encode("utf-8")}
+    notebook = nbformat.writes(nb).encode("utf-8")
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(_summary(nb, results)))
+    try:
+        report = render_html(exporter, nb)
+    finally:
+        del nb.cells[0]
+    return {NOTEBOOK: notebook, HTML: report, RESULTS: json.dumps(results, indent=1, default=str).encode("utf-8")}
 
 
 def _quarantine(store: Archive, run_id: str, started: datetime, ended: datetime, artifacts: dict[str, bytes],

@@ -81,7 +81,7 @@ def mark_stop(nb: Any, index: int, headline: str, detail: str) -> Any:
     count = cell.get("execution_count")
     where = f"In [{count}]" if count else f"cell {index + 1}"
     banner = nbformat.v4.new_markdown_cell(
-        f"<span {ERROR_STYLE}>{html.escape(headline)} at '<a href=\"#papermill-error-cell\">{where}</a>'."
+        f"## <span {ERROR_STYLE}>{html.escape(headline)} at '<a href=\"#papermill-error-cell\">{where}</a>'."
         f"</span>\n\n{html.escape(detail)}")
     source = cell.source if cell.cell_type == "code" else ""
     anchor = nbformat.v4.new_markdown_cell(ERROR_ANCHOR_MSG + (f"\n\n```python\n{source}\n```" if source else ""))

@@ -29,7 +29,7 @@ from kubebook.audit.rbac_grants import (
     rule_allows,
     unreadable_kinds,
 )
-from kubebook.audit.rbac_paths import EscalationGraph, label
+from kubebook.audit.rbac_paths import HOLDS, EscalationGraph, label
 from kubebook.audit.workloads import CLUSTER, effective_automount, top_level_workloads
 
 CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", "rbac.pod-create",
@@ -37,6 +37,7 @@ CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", 
              "rbac.bind-escalate-impersonate", "rbac.pv-create", "rbac.node-proxy", "rbac.csr-approval",
              "rbac.webhook-config", "rbac.sa-token-create", "rbac.pod-exec", "rbac.escalation-path")
 BUILTIN = Resource("Cluster", None, "built-in-rbac")
+ADMINS = Resource("Cluster", None, "cluster-admin-bindings")
 LIST_LIMIT = 8
 
 
@@ -109,25 +110,39 @@ def _per_binding(check: Check, matched: list[Grant], what: dict[Grant, str], non
 
 
 def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]]) -> Iterator[Finding]:
+    """Per-binding verdicts; cluster-admin grants are left to rbac.cluster-admin-binding (INFO here)."""
     matched: list[Grant] = []
+    admins: list[Grant] = []
     what: dict[Grant, str] = {}
     for grant in all_grants:
         actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
                    if rule_allows(grant.rule, verb, q["group"], q["resource"])]
-        if actions:
-            matched.append(grant)
-            what[grant] = ", ".join(actions)
+        if not actions:
+            continue
+        if is_cluster_admin(grant) and not grant.builtin:
+            admins.append(grant)
+            continue
+        matched.append(grant)
+        what[grant] = ", ".join(actions)
     wanted = _short(f"{'/'.join(q['verbs'])} {q['resource']}" for q in queries)
-    yield from _per_binding(check, matched, what, f"no binding outside the bootstrap policy allows {wanted}")
+    if admins:
+        yield Finding(check, ADMINS, "INFO", f"also allowed to {_short(str(g.subject) for g in admins)} through "
+                      f"cluster-admin bindings ({_short(g.binding.name for g in admins)}), reported under "
+                      "rbac.cluster-admin-binding")
+    yield from _per_binding(check, matched, what, f"no binding outside the bootstrap policy allows {wanted}"
+                            + (" (besides the cluster-admin bindings)" if admins else ""))
 
 
-def _is_full_admin(rule: dict[str, Any]) -> bool:
-    return all("*" in (rule.get(field) or []) for field in ("verbs", "apiGroups", "resources"))
+def is_cluster_admin(grant: Grant) -> bool:
+    """Bound to ClusterRole cluster-admin, or to a rule with '*' verbs on '*' resources in '*' groups."""
+    rule = grant.rule
+    return grant.role == "ClusterRole cluster-admin" or \
+        all("*" in (rule.get(field) or []) for field in ("verbs", "apiGroups", "resources"))
 
 
 def _cluster_admin(all_grants: list[Grant]) -> Iterator[Finding]:
     check = catalog.get("rbac.cluster-admin-binding")
-    matched = [g for g in all_grants if g.role == "ClusterRole cluster-admin" or _is_full_admin(g.rule)]
+    matched = [g for g in all_grants if is_cluster_admin(g)]
     what = {g: "do anything (cluster-admin)" for g in matched}
     yield from _per_binding(check, matched, what, "no binding outside the bootstrap policy grants cluster-admin")
 
@@ -266,9 +281,11 @@ def _client_cert_groups(cluster: Any) -> list[str] | None:
 
 
 def _escalation(inv: Any) -> Iterator[Finding]:
+    """Subjects with a path to cluster-admin; direct holders are left to rbac.cluster-admin-binding."""
     check = catalog.get("rbac.escalation-path")
     graph = EscalationGraph(inv)
     builtin: list[str] = []
+    holders: list[str] = []
     flagged = 0
     for key in sorted(graph.subjects):
         subject = graph.subjects[key]
@@ -278,12 +295,18 @@ def _escalation(inv: Any) -> Iterator[Finding]:
         if subject.is_system:
             builtin.append(str(subject))
             continue
+        if len(path) == 1 and path[0].how.startswith(HOLDS):
+            holders.append(str(subject))
+            continue
         flagged += 1
         hops = " => ".join(f"[{step.how}] {label(step.to)}" for step in path)
-        direct = "directly" if len(path) == 1 else f"in {len(path)} steps"
-        yield Finding(check, subject.resource, "FAIL", f"can become cluster-admin {direct}: {subject} => {hops}")
+        yield Finding(check, subject.resource, "FAIL",
+                      f"can become cluster-admin in {len(path)} step(s): {subject} => {hops}")
+    if holders:
+        yield Finding(check, ADMINS, "INFO", f"{_short(holders)} hold cluster-admin directly (reported under "
+                      "rbac.cluster-admin-binding)")
     if builtin:
         yield Finding(check, BUILTIN, "INFO", f"{len(builtin)} system identities reach cluster-admin by design: "
                       + _short(builtin))
     if not flagged:
-        yield Finding(check, CLUSTER, "PASS", "no user, group or non-system service account can reach cluster-admin")
+        yield Finding(check, CLUSTER, "PASS", "no user, group or service account can escalate to cluster-admin")

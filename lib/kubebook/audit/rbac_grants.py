@@ -19,7 +19,10 @@ findings would bury the real ones, so a grant is *built-in* when both:
   ``kube-system``.
 
 A user added to a bootstrap binding, or a bootstrap role bound to anyone by a new
-binding, is therefore *not* built-in. Built-in grants are never dropped silently:
+binding, is therefore *not* built-in. One more grant counts as built-in because
+every kubeadm-style control plane makes it outside the bootstrap policy: the API
+server's kubelet client identity (User ``kube-apiserver-kubelet-client``) bound to
+ClusterRole ``system:kubelet-api-admin`` (``COMPONENT_GRANTS``). Built-in grants are never dropped silently:
 checks report them in one INFO finding per check.
 """
 
@@ -35,6 +38,8 @@ from kubebook.audit.workloads import selector_matches
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 EVERYONE_GROUPS = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+# (subject kind, subject name, role) grants that control planes make for their own components.
+COMPONENT_GRANTS = frozenset({("User", "kube-apiserver-kubelet-client", "ClusterRole system:kubelet-api-admin")})
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,10 @@ def grants(inv: Any) -> list[Grant]:
             for raw in binding.get("subjects") or []:
                 subject = Subject(str(raw.get("kind", "")), str(raw.get("name", "")),
                                   raw.get("namespace") or (namespace if raw.get("kind") == "ServiceAccount" else None))
+                role = f"{ref_kind} {ref_name}"
+                builtin = (bootstrap and subject.is_system) or (subject.kind, subject.name, role) in COMPONENT_GRANTS
                 for rule in rules:
-                    found.append(Grant(subject, Resource(kind, namespace, name), f"{ref_kind} {ref_name}",
-                                       scope, rule, bootstrap and subject.is_system))
+                    found.append(Grant(subject, Resource(kind, namespace, name), role, scope, rule, builtin))
     return found
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from kubebook.audit.rbac_grants import Grant, Subject, grants, restricted_names, rule_allows
 
 TARGET = "cluster-admin"
+HOLDS = "holds * on * cluster-wide"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 POD_CREATORS = (("", "pods"), ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                 ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"), ("", "replicationcontrollers"))
@@ -157,7 +158,7 @@ class EscalationGraph:
         for grant in cluster:
             rule = grant.rule
             if all("*" in (rule.get(f) or []) for f in ("verbs", "apiGroups", "resources")):
-                steps.append(Step(TARGET, f"holds * on * cluster-wide via {grant.via()}"))
+                steps.append(Step(TARGET, f"{HOLDS} via {grant.via()}"))
                 break
         escalate = self._can(cluster, "escalate", RBAC_GROUP, "clusterroles")
         update = self._can(cluster, "update", RBAC_GROUP, "clusterroles") or \

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -78,7 +79,17 @@ def file_facts(path: str) -> dict[str, Any]:
                              "type": "dir" if stat.S_ISDIR(info.st_mode) else "file"}
     if facts["type"] == "file":
         facts["pem"] = _pem_kind(path)
+        if facts["pem"] in ("certificate", "public-key"):  # public material: lets checks compare CAs by content
+            facts["sha256"] = _sha256(path)
     return facts
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _name(lookup: Any, ident: int) -> str:

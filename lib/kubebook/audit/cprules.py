@@ -11,7 +11,6 @@ test :class:`Unknown` (an ERROR finding), never a pass.
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 from dataclasses import dataclass
 from importlib import resources
@@ -170,15 +169,9 @@ def _differs(component: Component, flag: str, other: dict[str, str], peers: list
         return False, f"{flag} not set"
     if not theirs:
         raise Unknown(f"no {other['component']} {other['flag']} in this collection to compare with")
+    files = component.collection.get("files") or {}
+    digest = (files.get(mine) or {}).get("sha256")
     for path in theirs:
-        if path == mine or (_digest(path) is not None and _digest(path) == _digest(mine)):
-            return False, f"{flag}={mine} is the same CA as {other['component']} {other['flag']}={path}"
-    return True, f"{flag}={mine} differs from {other['component']} {other['flag']}={theirs[0]}"
-
-
-def _digest(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
+        if path == mine or (digest and (files.get(path) or {}).get("sha256") == digest):
+            return False, f"the same CA as {other['component']} {other['flag']}={path}"
+    return True, f"differs from {other['component']} {other['flag']}={theirs[0]}"

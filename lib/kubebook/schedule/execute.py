@@ -131,7 +131,7 @@ def notification_payload(schedule: Schedule, result: ScheduledRun) -> dict[str, 
 def notify(schedule: Schedule, result: ScheduledRun) -> Delivery | None:
     """Send the schedule's webhook when its status is one it asked about; log, never raise."""
     config = schedule.notify
-    if config is None or result.status not in config.on:
+    if config is None or result.status not in config.statuses:
         return None
     url = config.resolve_url()
     if not url:

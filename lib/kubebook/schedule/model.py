@@ -38,7 +38,7 @@ NOTIFY_SCHEMA: dict[str, Any] = {
     "properties": {
         "url": {"type": "string", "pattern": "^https?://"},
         "url_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "on": {"type": "array", "items": {"enum": list(RUN_STATUSES)}, "minItems": 1, "uniqueItems": True},
+        "statuses": {"type": "array", "items": {"enum": list(RUN_STATUSES)}, "minItems": 1, "uniqueItems": True},
         "attempts": {"type": "integer", "minimum": 1, "maximum": 10},
         "backoff": {"type": "number", "minimum": 0, "maximum": 60},
     },
@@ -82,7 +82,7 @@ FIELD_HINTS = {
                           "'Replace' is not supported because stopping a run midway could leave a "
                           "half-applied change",
     "url": "use an http:// or https:// URL, or url_env naming an environment variable that holds it",
-    "on": f"list statuses from {list(RUN_STATUSES)}",
+    "statuses": f"list statuses from {list(RUN_STATUSES)}",
 }
 
 
@@ -92,7 +92,7 @@ class Notify:
 
     url: str | None = None
     url_env: str | None = None
-    on: tuple[str, ...] = FAILURE_STATUSES
+    statuses: tuple[str, ...] = FAILURE_STATUSES
     attempts: int = 4
     backoff: float = 1.0
 
@@ -150,27 +150,29 @@ def load_schedules(path: Path, *, check_parameters: bool = True) -> list[Schedul
 
 
 def validate_document(document: Any, base: Path, *, check_parameters: bool = True) -> list[str]:
-    """Every mistake in a parsed schedule file: schema first, then meaning for each well-shaped field."""
+    """Every mistake in a parsed schedule file, grouped by entry: schema first, then meaning."""
     mistakes = schema_mistakes(document)
-    problems = [text for _, _, text in mistakes]
-    if not isinstance(document, dict) or not isinstance(document.get("schedules"), list):
-        return problems
-    defaults = document.get("defaults") if isinstance(document.get("defaults"), dict) else {}
-    bad_defaults = {field for entry, field, _ in mistakes if entry == "defaults"}
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(document["schedules"]):
-        if not isinstance(entry, dict):
-            continue
-        where = _where(index, entry)
-        bad_fields = bad_defaults | {field for at, field, _ in mistakes if at == index}
-        name = entry.get("name")
-        if isinstance(name, str):
-            if name in seen:
-                problems.append(f"{where}, field 'name': '{name}' is already used by entry {seen[name] + 1}; "
-                                "names must be unique")
-            seen.setdefault(name, index)
-        problems.extend(_semantic_problems(where, {**defaults, **entry}, bad_fields, base, check_parameters))
-    return problems
+    by_entry: dict[int, list[str]] = {}
+    for at, _, text in mistakes:
+        by_entry.setdefault(at if isinstance(at, int) else -1, []).append(text)
+    if isinstance(document, dict) and isinstance(document.get("schedules"), list):
+        defaults = document.get("defaults") if isinstance(document.get("defaults"), dict) else {}
+        bad_defaults = {field for entry, field, _ in mistakes if entry == "defaults"}
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(document["schedules"]):
+            if not isinstance(entry, dict):
+                continue
+            where = _where(index, entry)
+            found = by_entry.setdefault(index, [])
+            name = entry.get("name")
+            if isinstance(name, str):
+                if name in seen:
+                    found.append(f"{where}, field 'name': '{name}' is already used by entry {seen[name] + 1}; "
+                                 "names must be unique")
+                seen.setdefault(name, index)
+            bad_fields = bad_defaults | {field for at, field, _ in mistakes if at == index}
+            found.extend(_semantic_problems(where, {**defaults, **entry}, bad_fields, base, check_parameters))
+    return [text for index in sorted(by_entry) for text in by_entry[index]]
 
 
 def find_schedule(schedules: list[Schedule], name: str) -> Schedule:
@@ -213,7 +215,7 @@ def _phrase(error: jsonschema.ValidationError, rest: list[Any]) -> list[tuple[li
     if error.validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         out = []
-        for extra in (k for k in error.instance if k not in allowed):
+        for extra in (str(k) for k in error.instance if k not in allowed):
             close = difflib.get_close_matches(extra, allowed, n=1)
             suggestion = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(allowed)}"
             out.append(([*rest, extra], f"field '{'.'.join(map(str, [*rest, extra]))}': unknown field "
@@ -244,7 +246,7 @@ def _semantic_problems(where: str, entry: dict[str, Any], bad_fields: set[str], 
         notebook = resolve_notebook(entry["notebook"], base)
         if not notebook.is_file():
             problems.append(f"{where}, field 'notebook': {notebook} does not exist (paths are relative to "
-                            f"the schedule file's folder {base})")
+                            f"the schedule file's folder {base.resolve()})")
         else:
             found = check_notebook(notebook)
             problems.extend(f"{where}, field 'notebook': not a kubebook notebook: {p.message}" for p in found)
@@ -312,7 +314,7 @@ def _build(entry: dict[str, Any], base: Path) -> Schedule:
         retry_delay=float(entry.get("retry_delay", 5.0)),
         concurrency_policy=entry.get("concurrency_policy", "Forbid"),
         notify=Notify(url=notify.get("url"), url_env=notify.get("url_env"),
-                      on=tuple(notify.get("on", FAILURE_STATUSES)), attempts=int(notify.get("attempts", 4)),
+                      statuses=tuple(notify.get("statuses", FAILURE_STATUSES)), attempts=int(notify.get("attempts", 4)),
                       backoff=float(notify.get("backoff", 1.0))) if notify else None,
         enabled=bool(entry.get("enabled", True)),
         description=entry.get("description", ""),

@@ -1,0 +1,170 @@
+"""What the report-browser notebook shows: archived runs, their numeric records, links to reports.
+
+The archive's ledger says which runs exist (pruned and quarantined runs are not
+listed); each run's ``results.json`` holds what its notebook recorded. Every
+function accepts an empty archive - a new installation has one - and the
+figure helpers then return a plain message saying so instead of an empty chart.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RUN_COLUMNS = ["run_id", "runbook", "status", "started", "ended", "duration_seconds", "trigger", "exit_code",
+               "run_dir", "report"]
+METRIC_COLUMNS = ["run_id", "runbook", "status", "started", "metric", "value"]
+STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "timeout": "#9a6700", "kernel_died": "#8250df",
+                  "leaked": "#000000"}
+MAX_TREND_SERIES = 24
+
+
+class Message(str):
+    """Text a notebook displays as Markdown (a figure helper's answer when there is nothing to plot)."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def resolve_archive(archive: str | os.PathLike[str] | None = "") -> Path:
+    """The archive folder: ``archive`` if given, else ``$KUBEBOOK_ARCHIVE``, else ``./reports``."""
+    if archive:
+        return Path(archive).expanduser()
+    return Path(os.environ.get("KUBEBOOK_ARCHIVE") or "reports")
+
+
+def empty_message(root: Path) -> Message:
+    return Message(f"**No runs archived yet** in `{root}`. Run a notebook headless "
+                   "(`kubebook run runbooks/cluster-info.ipynb`) or the whole suite (`make run`), then run "
+                   "this notebook again.")
+
+
+def describe(root: Path, runs: pd.DataFrame) -> Message:
+    """One line about what was found: the count and time span, or the empty-archive message."""
+    if runs.empty:
+        return empty_message(root)
+    first, last = runs["started"].min(), runs["started"].max()
+    failed = int((runs["status"] != "succeeded").sum())
+    return Message(f"**{len(runs)} run(s)** of {runs['runbook'].nunique()} runbook(s) in `{root}`, "
+                   f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; {failed} did not succeed. "
+                   f"Archive index: `{Path(root) / 'index.html'}`.")
+
+
+def runs_frame(root: Path, runbook: str = "", since: str = "") -> pd.DataFrame:
+    """One row per archived run, newest first; empty (with the columns) when there are none."""
+    from kubebook.archive import Archive
+
+    root = Path(root)
+    if not root.is_dir():
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    runs = Archive(root).list_runs(runbook=runbook or None, since=since or None)
+    rows = [{"run_id": r.run_id, "runbook": r.runbook, "status": r.status, "started": r.started,
+             "ended": r.ended, "duration_seconds": r.duration, "trigger": r.trigger, "exit_code": r.exit_code,
+             "run_dir": r.run_dir, "report": r.run_dir / "report.html"} for r in runs]
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    if not frame.empty:
+        frame["started"] = pd.to_datetime(frame["started"], utc=True)
+    return frame
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every numeric value the runs recorded (``record(name, number)``), one row per run and metric.
+
+    Booleans, strings, lists and tables are left out: they have no trend. A run
+    whose results cannot be read is skipped (``kubebook reports verify`` names it).
+    """
+    rows = []
+    for run in runs.itertuples(index=False):
+        try:
+            results = json.loads((Path(run.run_dir) / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for name, value in (results.get("records") or {}).items():
+            if _is_number(value):
+                rows.append({"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
+                             "started": run.started, "metric": name, "value": float(value)})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def status_summary(runs: pd.DataFrame) -> pd.DataFrame | Message:
+    """Runs per runbook and status, with the latest start per runbook."""
+    if runs.empty:
+        return Message("No runs to summarise.")
+    table = runs.pivot_table(index="runbook", columns="status", values="run_id", aggfunc="count", fill_value=0)
+    table["total"] = table.sum(axis=1)
+    table["last run (UTC)"] = runs.groupby("runbook")["started"].max().dt.strftime("%Y-%m-%d %H:%M")
+    return table.reset_index()
+
+
+def runs_over_time(runs: pd.DataFrame) -> Any:
+    """A plotly timeline: one point per run, by runbook (rows) and status (colour)."""
+    if runs.empty:
+        return Message("No runs to plot.")
+    import plotly.express as px
+
+    figure = px.scatter(runs.sort_values("started"), x="started", y="runbook", color="status",
+                        color_discrete_map=STATUS_COLOURS, hover_data=["run_id", "duration_seconds", "trigger"],
+                        title="Runs over time by runbook and status")
+    figure.update_traces(marker={"size": 11, "line": {"width": 1, "color": "white"}})
+    figure.update_layout(xaxis_title="started (UTC)", yaxis_title=None, legend_title="status")
+    return figure
+
+
+def metric_trends(metrics: pd.DataFrame, max_series: int = MAX_TREND_SERIES) -> Any:
+    """plotly trends of recorded numbers, one small chart per runbook and metric, each with its own y axis."""
+    if metrics.empty:
+        return Message("No numeric records to plot: runbooks record numbers with "
+                       "`kubebook.notebook.record(name, value)`.")
+    import plotly.express as px
+
+    data = metrics.assign(series=metrics["runbook"] + " · " + metrics["metric"])
+    counts = data["series"].value_counts()
+    keep = sorted(counts.index[:max_series])
+    data = data[data["series"].isin(keep)].sort_values("started")
+    rows = (len(keep) + 2) // 3
+    figure = px.line(data, x="started", y="value", facet_col="series", facet_col_wrap=3, markers=True,
+                     hover_data=["run_id", "status"], category_orders={"series": keep},
+                     facet_row_spacing=min(0.08, 0.9 / max(rows, 1)), height=max(300, 260 * rows),
+                     title="Recorded metrics over time")
+    figure.update_yaxes(matches=None, showticklabels=True, title=None)
+    figure.update_xaxes(title=None)
+    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    if len(counts) > max_series:
+        figure.add_annotation(text=f"showing the {max_series} series with the most points of {len(counts)}",
+                              xref="paper", yref="paper", x=0, y=-0.08, showarrow=False)
+    return figure
+
+
+def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) -> Any:
+    """An HTML table of the latest runs linking to their HTML reports (paths relative to ``base``)."""
+    if runs.empty:
+        return Message("No reports to link.")
+    from IPython.display import HTML
+
+    base = Path(base or os.getcwd())
+    rows = []
+    for run in runs.head(limit).itertuples(index=False):
+        target = Path(run.report)
+        try:
+            href = os.path.relpath(target.resolve(), base.resolve())
+        except ValueError:  # another drive (Windows): keep it absolute
+            href = target.resolve().as_uri()
+        colour = STATUS_COLOURS.get(run.status, "#57606a")
+        duration = "" if pd.isna(run.duration_seconds) else f"{run.duration_seconds:.1f} s"
+        rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank">{html.escape(run.run_id)}'
+                    f"</a></td><td>{html.escape(run.runbook)}</td>"
+                    f'<td style="color:{colour};font-weight:600">{html.escape(run.status)}</td>'
+                    f"<td>{run.started:%Y-%m-%d %H:%M:%S}</td><td>{duration}</td>"
+                    f"<td><code>{html.escape(str(target))}</code></td></tr>")
+    more = f"<p>Showing the latest {limit} of {len(runs)} runs.</p>" if len(runs) > limit else ""
+    return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Started (UTC)</th>"
+                "<th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + more)

@@ -1,0 +1,115 @@
+"""The report browser's logic on real archives (sealed through the Archive API) and on empty ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubebook import reportview
+from kubebook.archive import Archive
+
+T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
+
+
+def seal(archive: Archive, runbook: str, hour: int, status: str, records: dict[str, Any]) -> None:
+    started = T0 + timedelta(hours=hour)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{runbook[:3]}{hour:03d}"
+    results = {"run_id": run_id, "runbook": runbook, "status": status, "records": records}
+    archive.seal_run(run_id=run_id, runbook=runbook, started=started, ended=started + timedelta(seconds=4),
+                     status=status, exit_code=0 if status == "succeeded" else 1, trigger="schedule:x",
+                     artifacts={"notebook.ipynb": b"{}", "report.html": b"<html></html>",
+                                "results.json": json.dumps(results).encode()})
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    store = Archive(tmp_path / "reports")
+    seal(store, "audit", 0, "succeeded", {"score": 80, "passed": True, "version": "v1"})
+    seal(store, "audit", 1, "failed", {"score": 75.5})
+    seal(store, "audit", 2, "succeeded", {"score": 90, "findings": 3})
+    seal(store, "inventory", 1, "succeeded", {"nodes": 3, "table": [{"a": 1}]})
+    return store.root
+
+
+def test_archive_defaults_to_the_environment_then_reports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("KUBEBOOK_ARCHIVE", raising=False)
+    assert reportview.resolve_archive("") == Path("reports")
+    monkeypatch.setenv("KUBEBOOK_ARCHIVE", str(tmp_path))
+    assert reportview.resolve_archive("") == tmp_path
+    assert reportview.resolve_archive("/elsewhere") == Path("/elsewhere")
+
+
+def test_a_missing_archive_gives_empty_frames_and_says_so_clearly(tmp_path: Path) -> None:
+    runs = reportview.runs_frame(tmp_path / "nothing")
+    assert runs.empty and list(runs.columns) == reportview.RUN_COLUMNS
+    metrics = reportview.metrics_frame(runs)
+    assert metrics.empty and list(metrics.columns) == reportview.METRIC_COLUMNS
+    assert "No runs archived yet" in reportview.describe(tmp_path / "nothing", runs)
+    for shown in (reportview.status_summary(runs), reportview.runs_over_time(runs),
+                  reportview.metric_trends(metrics), reportview.report_links(runs)):
+        assert isinstance(shown, reportview.Message) and shown._repr_markdown_().startswith("No ")
+
+
+def test_runs_are_listed_newest_first_with_their_report(archive: Path) -> None:
+    runs = reportview.runs_frame(archive)
+    assert list(runs["runbook"]) == ["audit", "inventory", "audit", "audit"]
+    assert list(runs["status"]) == ["succeeded", "succeeded", "failed", "succeeded"]
+    assert all(Path(p).is_file() for p in runs["report"])
+    assert "4 run(s)** of 2 runbook(s)" in reportview.describe(archive, runs)
+    assert "1 did not succeed" in reportview.describe(archive, runs)
+
+
+def test_runs_can_be_filtered_by_runbook_and_start(archive: Path) -> None:
+    assert set(reportview.runs_frame(archive, runbook="inventory")["runbook"]) == {"inventory"}
+    assert len(reportview.runs_frame(archive, since="2026-01-10T09:30")) == 1
+
+
+def test_only_numbers_become_metrics(archive: Path) -> None:
+    metrics = reportview.metrics_frame(reportview.runs_frame(archive))
+    series = metrics.groupby(["runbook", "metric"])["value"].apply(list).to_dict()
+    assert series == {("audit", "findings"): [3.0], ("audit", "score"): [90.0, 75.5, 80.0],
+                      ("inventory", "nodes"): [3.0]}
+
+
+def test_a_run_with_unreadable_results_is_skipped_not_fatal(archive: Path) -> None:
+    runs = reportview.runs_frame(archive)
+    broken = runs.iloc[0]["run_dir"]
+    broken.chmod(0o700)
+    (broken / "results.json").chmod(0o600)
+    (broken / "results.json").write_text("{not json")
+    assert "score" in set(reportview.metrics_frame(runs)["metric"])
+    assert len(reportview.metrics_frame(runs)) == 3, "the two numbers of the broken run are left out"
+
+
+def test_status_summary_counts_runs_per_runbook_and_status(archive: Path) -> None:
+    table = reportview.status_summary(reportview.runs_frame(archive)).set_index("runbook")
+    assert table.loc["audit", "succeeded"] == 2 and table.loc["audit", "failed"] == 1
+    assert table.loc["inventory", "total"] == 1
+    assert table.loc["audit", "last run (UTC)"] == "2026-01-10 10:00"
+
+
+def test_runs_over_time_has_one_trace_per_status(archive: Path) -> None:
+    figure = reportview.runs_over_time(reportview.runs_frame(archive))
+    assert sorted(trace.name for trace in figure.data) == ["failed", "succeeded"]
+    assert sum(len(trace.x) for trace in figure.data) == 4
+
+
+def test_metric_trends_draw_one_chart_per_runbook_and_metric(archive: Path) -> None:
+    figure = reportview.metric_trends(reportview.metrics_frame(reportview.runs_frame(archive)))
+    titles = sorted(a.text for a in figure.layout.annotations)
+    assert titles == ["audit · findings", "audit · score", "inventory · nodes"]
+    capped = reportview.metric_trends(reportview.metrics_frame(reportview.runs_frame(archive)), max_series=2)
+    assert any("showing the 2 series" in a.text for a in capped.layout.annotations)
+
+
+def test_report_links_point_at_each_report_relative_to_the_notebook(archive: Path, tmp_path: Path) -> None:
+    runs = reportview.runs_frame(archive)
+    html = reportview.report_links(runs, base=tmp_path).data
+    first = runs.iloc[0]
+    assert f'href="reports/audit/2026/01/{first.run_id}/report.html"' in html
+    assert html.count("<tr>") == 5
+    assert "Showing the latest 2 of 4 runs" in reportview.report_links(runs, limit=2, base=tmp_path).data

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
                 receiver.paths.append(self.path)
@@ -124,7 +123,7 @@ def test_a_succeeded_run_is_not_notified_unless_asked(tmp_path: Path) -> None:
     run.attempts[-1].status = "succeeded"
     with Receiver() as receiver:
         assert notify(schedule_with(tmp_path, Notify(url=receiver.url)), run) is None
-        delivery = notify(schedule_with(tmp_path, Notify(url=receiver.url, on=("succeeded",))), run)
+        delivery = notify(schedule_with(tmp_path, Notify(url=receiver.url, statuses=("succeeded",))), run)
     assert delivery is not None and delivery.delivered
     assert [b["status"] for b in receiver.bodies] == ["succeeded"]
 

@@ -39,16 +39,23 @@ def test_failing_findings_exit_1_and_json_is_one_object(manifests: Path, capsys:
     assert "unwaived failing finding" in err
 
 
-def test_fail_on_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "q.yaml").write_text(MEDIUM_ONLY)  # fails only medium checks (seccomp, capabilities)
-    assert main(["audit", "--manifests", str(tmp_path), "--fail-on", "high"]) == 0
+def test_fail_on_threshold_decides_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "q.yaml").write_text(MEDIUM_ONLY)  # its Pod Security failures are all medium
+    main(["audit", "--manifests", str(tmp_path), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["severity"] for f in findings if f["section"] == "pss" and f["result"] == "FAIL"} == {"medium"}
+    ranks = {s: i for i, s in enumerate(("critical", "high", "medium", "low", "info"))}
+    for level in ranks:
+        expected = int(any(f["result"] in ("FAIL", "ERROR") and not f["waived"]
+                           and ranks[f["severity"]] <= ranks[level] for f in findings))
+        assert main(["audit", "--manifests", str(tmp_path), "--fail-on", level]) == expected, level
+    capsys.readouterr()
     assert main(["audit", "--manifests", str(tmp_path), "--fail-on", "medium"]) == 1
-    assert "seccompProfile_restricted" in capsys.readouterr().out
 
 
 def test_waivers_can_clear_the_exit_code(manifests: Path, tmp_path: Path) -> None:
     waivers = tmp_path / "w.yaml"
-    waivers.write_text("waivers:\n- check: '*'\n  resource: {namespace: a}\n  reason: lab pod\n  expires: 2999-01-01\n")
+    waivers.write_text("waivers:\n- check: '*'\n  reason: lab cluster\n  expires: 2999-01-01\n")
     assert main(["audit", "--manifests", str(manifests), "--waivers", str(waivers), "--fail-on", "info"]) == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from kubebook.audit import AuditInventory, Finding, Resource, catalog, run_audit
+from kubebook.audit import AuditInventory, Finding, Resource, catalog, pss, run_audit
 from kubebook.audit.engine import COLUMNS, ENGINES
 
 
@@ -59,7 +59,7 @@ def test_frame_columns_and_controller_owned_objects_are_judged_once() -> None:
     orphan = {"kind": "Pod", "metadata": {"name": "lone", "namespace": "a", "uid": "p2",
                                           "ownerReferences": [{"uid": "gone", "controller": True}]},
               "spec": {"containers": [{"name": "c"}]}}
-    result = run_audit(AuditInventory.from_objects([deployment, rs, pod, orphan], source="cluster"))
+    result = run_audit(AuditInventory.from_objects([deployment, rs, pod, orphan], source="cluster"), engines=[pss])
     df = result.findings
     assert list(df.columns) == COLUMNS
     judged = set(df[df["section"] == "pss"][["kind", "name"]].itertuples(index=False, name=None))

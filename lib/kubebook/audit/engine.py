@@ -1,6 +1,6 @@
 """Run every engine over one inventory and collect findings, scores and waivers.
 
-An engine is a module exposing ``evaluate(inv: AuditInventory) -> Iterable[Finding]``
+An engine is a module exposing ``evaluate(inv: AuditInventory) -> Iterable[Finding | FindingBatch]``
 and optionally ``applies_to(inv) -> bool`` (default: every source). Adding an
 engine is a one-line edit of ``ENGINES``. Unreadable inputs recorded by the
 source become ERROR findings here, so a source that could not be read never
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
-from kubebook.audit.model import FAILING_RESULTS, Finding, Resource, severity_rank
+from kubebook.audit.model import FAILING_RESULTS, Finding, FindingBatch, Resource, severity_rank
 from kubebook.audit.sources import AuditInventory
 from kubebook.audit.waivers import Waiver, apply_waivers
 
@@ -62,21 +63,22 @@ class AuditResult:
 def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
               engines: Iterable[ModuleType] | None = None, today: dt.date | None = None) -> AuditResult:
     """Evaluate every applicable engine on ``inv``, apply waivers and score the result."""
-    findings: list[Finding] = list(_source_findings(inv))
+    findings: list[Finding | FindingBatch] = list(_source_findings(inv))
     engine_check = catalog.get("source.engine-failed")
     for engine in engines if engines is not None else ENGINES:
         applies = getattr(engine, "applies_to", None)
         if applies is not None and not applies(inv):
             continue
         resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
-        produced: list[Finding] = []
+        produced: list[Finding | FindingBatch] = []
         try:
             produced.extend(engine.evaluate(inv))
         except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
             findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
             continue
         findings.extend(produced)
-        findings.append(Finding(engine_check, resource, "PASS", f"{len(produced)} findings"))
+        count = sum(len(f.resources) if isinstance(f, FindingBatch) else 1 for f in produced)
+        findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
     frame = findings_frame(findings)
     expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
     return AuditResult(findings=frame, score=score.compute(frame), expired_waivers=expired, source=inv.source,
@@ -84,26 +86,52 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
                        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
 
 
-def findings_frame(findings: list[Finding]) -> pd.DataFrame:
-    """Findings as a DataFrame (columns ``COLUMNS``); check attributes are mapped per check, not per row."""
+def findings_frame(findings: list[Finding | FindingBatch]) -> pd.DataFrame:
+    """Findings as a DataFrame (columns ``COLUMNS``), built column-wise.
+
+    Check attributes are looked up once per check and spread with numpy take, and
+    every column keeps object dtype so None stays None (pandas 3 would turn it into
+    NaN in a "str" column).
+    """
     if not findings:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
-    checks = {f.check.id: f.check for f in findings}
-    ids = [f.check.id for f in findings]
-    # object dtype keeps None as None (pandas 3 would turn it into NaN in a "str" column)
-    frame = pd.DataFrame({
-        "check": pd.Series(ids, dtype=object),
-        "kind": pd.Series([f.resource.kind for f in findings], dtype=object),
-        "namespace": pd.Series([f.resource.namespace for f in findings], dtype=object),
-        "name": pd.Series([f.resource.name for f in findings], dtype=object),
-        "result": pd.Series([f.result for f in findings], dtype=object),
-        "message": pd.Series([f.message for f in findings], dtype=object),
-    })
-    for column in ("title", "section", "severity", "cis", "pss_level", "scored", "remediation"):
-        values = {cid: getattr(c, column) for cid, c in checks.items()}
-        frame[column] = pd.Series([values[i] for i in ids], dtype=bool if column == "scored" else object)
-    frame["waived"] = False
-    frame["waiver"] = pd.Series([None] * len(ids), dtype=object)
+    checks: dict[str, Any] = {}
+    codes: list[int] = []
+    resources: list[Resource] = []
+    results: list[str] = []
+    messages: list[str] = []
+    for item in findings:
+        code = checks.setdefault(item.check.id, (len(checks), item.check))[0]
+        if isinstance(item, FindingBatch):
+            count = len(item.resources)
+            codes.extend([code] * count)
+            resources.extend(item.resources)
+            results.extend([item.result] * count)
+            messages.extend([item.message] * count)
+        else:
+            codes.append(code)
+            resources.append(item.resource)
+            results.append(item.result)
+            messages.append(item.message)
+    index = np.asarray(codes, dtype=np.int64)
+    ordered = [check for _, check in sorted(checks.values(), key=lambda pair: pair[0])]
+
+    def spread(attribute: str, dtype: Any = object) -> np.ndarray:
+        return np.array([getattr(c, attribute) for c in ordered], dtype=dtype)[index]
+
+    columns = {
+        "check": spread("id"), "title": spread("title"), "section": spread("section"),
+        "severity": spread("severity"), "cis": spread("cis"), "pss_level": spread("pss_level"),
+        "scored": spread("scored", bool),
+        "kind": np.array([r.kind for r in resources], dtype=object),
+        "namespace": np.array([r.namespace for r in resources], dtype=object),
+        "name": np.array([r.name for r in resources], dtype=object),
+        "result": np.array(results, dtype=object), "message": np.array(messages, dtype=object),
+        "remediation": spread("remediation"),
+        "waived": np.zeros(len(codes), dtype=bool), "waiver": np.full(len(codes), None, dtype=object),
+    }
+    frame = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
+                          for name, values in columns.items()})
     return frame[COLUMNS]
 
 

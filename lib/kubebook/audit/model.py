@@ -65,6 +65,25 @@ class Finding:
     message: str
 
 
+@dataclass(frozen=True)
+class FindingBatch:
+    """The same verdict of one check on many resources (typically PASS), one object instead of thousands.
+
+    Engines may yield these alongside Finding objects; the audit expands them into
+    one row per resource. It exists for speed: a large cluster has about a million
+    (check, resource) verdicts, nearly all PASS.
+    """
+
+    check: Check
+    resources: list[Resource]
+    result: str
+    message: str
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """The batch as individual findings (for code that wants them one by one)."""
+        return (Finding(self.check, r, self.result, self.message) for r in self.resources)
+
+
 def severity_rank(severity: str) -> int:
     """0 for critical ... 4 for info; used to compare against --fail-on."""
     return SEVERITIES.index(severity)

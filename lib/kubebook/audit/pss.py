@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubebook.audit import catalog
-from kubebook.audit.model import Finding, Resource
+from kubebook.audit.model import Finding, FindingBatch, Resource
 from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, CHECKS, containers
 from kubebook.audit.pss_validate import SpecError, validate_spec
 from kubebook.audit.sources import WORKLOAD_KINDS, AuditInventory
@@ -110,6 +110,8 @@ def prepare_pod(pod: dict[str, Any]) -> dict[str, Any]:
     skew (a container's deprecated AppArmor annotation becomes its
     securityContext.appArmorProfile unless the field is set or equals the pod's).
     """
+    if not _needs_preparation(pod):
+        return pod
     pod = copy.deepcopy(pod)
     spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
@@ -134,6 +136,17 @@ def prepare_pod(pod: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def _needs_preparation(pod: dict[str, Any]) -> bool:
+    """Whether prepare_pod would change anything (most pods: no, and then no copy is made)."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork") is True and any(
+            not port.get("hostPort") for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
+            for port in c.get("ports") or ()):
+        return True
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    return any(key.startswith(APPARMOR_ANNOTATION_PREFIX) for key in annotations)
+
+
 def _apparmor_field(annotation: str) -> dict[str, str] | None:
     if annotation == "unconfined":
         return {"type": "Unconfined"}
@@ -152,10 +165,14 @@ def evaluate_pod(pod: dict[str, Any], level: str, version: str = "latest") -> li
     return evaluate_pod_spec(prepared.get("metadata") or {}, prepared.get("spec") or {}, level, version)
 
 
-def pod_template(kind: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metadata, spec) of the pod a workload object runs, as PodSecurity extracts it."""
+def pod_template(kind: str, obj: dict[str, Any], stored: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metadata, spec) of the pod a workload object runs, as PodSecurity extracts it.
+
+    ``stored`` says the object was read from an API server, which has already
+    defaulted and mutated it, so a Pod is taken as is.
+    """
     if kind == "Pod":
-        prepared = prepare_pod(obj)
+        prepared = obj if stored else prepare_pod(obj)
         return prepared.get("metadata") or {}, _need(prepared.get("spec"), "spec")
     spec = _need(obj.get("spec"), "spec")
     if kind == "CronJob":
@@ -177,29 +194,37 @@ def applies_to(inv: AuditInventory) -> bool:
 
 
 def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
-    """PASS/FAIL/ERROR per (PSS check, workload) and per Namespace enforce label."""
-    checks = [(check_id, catalog.get(check_id), fn) for check_id, _, fn in _audit_checks(version)]
+    """PASS/FAIL/ERROR per (PSS check, workload) and per Namespace enforce label.
+
+    Objects read from a cluster were validated and defaulted by the API server,
+    so only manifests are type-checked and given the server's create-time changes.
+    """
+    checks = [(catalog.get(check_id), fn, []) for check_id, _, fn in _audit_checks(version)]
+    stored = inv.source == "cluster"
     for kind in WORKLOAD_KINDS:
         owned = _owned_by_audited_controllers(inv, kind)
         for obj in inv.objects(kind):
             meta = obj.get("metadata") or {}
-            if meta.get("uid") in owned:
+            if owned and meta.get("uid") in owned:
                 continue
-            resource = Resource(kind, meta.get("namespace"), str(meta.get("name") or ""))
+            resource = Resource(kind, meta.get("namespace"), str(meta.get("name", "")))
             try:
-                pod_meta, spec = pod_template(kind, obj)
-                validate_spec(pod_meta, spec)
+                pod_meta, spec = pod_template(kind, obj, stored)
+                if not stored:
+                    validate_spec(pod_meta, spec)
             except SpecError as error:
-                for _, check, _ in checks:
+                for check, _, _ in checks:
                     yield Finding(check, resource, "ERROR", f"pod template not evaluated: {error}")
                 continue
-            for check_id, check, fn in checks:
+            for check, fn, passed in checks:
                 result = fn(pod_meta, spec)
                 if result is None:
-                    yield Finding(check, resource, "PASS", f"{check_id}: allowed")
+                    passed.append(resource)
                 else:
-                    reason, detail = result
-                    yield Finding(check, resource, "FAIL", f"{reason} ({detail})" if detail else reason)
+                    yield Finding(check, resource, "FAIL", f"{result[0]} ({result[1]})" if result[1] else result[0])
+    for check, _, passed in checks:  # the many PASS verdicts travel as one batch per check
+        if passed:
+            yield FindingBatch(check, passed, "PASS", f"{check.id}: allowed")
     yield from _namespace_findings(inv)
 
 

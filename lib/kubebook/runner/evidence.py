@@ -36,6 +36,12 @@ def html_exporter(show_code: bool = False) -> Any:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=not show_code, embed_images=True)
+    try:  # compiled templates are kept between processes (Jinja checks each file's checksum)
+        from jinja2 import FileSystemBytecodeCache
+
+        exporter.environment.bytecode_cache = FileSystemBytecodeCache()
+    except OSError:  # no private cache folder possible: compile every time
+        pass
     warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up"),
                                            nbformat.v4.new_code_cell("1")])
     exporter.from_notebook_node(warm)  # compiles the Jinja templates and loads the CSS once

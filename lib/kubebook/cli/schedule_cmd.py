@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,10 @@ def _scheduler(args: argparse.Namespace, schedules: list[Any] | None = None) -> 
     parallel = getattr(args, "parallel", None)
     if parallel is not None and parallel < 1:
         raise ParameterError(f"--parallel {parallel} must be at least 1", hint="e.g. --parallel 2")
-    return Scheduler(schedules if schedules is not None else _schedules(args), archive=Archive(args.archive).root,
+    archive = Archive(args.archive).root.resolve()
+    # Kernels inherit this, so a notebook that reads the archive (the report browser) reads this one.
+    os.environ["KUBEBOOK_ARCHIVE"] = str(archive)
+    return Scheduler(schedules if schedules is not None else _schedules(args), archive=archive,
                      kubeconfig=args.kubeconfig, parallel=parallel)
 
 
@@ -92,12 +96,12 @@ def _list(args: argparse.Namespace) -> int:
     from kubebook.schedule.due import next_due
 
     scheduler = _scheduler(args)
-    now = datetime.now().astimezone()
-    rows = [("NAME", "CRON (UTC)", "NOTEBOOK", "POLICY", "RETRIES", "NEXT DUE", "LAST RUN")]
+    now = datetime.now(UTC)
+    rows = [("NAME", "CRON", "NOTEBOOK", "POLICY", "RETRIES", "NEXT DUE (UTC)", "LAST RUN (UTC)")]
     for schedule in scheduler.schedules:
-        state = scheduler.store.read(schedule.name)
-        last = state.last_run or {}
-        last_text = f"{last.get('status')} {last.get('ended') or last.get('started') or ''}".strip() if last else "-"
+        last = scheduler.store.read(schedule.name).last_run or {}
+        when = last.get("ended") or last.get("started")
+        last_text = f"{last.get('status')} {_short(when)}".strip() if last else "-"
         upcoming = next_due(schedule.cron_expression, now).strftime("%Y-%m-%d %H:%M") if schedule.enabled \
             else "disabled"
         rows.append((schedule.name, schedule.cron, schedule.notebook.name, schedule.concurrency_policy,
@@ -187,6 +191,10 @@ def _render(args: argparse.Namespace) -> int:
     for path in cronjobs.write(args.out, texts):
         print(f"wrote {path}")
     return 0
+
+
+def _short(moment: str | None) -> str:
+    return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _parse_now(text: str) -> datetime:

@@ -171,8 +171,9 @@ def _read_back(check: Any, collection: dict[str, Any], apiserver: Component, whe
         yield Finding(check, where, "ERROR", f"could not read Secrets back from etcd: {error}")
         return
     if not stored:
-        yield Finding(check, where, "WARN", "etcd holds no Secret yet: nothing to verify (the configuration check "
-                      "controlplane.apiserver-encryption-provider covers new writes)")
+        # nothing is stored, so nothing is stored in plaintext: what new writes get decides the verdict
+        configured = _configured(check, apiserver)
+        yield Finding(check, where, configured.result, f"etcd holds no Secret yet; {configured.message}")
         return
     plaintext = sorted(k for k, v in stored.items() if v == "plaintext")
     for key in plaintext:

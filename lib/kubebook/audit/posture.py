@@ -1,0 +1,130 @@
+"""What the harden-audit runbook shows: one combined audit, its charts, top risks and the diff to the last run.
+
+A finding's *key* (``check|kind|namespace|name``) identifies it across runs; the
+runbook records the keys of the open findings (FAIL, WARN, ERROR, not waived) so
+the next run can say what is new, what was fixed and what is still open.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kubebook.audit import score as score_mod
+from kubebook.audit.engine import AuditResult, run_audit
+from kubebook.audit.model import SEVERITIES
+from kubebook.audit.sources import AuditInventory
+
+OPEN = ("FAIL", "WARN", "ERROR")
+RUNBOOK = "harden-audit"
+
+
+def local_control_plane_for(cluster: Any) -> str | None:
+    """The name of the local control plane that serves ``cluster`` (same server URL), if any."""
+    import yaml
+
+    from kubebook.localcluster.paths import data_dir
+
+    for kubeconfig in sorted((data_dir() / "clusters").glob("*/kubeconfig")):
+        try:
+            config = yaml.safe_load(kubeconfig.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if cluster.server in [c.get("cluster", {}).get("server") for c in config.get("clusters") or []]:
+            return kubeconfig.parent.name
+    return None
+
+
+def audit(cluster: Any, *, control_plane: str | None = None,
+          allowed_registries: list[str] | None = None) -> AuditResult:
+    """Audit the cluster through its API and, when given (or local), its control plane; one score over both."""
+    inv = AuditInventory.from_cluster(cluster)
+    if allowed_registries:
+        inv.allowed_registries = allowed_registries  # type: ignore[attr-defined]
+    result = run_audit(inv)
+    name = control_plane or local_control_plane_for(cluster)
+    if name:
+        plane = run_audit(AuditInventory.from_control_plane(name, cluster=cluster))
+        own = plane.findings[plane.findings["section"] != "secrets"]  # the API audit already read etcd back
+        result.findings = pd.concat([result.findings, own], ignore_index=True)
+        result.score = score_mod.compute(result.findings)
+    return result
+
+
+def open_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    return findings[findings["result"].isin(OPEN) & ~findings["waived"].astype(bool)]
+
+
+def keys(findings: pd.DataFrame) -> list[str]:
+    """Stable identities of the open findings, sorted."""
+    frame = open_findings(findings)
+    return sorted({f"{c}|{k}|{n or ''}|{m}" for c, k, n, m in
+                   zip(frame["check"], frame["kind"], frame["namespace"], frame["name"], strict=True)})
+
+
+def counts(findings: pd.DataFrame) -> dict[str, int]:
+    """Open findings per severity (every severity present, zeros included)."""
+    frame = open_findings(findings)
+    return {severity: int((frame["severity"] == severity).sum()) for severity in SEVERITIES}
+
+
+def by(findings: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Open findings counted by ``column`` and severity, for a stacked bar chart."""
+    frame = open_findings(findings).assign(**{column: lambda f: f[column].fillna("(cluster-scoped)")})
+    table = frame.groupby([column, "severity"]).size().reset_index(name="findings")
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return table.sort_values([column, "severity"], key=lambda s: s.map(order) if s.name == "severity" else s)
+
+
+def chart(findings: pd.DataFrame, column: str, title: str) -> Any:
+    import plotly.express as px
+
+    table = by(findings, column)
+    return px.bar(table, x=column, y="findings", color="severity", title=title,
+                  category_orders={"severity": list(SEVERITIES)},
+                  color_discrete_map={"critical": "#7f0000", "high": "#d7301f", "medium": "#fc8d59",
+                                      "low": "#fdcc8a", "info": "#bdbdbd"})
+
+
+def top_risks(findings: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
+    """The most severe open checks, with how many resources each hits and what to do."""
+    frame = open_findings(findings)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    grouped = (frame.groupby(["check", "title", "severity", "remediation"], dropna=False)
+               .agg(resources=("name", "count"), example=("message", "first")).reset_index())
+    grouped = grouped.sort_values(["severity", "resources"], key=lambda s: s.map(order) if s.name == "severity"
+                                  else -s)
+    return grouped.head(limit).reset_index(drop=True)
+
+
+def previous_keys(archive: str | Path, runbook: str = RUNBOOK) -> tuple[str | None, list[str] | None]:
+    """(run id, recorded open-finding keys) of the newest archived run that recorded them."""
+    from kubebook.archive import Archive
+    from kubebook.errors import ArchiveError
+
+    store = Archive(archive)
+    if not store.ledger_path.exists():
+        return None, None
+    for run in store.list_runs(runbook=runbook):
+        try:
+            records = store.results(run.run_id).get("records") or {}
+        except ArchiveError:
+            continue
+        if isinstance(records.get("open_findings"), list):
+            return run.run_id, [str(k) for k in records["open_findings"]]
+    return None, None
+
+
+def diff(previous: list[str] | None, current: list[str]) -> pd.DataFrame:
+    """Each key with its status: new, fixed or still open (everything is new without a previous run)."""
+    before, now = set(previous or []), set(current)
+    rows = [{"status": "new", "key": k} for k in sorted(now - before)]
+    rows += [{"status": "fixed", "key": k} for k in sorted(before - now)]
+    rows += [{"status": "still open", "key": k} for k in sorted(now & before)]
+    frame = pd.DataFrame(rows, columns=["status", "key"])
+    parts = frame["key"].str.split("|", expand=True) if len(frame) else pd.DataFrame(columns=range(4))
+    for index, column in enumerate(("check", "kind", "namespace", "name")):
+        frame[column] = parts[index] if len(frame) else pd.Series(dtype=object)
+    return frame

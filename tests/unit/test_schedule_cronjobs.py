@@ -136,3 +136,13 @@ def test_writing_removes_generated_files_of_removed_schedules_and_check_finds_dr
     assert not (out / "cronjob-gone.yaml").exists()
     assert (out / "handwritten.yaml").exists(), "files kubebook did not generate are left alone"
     assert cronjobs.differences(out, texts) == []
+
+
+def test_the_committed_runner_manifests_match_the_shipped_schedules() -> None:
+    from kubebook.schedule.model import load_schedules
+
+    root = Path(__file__).resolve().parents[2]
+    texts = cronjobs.render(load_schedules(root / "scheduled" / "schedules.yaml"), root=root)
+    assert cronjobs.differences(root / "manifests" / "runner", texts) == [], \
+        "run 'kubebook schedule render-cronjobs' and commit manifests/runner"
+    assert all("&id" not in text for text in texts.values()), "no YAML anchors in rendered manifests"

@@ -36,6 +36,13 @@ RUNTIME_ENV = {"HOME": "/tmp/home", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime
                "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/matplotlib", "XDG_CACHE_HOME": "/tmp/cache"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes repeated values (the shared labels) in full: anchors and aliases confuse readers and tools."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def notebook_meta(notebook: Path) -> dict[str, Any]:
     data = json.loads(Path(notebook).read_text(encoding="utf-8"))
     return data.get("metadata", {}).get("kubebook", {})
@@ -190,10 +197,10 @@ def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NA
         files[f"rbac-{risk}.yaml"] = rbac_documents(risk, union_rules(rule_lists), namespace)
     order = ["namespace.yaml", "pvc.yaml", *sorted(f for f in files if f.startswith("rbac-")),
              *sorted(f for f in files if f.startswith("cronjob-"))]
-    texts = {name: HEADER + yaml.safe_dump_all(files[name], sort_keys=False) for name in order}
-    texts["kustomization.yaml"] = HEADER + yaml.safe_dump(
+    texts = {name: HEADER + yaml.dump_all(files[name], Dumper=_Dumper, sort_keys=False) for name in order}
+    texts["kustomization.yaml"] = HEADER + yaml.dump(
         {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": order},
-        sort_keys=False)
+        Dumper=_Dumper, sort_keys=False)
     return texts
 
 

@@ -31,7 +31,7 @@ test: $(STAMP) system-deps cluster-build
 
 run: $(STAMP) system-deps cluster-build
 	$(KUBEBOOK) cluster up
-	$(BIN)/python scripts/run_suite.py --archive $(ARCHIVE)
+	$(KUBEBOOK) schedule run-all --archive $(ARCHIVE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests benchmarks tools scripts

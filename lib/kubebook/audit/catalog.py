@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from kubebook.audit.model import PSS_LEVELS, SEVERITIES, Check
+from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import AuditError
 
 CHECKS_DIR = Path(str(resources.files("kubebook.audit") / "checks"))
@@ -65,14 +65,12 @@ def _load(directory: Path) -> dict[str, Check]:
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise AuditError(f"no check files (*.yaml) in {directory}")
-    validator = jsonschema.Draft202012Validator(FILE_SCHEMA)
     for path in files:
         try:
             records = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         except yaml.YAMLError as error:
             raise AuditError(f"check file {path} is not valid YAML: {error}") from error
-        problems = [f"{'/'.join(map(str, e.absolute_path)) or '(file)'}: {e.message}"
-                    for e in validator.iter_errors(records)]
+        problems = schema_problems(FILE_SCHEMA, records)
         if problems:
             raise AuditError(f"check file {path} breaks the check schema: " + "; ".join(problems[:5]))
         for record in records:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pandas as pd
 import yaml
 
+from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import ParameterError
 
 WAIVABLE = ("FAIL", "WARN")
@@ -95,9 +95,7 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list
     for item in (data or {}).get("waivers", []) if isinstance(data, dict) else []:
         if isinstance(item, dict) and isinstance(item.get("expires"), dt.date):
             item["expires"] = item["expires"].isoformat()
-    validator = jsonschema.Draft202012Validator(FILE_SCHEMA, format_checker=jsonschema.FormatChecker())
-    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-                for e in validator.iter_errors(data)]
+    problems = schema_problems(FILE_SCHEMA, data)
     waivers: list[Waiver] = []
     if not problems:
         for index, item in enumerate(data["waivers"]):

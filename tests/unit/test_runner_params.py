@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,13 @@ def test_missing_kubeconfig_is_bad_input_before_any_kernel(no_kernel: list[str],
     with pytest.raises(ParameterError, match="is not a file"):
         run_notebook(FIXTURES / "trivial.ipynb", {}, archive=tmp_path, kubeconfig=str(tmp_path / "nope"))
     assert no_kernel == []
+
+
+def test_notebook_without_a_kernel_is_bad_input(no_kernel: list[str], tmp_path: Path) -> None:
+    nb = json.loads((FIXTURES / "trivial.ipynb").read_text())
+    del nb["metadata"]["kernelspec"]
+    path = tmp_path / "nokernel.ipynb"
+    path.write_text(json.dumps(nb))
+    with pytest.raises(ParameterError, match="names no kernel"):
+        run_notebook(path, {}, archive=tmp_path / "archive")
+    assert no_kernel == [] and not (tmp_path / "archive").exists()

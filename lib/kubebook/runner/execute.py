@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubebook.errors import ParameterError
 from kubebook.runner.kernel import KernelWatch, kernel_manager_class
 
 SUCCEEDED, FAILED, TIMEOUT, KERNEL_DIED = "succeeded", "failed", "timeout", "kernel_died"
@@ -36,8 +37,14 @@ def prepare(notebook: Path, parameters: dict[str, Any], output_label: str) -> An
     from papermill.execute import prepare_notebook_metadata, remove_error_markers
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
+    from papermill.utils import nb_kernel_name
 
     nb = load_notebook_node(str(notebook))
+    try:
+        nb_kernel_name(nb)
+    except ValueError as error:
+        raise ParameterError(f"{notebook} names no kernel; nothing was started",
+                             hint="pick a kernel in Jupyter and save, or set metadata.kernelspec.name") from error
     if parameters:
         nb = parameterize_notebook(nb, parameters, report_mode=False)
     nb = prepare_notebook_metadata(nb, str(notebook), output_label)

@@ -73,9 +73,10 @@ def counts(findings: pd.DataFrame) -> dict[str, int]:
 def by(findings: pd.DataFrame, column: str) -> pd.DataFrame:
     """Open findings counted by ``column`` and severity, for a stacked bar chart."""
     frame = open_findings(findings).assign(**{column: lambda f: f[column].fillna("(cluster-scoped)")})
-    table = frame.groupby([column, "severity"]).size().reset_index(name="findings")
+    groups = [column] if column == "severity" else [column, "severity"]
+    table = frame.groupby(groups).size().reset_index(name="findings")
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    return table.sort_values([column, "severity"], key=lambda s: s.map(order) if s.name == "severity" else s)
+    return table.sort_values(groups, key=lambda s: s.map(order) if s.name == "severity" else s).reset_index(drop=True)
 
 
 def chart(findings: pd.DataFrame, column: str, title: str) -> Any:

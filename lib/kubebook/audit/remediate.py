@@ -95,6 +95,9 @@ def plan(inv: AuditInventory, *, namespaces: Iterable[str] | None = None, level:
         if name in SYSTEM_NAMESPACES:
             result.skipped.append({"namespace": name, "reason": "system namespace: never remediated automatically"})
             continue
+        if (existing[name].get("status") or {}).get("phase") == "Terminating":
+            result.skipped.append({"namespace": name, "reason": "namespace is being deleted"})
+            continue
         if "psa-labels" in kinds:
             _psa(inv, existing[name], level, result)
         if "default-deny" in kinds:
@@ -214,8 +217,18 @@ COLUMNS = ["object", "field", "before", "after", "check"]
 
 
 def preview(cluster: Cluster, fixes: list[Fix]) -> pd.DataFrame:
-    """What each fix would change, from the API server's own server-side dry run; nothing is persisted."""
-    rows = [row for fix in fixes for row in _rows(fix, *_send(cluster, fix, dry_run=True))]
+    """What each fix would change, from the API server's own server-side dry run; nothing is persisted.
+
+    A fix the server refuses (its namespace was deleted meanwhile, say) shows as a row
+    with field ``(refused)`` and the reason, so the preview of the others still shows.
+    """
+    rows: list[dict[str, Any]] = []
+    for fix in fixes:
+        try:
+            rows.extend(_rows(fix, *_send(cluster, fix, dry_run=True)))
+        except ClusterError as error:
+            rows.append({"object": fix.key, "field": "(refused)", "before": None, "after": str(error),
+                         "check": fix.check})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -69,7 +69,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=None, help="scheduler parallelism (default: CPU cores)")
+    parser.add_argument("--cold", action="store_true", help="scheduler without warm kernels (an ablation)")
     args = parser.parse_args()
+    if args.cold:
+        os.environ["KUBEBOOK_WARM_KERNELS"] = "0"
     if len(SUITE) != 8:
         raise SystemExit(f"expected 8 suite notebooks in {ROOT / 'fixtures' / 'suite'}, found {len(SUITE)}")
     import papermill  # noqa: F401 - imported before timing: the baseline gets a warm interpreter
@@ -85,7 +88,8 @@ def main() -> int:
                   flush=True)
     best_bare, best_sched = min(bare), min(sched)
     ratio = best_bare / best_sched
-    print(f"cores: {os.cpu_count()}, suite: {len(SUITE)} notebooks, rounds: {args.rounds}")
+    print(f"cores: {os.cpu_count()}, suite: {len(SUITE)} notebooks, rounds: {args.rounds}, "
+          f"warm kernels: {'off' if args.cold else 'on'}")
     print(f"papermill sequential: best {best_bare:.2f}s (median {statistics.median(bare):.2f}s)")
     print(f"scheduler run-all:    best {best_sched:.2f}s (median {statistics.median(sched):.2f}s)")
     print(f"throughput ratio (scheduler / papermill): {ratio:.2f}x best-to-best, "

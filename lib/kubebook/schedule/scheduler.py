@@ -192,14 +192,16 @@ class Scheduler:
         process and the runner mostly waits on it, so threads overlap the waits
         without paying a fresh interpreter's imports per worker. With more than one
         run, kernels are started warm (see :mod:`kubebook.schedule.warmkernels`):
-        the next runs' kernels import ipykernel while the current ones execute.
+        the next runs' kernels import ipykernel while the current ones execute
+        (``KUBEBOOK_WARM_KERNELS=0`` turns that off).
         """
         if not claims:
             return []
         if len(claims) == 1:
             return [self._run_guarded(claims[0])]
         workers = min(self.parallel, len(claims))
-        with warm_kernels(ready=workers, budget=len(claims)), \
+        warm = 0 if os.environ.get("KUBEBOOK_WARM_KERNELS", "1") == "0" else workers
+        with warm_kernels(ready=warm, budget=len(claims) if warm else 0), \
                 ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kubebook-run") as pool:
             futures = [pool.submit(self._run_guarded, claim) for claim in claims]
             return [future.result() for future in futures]

@@ -24,7 +24,6 @@ from typing import Any
 
 import urllib3
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from kubebook.errors import AuditError, ClusterUnreachableError, ParameterError
 
@@ -111,8 +110,12 @@ class AuditInventory:
         files = [root] if root.is_file() else sorted(
             p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES)
         inv = cls(source="manifests", location=str(root))
-        for path in files:
-            _load_file(inv, path)
+        for documents in _parse_files(files):
+            for origin, obj, problem in documents:
+                if problem:
+                    inv.unreadable[origin[0] if origin[1] == 0 else f"{origin[0]}:{origin[1]}"] = problem
+                else:
+                    _add(inv, obj, origin)
         return inv
 
     @classmethod
@@ -170,6 +173,8 @@ def _list_function(cluster: Any, kind: str) -> Callable[..., Any]:
 
 
 def _list_kind_safely(cluster: Any, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+    from kubernetes.client.exceptions import ApiException
+
     try:
         return list_kind_raw(cluster, kind), None
     except ApiException as error:
@@ -214,25 +219,35 @@ def _add(inv: AuditInventory, obj: Any, origin: tuple[str, int] | None) -> None:
         inv.origins.setdefault((kind, meta.get("namespace"), meta["name"]), origin)
 
 
-def _load_file(inv: AuditInventory, path: Path) -> None:
+Parsed = list[tuple[tuple[str, int], Any, str | None]]  # ((file, line or 0), object, problem)
+
+
+def _parse_files(files: list[Path]) -> list[Parsed]:
+    """Parse every file in this process.
+
+    (Forking workers to split PyYAML's parsing over the cores was measured slower
+    on a busy 2-core machine: pickling the objects back costs more than it saves.)
+    """
+    return [_parse_file(path) for path in files]
+
+
+def _parse_file(path: Path) -> Parsed:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        inv.unreadable[str(path)] = f"cannot read file: {error}"
-        return
+        return [((str(path), 0), None, f"cannot read file: {error}")]
     if path.suffix.lower() == ".json":
         try:
-            _add(inv, json.loads(text), (str(path), 1))
+            return [((str(path), 1), json.loads(text), None)]
         except json.JSONDecodeError as error:
-            inv.unreadable[str(path)] = f"invalid JSON: {error}"
-        return
+            return [((str(path), 0), None, f"invalid JSON: {error}")]
+    parsed: Parsed = []
     for line, doc in _split_documents(text):
         try:
-            obj = yaml.load(doc, Loader=_Loader)  # CSafeLoader/SafeLoader only
+            parsed.append(((str(path), line), yaml.load(doc, Loader=_Loader), None))  # CSafeLoader/SafeLoader only
         except yaml.YAMLError as error:
-            inv.unreadable[f"{path}:{line}"] = f"invalid YAML: {str(error).splitlines()[0]}"
-            continue
-        _add(inv, obj, (str(path), line))
+            parsed.append(((str(path), line), None, f"invalid YAML: {str(error).splitlines()[0]}"))
+    return parsed
 
 
 def _split_documents(text: str) -> list[tuple[int, str]]:

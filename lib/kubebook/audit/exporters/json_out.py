@@ -35,4 +35,5 @@ def document(result: AuditResult, include_passed: bool) -> dict[str, Any]:
 
 
 def to_json(result: AuditResult, include_passed: bool = False) -> str:
-    return json.dumps(document(result, include_passed), indent=2, sort_keys=False) + "\n"
+    """One compact JSON object (json's C encoder: several times faster than indented output)."""
+    return json.dumps(document(result, include_passed), separators=(",", ":")) + "\n"

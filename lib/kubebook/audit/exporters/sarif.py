@@ -93,4 +93,4 @@ def document(result: AuditResult, include_passed: bool = False) -> dict[str, Any
 
 
 def to_sarif(result: AuditResult, include_passed: bool = False) -> str:
-    return json.dumps(document(result), indent=2) + "\n"
+    return json.dumps(document(result), separators=(",", ":")) + "\n"

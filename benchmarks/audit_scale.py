@@ -1,0 +1,373 @@
+"""Audit at scale: live-cluster audit vs a plain list, and manifest audit vs checkov, kube-score and Polaris.
+
+(a) ``live``: on the cluster of $KUBEBOOK_KUBECONFIG (or --kubeconfig), create KWOK
+    nodes, namespaces, pods bound to those nodes and RoleBindings (concurrently, all
+    labelled kubebook.io/benchmark=audit-scale), then in a fresh process time a full
+    ``run_audit(AuditInventory.from_cluster(...))`` against merely listing the same
+    kinds with the same client, page size and concurrency. Prints the ratio (target
+    <= 1.5) and the measuring process's peak RSS (target < 2 GB), then deletes what it
+    created (--keep leaves it).
+(b) ``manifests``: generate a manifest corpus (default 1,200 objects), then time
+    ``kubebook audit --manifests`` and each other tool on the same files in the same
+    run. checkov is pip-installed into its own venv under ~/.cache/kubebook/tools,
+    kube-score and Polaris are ``go install``ed from the Go module proxy into
+    ~/.cache/kubebook/tools/bin; a tool that cannot be installed is reported with the
+    exact error and skipped. Target: faster than each, >= 10x faster than checkov.
+
+Usage::
+
+    python benchmarks/audit_scale.py manifests [--objects 1200] [--repeat 3]
+    python benchmarks/audit_scale.py live [--nodes 2000 --pods 50000 --namespaces 500 --bindings 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TOOLS = Path(os.environ.get("KUBEBOOK_CACHE_DIR", Path.home() / ".cache" / "kubebook")) / "tools"
+LABEL = {"kubebook.io/benchmark": "audit-scale"}
+SELECTOR = "kubebook.io/benchmark=audit-scale"
+GO_TOOLS = {"kube-score": "github.com/zegl/kube-score/cmd/kube-score@latest",
+            "polaris": "github.com/fairwindsops/polaris@latest"}
+
+
+# --- (b) manifests ----------------------------------------------------------------------------------------
+
+def _container(i: int, hardened: bool) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": "app", "image": f"registry.example.com/team/app-{i % 7}:1.{i % 5}",
+                         "ports": [{"containerPort": 8080}],
+                         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}
+    if hardened:
+        c["securityContext"] = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]}}
+        c["livenessProbe"] = c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080}}
+    elif i % 3 == 0:
+        c["image"] = "nginx:latest"
+        c["securityContext"] = {"privileged": True}
+    elif i % 3 == 1:
+        c["securityContext"] = {"capabilities": {"add": ["NET_ADMIN"]}, "runAsUser": 0}
+    return c
+
+
+def _pod_spec(i: int) -> dict[str, Any]:
+    hardened = i % 2 == 0
+    spec: dict[str, Any] = {"serviceAccountName": f"app-{i}", "containers": [_container(i, hardened)]}
+    if hardened:
+        spec["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        spec["automountServiceAccountToken"] = False
+    elif i % 4 == 1:
+        spec["hostNetwork"] = True
+        spec["volumes"] = [{"name": "host", "hostPath": {"path": "/var/run"}}]
+    return spec
+
+
+def app_objects(i: int) -> list[dict[str, Any]]:
+    """Twelve objects of one application: namespace, identity, RBAC, policy, config and workloads."""
+    ns, app = f"team-{i}", f"app-{i}"
+    labels = {"app": app}
+    template = {"metadata": {"labels": labels}, "spec": _pod_spec(i)}
+    meta = {"namespace": ns, "labels": labels}
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
+            "pod-security.kubernetes.io/enforce": "restricted" if i % 2 == 0 else "privileged"}}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": app, **meta}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{app}-config", **meta},
+         "data": {"MODE": "production"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": app, **meta},
+         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, **meta},
+         "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": template}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": f"{app}-db", **meta},
+         "spec": {"serviceName": app, "selector": {"matchLabels": labels}, "template": template}},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": f"{app}-report", **meta},
+         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
+             "metadata": template["metadata"], "spec": {**template["spec"], "restartPolicy": "OnFailure"}}}}}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": f"{app}-reader", **meta},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"] if i % 3 else ["secrets", "pods/exec"],
+                    "verbs": ["get", "list"] if i % 5 else ["*"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": f"{app}-reader", **meta},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{app}-reader"},
+         "subjects": [{"kind": "ServiceAccount", "name": app, "namespace": ns}]},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "default-deny", **meta},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": f"{app}-agent", **meta},
+         "spec": {"selector": {"matchLabels": labels}, "template": template}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"{app}-migrate", **meta},
+         "spec": {"template": {"metadata": template["metadata"],
+                               "spec": {**template["spec"], "restartPolicy": "Never"}}}},
+    ]
+    return objects
+
+
+def write_corpus(directory: Path, objects: int) -> list[Path]:
+    """One multi-document file per application, Helm-style '# Source:' headers included."""
+    files = []
+    for i in range((objects + 11) // 12):
+        path = directory / f"app-{i:04d}.yaml"
+        docs = [f"# Source: app/templates/{o['kind'].lower()}.yaml\n" + yaml.safe_dump(o, sort_keys=False)
+                for o in app_objects(i)]
+        path.write_text("---\n" + "---\n".join(docs))
+        files.append(path)
+    return files
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, check=False)
+    return time.perf_counter() - start, done.returncode, done.stderr[-600:]
+
+
+def ensure_checkov() -> tuple[Path | None, str]:
+    binary = TOOLS / "checkov-venv" / "bin" / "checkov"
+    if binary.exists():
+        return binary, ""
+    venv = TOOLS / "checkov-venv"
+    steps = [[sys.executable, "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), "install", "-q", "checkov"]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode:
+            return None, f"{' '.join(step)} failed ({done.returncode}): {done.stderr.strip()[-800:]}"
+    return binary, ""
+
+
+def ensure_go_tool(name: str) -> tuple[Path | None, str]:
+    binary = TOOLS / "bin" / name
+    if binary.exists():
+        return binary, ""
+    if not shutil.which("go"):
+        return None, "no go toolchain on PATH"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOBIN": str(TOOLS / "bin")}
+    argv = ["go", "install", GO_TOOLS[name]]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        return None, f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()[-800:]}"
+    return binary, ""
+
+
+def bench_manifests(args: argparse.Namespace) -> int:
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kubebook-audit-corpus-") as tmp:
+        corpus = Path(tmp)
+        files = write_corpus(corpus, args.objects)
+        count = sum(len(app_objects(0)) for _ in files)
+        print(f"corpus: {count} objects in {len(files)} files under {corpus}")
+        commands: dict[str, list[str]] = {
+            "kubebook": [sys.executable, "-m", "kubebook.cli", "audit", "--manifests", str(corpus),
+                         "--format", "json", "--output", os.devnull, "--fail-on", "critical"]}
+        checkov, problem = ensure_checkov()
+        notes = {}
+        if checkov:
+            commands["checkov"] = [str(checkov), "-d", str(corpus), "--framework", "kubernetes", "--quiet",
+                                   "--compact", "-o", "json", "--skip-download"]
+        else:
+            notes["checkov"] = problem
+        for tool in GO_TOOLS:
+            binary, problem = ensure_go_tool(tool)
+            if binary is None:
+                notes[tool] = problem
+            elif tool == "kube-score":
+                commands[tool] = [str(binary), "score", "--output-format", "json", *map(str, files)]
+            else:
+                commands[tool] = [str(binary), "audit", "--audit-path", str(corpus), "--format", "json"]
+        times: dict[str, float] = {}
+        for tool, argv in commands.items():
+            runs = []
+            for _ in range(args.repeat if tool != "checkov" else max(1, args.checkov_repeat)):
+                seconds, code, err = _run(argv)
+                if tool == "kubebook" and code not in (0, 1):
+                    print(f"kubebook failed ({code}): {err}")
+                    return 2
+                runs.append(seconds)
+            times[tool] = statistics.median(runs)
+            print(f"{tool:<11} {times[tool]:8.2f} s  (median of {len(runs)}: "
+                  + ", ".join(f"{r:.2f}" for r in runs) + ")")
+        for tool, problem in notes.items():
+            print(f"{tool:<11} NOT RUN: {problem}")
+        base = times["kubebook"]
+        for tool, seconds in times.items():
+            if tool != "kubebook":
+                print(f"ratio {tool}/kubebook = {seconds / base:.1f}x")
+        print(json.dumps({"objects": count, "times_s": times, "not_run": notes}))
+    return 0
+
+
+# --- (a) live cluster ----------------------------------------------------------------------------------
+
+POD_VARIANTS = [
+    {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+     "containers": [{"name": "app", "image": "registry.example.com/app:1.2", "securityContext": {
+         "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}}}]},
+    {"containers": [{"name": "app", "image": "nginx:latest"}]},
+    {"containers": [{"name": "app", "image": "busybox", "securityContext": {"privileged": True}}],
+     "volumes": [{"name": "h", "hostPath": {"path": "/var/log"}}]},
+    {"hostNetwork": True, "containers": [{"name": "app", "image": "registry.example.com/agent:3",
+                                          "ports": [{"containerPort": 9100}]}]},
+    {"initContainers": [{"name": "init", "image": "busybox:1.36", "securityContext": {"runAsUser": 0}}],
+     "containers": [{"name": "app", "image": "registry.example.com/app:1.2",
+                     "env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]}]},
+]
+
+
+def _create_all(fn: Any, bodies: list[Any], workers: int, what: str) -> None:
+    start = time.perf_counter()
+    errors: list[str] = []
+
+    def one(body: Any) -> None:
+        try:
+            fn(body)
+        except Exception as error:  # report, keep going: a benchmark with a few missing objects still measures
+            if getattr(error, "status", None) != 409:
+                errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, bodies))
+    elapsed = time.perf_counter() - start
+    print(f"created {len(bodies) - len(errors)} {what} in {elapsed:.1f} s ({len(bodies) / elapsed:.0f}/s)"
+          + (f", {len(errors)} errors, first: {errors[0]}" if errors else ""), flush=True)
+
+
+def populate(kube: Any, args: argparse.Namespace) -> None:
+    nodes = [f"bench-kwok-{i}" for i in range(args.nodes)]
+    namespaces = [f"bench-audit-{i}" for i in range(args.namespaces)]
+    resources_ = {"cpu": "64", "memory": "256Gi", "pods": "1000"}
+    _create_all(lambda name: kube.core.create_node({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {**LABEL, "type": "kwok", "kubernetes.io/os": "linux"},
+                     "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "status": {"allocatable": resources_, "capacity": resources_}}, _preload_content=False),
+        nodes, args.workers, "KWOK nodes")
+    _create_all(lambda name: kube.core.create_namespace({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
+            **LABEL, "pod-security.kubernetes.io/enforce": "privileged"}}}, _preload_content=False),
+        namespaces, args.workers, "namespaces")
+    pods = [(namespaces[i % len(namespaces)], f"pod-{i}", i) for i in range(args.pods)]
+    _create_all(lambda item: kube.core.create_namespaced_pod(item[0], {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": item[1], "labels": {**LABEL, "variant": str(item[2] % len(POD_VARIANTS))}},
+        "spec": {**POD_VARIANTS[item[2] % len(POD_VARIANTS)], "nodeName": nodes[item[2] % len(nodes)],
+                 "automountServiceAccountToken": False}}, _preload_content=False),
+        pods, args.workers, "pods")
+    roles = ["view", "edit", "admin"]
+    bindings = [(namespaces[i % len(namespaces)], i) for i in range(args.bindings)]
+    _create_all(lambda item: kube.rbac.create_namespaced_role_binding(item[0], {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": f"bench-{item[1]}", "labels": LABEL},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": roles[item[1] % 3]},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": item[0]} if item[1] % 2 else
+                     {"kind": "User", "name": f"dev-{item[1] % 97}", "apiGroup": "rbac.authorization.k8s.io"}]},
+        _preload_content=False), bindings, args.workers, "RoleBindings")
+
+
+def cleanup(kube: Any, wait_s: float) -> None:
+    start = time.perf_counter()
+    for ns in kube.core.list_namespace(label_selector=SELECTOR).items:
+        kube.core.delete_namespace(ns.metadata.name)
+    kube.core.delete_collection_node(label_selector=SELECTOR)
+    while time.perf_counter() - start < wait_s:
+        left = len(kube.core.list_namespace(label_selector=SELECTOR).items)
+        if not left:
+            break
+        time.sleep(5)
+    left = len(kube.core.list_namespace(label_selector=SELECTOR).items)
+    print(f"cleanup: namespaces and nodes deleted in {time.perf_counter() - start:.0f} s"
+          + (f" ({left} namespaces still terminating)" if left else ""))
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Run in a fresh process: time plain lists and full audits alternately; print one JSON line."""
+    from kubebook.audit import AuditInventory, run_audit
+    from kubebook.audit.sources import KINDS, list_kind_raw
+    from kubebook.cluster import connect
+
+    kube = connect(args.kubeconfig)
+    list_times, audit_times, counts, rows = [], [], {}, 0
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=4) as pool:  # the same concurrency as AuditInventory.from_cluster
+            listed = list(pool.map(lambda kind: list_kind_raw(kube, kind), KINDS))
+        list_times.append(time.perf_counter() - start)
+        counts = {kind: len(items) for kind, items in zip(KINDS, listed, strict=True)}
+        del listed
+        start = time.perf_counter()
+        result = run_audit(AuditInventory.from_cluster(kube))
+        audit_times.append(time.perf_counter() - start)
+        rows = len(result.findings)
+        del result
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"list_s": list_times, "audit_s": audit_times, "ratio": min(audit_times) / min(list_times),
+                      "peak_rss_mb": peak_mb, "objects": counts, "finding_rows": rows}))
+    return 0
+
+
+def bench_live(args: argparse.Namespace) -> int:
+    from kubebook.cluster import connect
+
+    kube = connect(args.kubeconfig)
+    print(f"cluster {kube.server}: {args.nodes} nodes, {args.pods} pods in {args.namespaces} namespaces, "
+          f"{args.bindings} RoleBindings", flush=True)
+    try:
+        if not args.skip_populate:
+            populate(kube, args)
+        argv = [sys.executable, __file__, "measure", "--rounds", str(args.rounds)]
+        if args.kubeconfig:
+            argv += ["--kubeconfig", args.kubeconfig]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode:
+            print(done.stdout, done.stderr)
+            return 1
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"objects listed: {report['objects']}")
+        print("plain list (s): " + ", ".join(f"{t:.2f}" for t in report["list_s"]))
+        print("full audit (s): " + ", ".join(f"{t:.2f}" for t in report["audit_s"])
+              + f"  ({report['finding_rows']} finding rows)")
+        print(f"ratio audit/list (best of each) = {report['ratio']:.2f} (target <= 1.5)")
+        print(f"peak RSS of the measuring process = {report['peak_rss_mb']:.0f} MB (target < 2048 MB)")
+        print(json.dumps(report))
+    finally:
+        if not args.keep:
+            cleanup(kube, args.cleanup_wait)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    m = sub.add_parser("manifests", help="kubebook vs checkov, kube-score and Polaris on a generated corpus")
+    m.add_argument("--objects", type=int, default=1200)
+    m.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
+    m.add_argument("--checkov-repeat", type=int, default=1, help="runs of checkov (slow)")
+    for name in ("live", "measure"):
+        p = sub.add_parser(name)
+        p.add_argument("--kubeconfig", default=os.environ.get("KUBEBOOK_KUBECONFIG"))
+        p.add_argument("--rounds", type=int, default=2, help="alternating list/audit rounds (best of each)")
+        if name == "live":
+            p.add_argument("--nodes", type=int, default=2000)
+            p.add_argument("--pods", type=int, default=50000)
+            p.add_argument("--namespaces", type=int, default=500)
+            p.add_argument("--bindings", type=int, default=5000)
+            p.add_argument("--workers", type=int, default=8)
+            p.add_argument("--keep", action="store_true", help="leave the created objects in place")
+            p.add_argument("--skip-populate", action="store_true", help="measure what an earlier --keep left")
+            p.add_argument("--cleanup-wait", type=float, default=600.0)
+    args = parser.parse_args(argv)
+    return {"manifests": bench_manifests, "live": bench_live, "measure": measure}[args.mode](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,7 +60,7 @@ def test_waivers_can_clear_the_exit_code(manifests: Path, tmp_path: Path) -> Non
 
 
 def test_output_file_and_formats(manifests: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for fmt, marker in (("sarif", '"version": "2.1.0"'), ("junit", "<testsuites"), ("html", "<!DOCTYPE html>"),
+    for fmt, marker in (("sarif", '"version":"2.1.0"'), ("junit", "<testsuites"), ("html", "<!DOCTYPE html>"),
                         ("table", "RESULT")):
         target = tmp_path / f"report.{fmt}"
         main(["audit", "--manifests", str(manifests), "--format", fmt, "--output", str(target)])

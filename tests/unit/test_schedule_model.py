@@ -8,6 +8,7 @@ from typing import Any
 import nbformat
 import pytest
 import yaml
+from test_conventions import good_notebook
 
 from kubebook.errors import ParameterError
 from kubebook.schedule.model import find_schedule, load_schedules
@@ -16,16 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def kubebook_notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('namespace = "default"  # where to look\nlimit = 10  # how many')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print(namespace, limit)")]
-    nb.metadata["kubebook"] = {
-        "title": "t", "description": "d", "category": "c", "risk": "readonly",
-        "parameters": {"type": "object", "additionalProperties": False, "properties": {
-            "namespace": {"type": "string"}, "limit": {"type": "integer", "minimum": 1}}},
-        "rbac": [],
-    }
+    """The conventions test's good notebook plus an integer parameter with a minimum."""
+    nb = good_notebook()
+    nb.cells[0].source += "\nlimit = 10  # how many"
+    nb.metadata["kubebook"]["parameters"]["additionalProperties"] = False
+    nb.metadata["kubebook"]["parameters"]["properties"]["limit"] = {"type": "integer", "minimum": 1}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,19 +78,31 @@ def fingerprint(kubeconfig: str | None) -> tuple[str | None, str | None]:
         return None, f"{type(error).__name__}: {error}"
 
 
-def _gather(notebook: Path, kubeconfig: str | None, show_code: bool) -> Evidence:
-    exporter = html_exporter(show_code)
-    commit, dirty = git_commit(notebook)
-    fp, fp_error = fingerprint(kubeconfig)
-    return Evidence(exporter, commit, dirty, fp, fp_error)
+FINGERPRINT_WAIT = 3.0  # after the run; the query started with it, so this only bounds a black-holed server
 
 
-def gather_in_background(notebook: Path, kubeconfig: str | None, show_code: bool = False) -> Future[Evidence]:
+class Gathering:
+    """The background work of one run; :meth:`result` collects it once the kernel has finished."""
+
+    def __init__(self, notebook: Path, kubeconfig: str | None, show_code: bool) -> None:
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kubebook-evidence")
+        self._report: Future[tuple[Any, str | None, bool | None]] = pool.submit(
+            lambda: (html_exporter(show_code), *git_commit(notebook)))
+        self._fingerprint: Future[tuple[str | None, str | None]] = pool.submit(fingerprint, kubeconfig)
+        pool.shutdown(wait=False)
+
+    def result(self) -> Evidence:
+        exporter, commit, dirty = self._report.result()
+        try:
+            fp, fp_error = self._fingerprint.result(timeout=FINGERPRINT_WAIT)
+        except FutureTimeout:
+            fp, fp_error = None, f"the API server did not answer within {FINGERPRINT_WAIT:g} s of the run's end"
+        return Evidence(exporter, commit, dirty, fp, fp_error)
+
+
+def gather_in_background(notebook: Path, kubeconfig: str | None, show_code: bool = False) -> Gathering:
     """Start gathering; ``.result()`` after the kernel finished."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubebook-evidence")
-    future = pool.submit(_gather, notebook, kubeconfig, show_code)
-    pool.shutdown(wait=False)
-    return future
+    return Gathering(notebook, kubeconfig, show_code)
 
 
 def render_html(exporter: Any, nb: Any) -> bytes:

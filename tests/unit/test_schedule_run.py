@@ -71,8 +71,8 @@ def schedule_file(folder: Path, *entries: dict[str, Any]) -> Path:
 
 
 def cli(*args: str, **popen: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "kubebook.cli", "schedule", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([sys.executable, "-m", "kubebook.cli", "schedule", *args], **options)
 
 
 def wait_until(condition: Any, what: str, seconds: float = 90) -> None:
@@ -273,3 +273,31 @@ def test_an_unknown_schedule_name_exits_2_with_a_suggestion(tmp_path: Path, plac
     done = cli("run", "nightlly", "--file", str(file), "--archive", str(places[0]))
     assert done.wait() == 2
     assert done.stderr.read().strip() == "kubebook: no schedule named 'nightlly' (did you mean 'nightly'?)"
+
+
+def test_a_second_sigterm_abandons_the_run_and_the_next_tick_records_it_interrupted(
+        tmp_path: Path, places: tuple[Path, Path]) -> None:
+    archive, state_dir = places
+    file = schedule_file(tmp_path, {"name": "long", "cron": "* * * * *", "parameters": {"seconds": 300}})
+    common = ["--file", str(file), "--archive", str(archive)]
+    assert cli("tick", *common, "--now", (datetime.now(UTC) - timedelta(minutes=5)).isoformat()).wait() == 0
+    log = tmp_path / "daemon.log"
+    daemon = cli("daemon", *common, stderr=log.open("w"))
+    try:
+        wait_until(lambda: running(state_dir, "long"), "the daemon's run to start")
+        daemon.send_signal(signal.SIGTERM)
+        wait_until(lambda: "waiting for runs in progress" in log.read_text(), "the first signal to be handled")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if daemon.poll() is None:
+            os.kill(daemon.pid, signal.SIGKILL)
+    assert Archive(archive).list_runs() == []
+    state = StateStore(state_dir).read("long")
+    assert len(state.running) == 1, "the abandoned run is still marked running"
+    quiet = datetime.fromisoformat(state.last_due) + timedelta(seconds=1)  # nothing new is due then
+    assert Scheduler(load_schedules(file), archive=archive).tick(quiet).runs == []
+    state = StateStore(state_dir).read("long")
+    assert state.running == [] and state.last_run["status"] == "interrupted"
+    assert state.skipped[-1]["reason"].startswith("interrupted: process ")
+

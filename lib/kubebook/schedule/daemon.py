@@ -13,6 +13,7 @@ exits at once - the runs it abandons are recorded as interrupted by the next tic
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -42,8 +43,12 @@ class Daemon:
     def handle_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signals += 1
         if self._signals > 1:
+            # Threads running notebooks cannot be interrupted, so leave at once: the OS frees the run
+            # locks, each kernel exits when it sees its parent gone (JPY_PARENT_PID), and the next
+            # tick records the abandoned runs as interrupted.
             log.warning("second %s: exiting without waiting for runs in progress", signal.Signals(signum).name)
-            raise SystemExit(128 + signum)
+            logging.shutdown()
+            os._exit(128 + signum)
         log.info("%s received: no new ticks; waiting for runs in progress to finish", signal.Signals(signum).name)
         self.stop.set()
 

@@ -124,6 +124,7 @@ class Scheduler:
 
     def _claim_due(self, schedule: Schedule, now: datetime) -> tuple[Claim | None, ScheduledRun | None, str]:
         with self.store.locked(schedule.name) as state:
+            self._reap(schedule, state, now)
             first_tick = state.first_seen is None
             if first_tick:
                 state.first_seen = now.isoformat()
@@ -149,11 +150,29 @@ class Scheduler:
     def _claim_now(self, schedule: Schedule, trigger: str) -> tuple[Claim | None, ScheduledRun | None]:
         now = datetime.now(UTC)
         with self.store.locked(schedule.name) as state:
+            self._reap(schedule, state, now)
             claim, reason = self._lock(schedule, state, trigger, None, now)
             if claim is None:
                 state.record_skip(now, reason, now)
                 return None, ScheduledRun(schedule.name, trigger, skipped=reason)
             return claim, None
+
+    def _reap(self, schedule: Schedule, state: ScheduleState, now: datetime) -> None:
+        """Record 'running' marks whose process died as interrupted runs.
+
+        Under Forbid a live run holds the run lock, so a free lock means every mark is stale;
+        under Allow each mark's process is checked.
+        """
+        if not state.running:
+            return
+        if schedule.concurrency_policy == "Forbid":
+            lock = self.store.try_run_lock(schedule.name)
+            if lock is None:
+                return
+            lock.release()
+            _record_interrupted(state, state.running, now)
+        else:
+            _record_interrupted(state, [r for r in state.running if not _alive(r)], now)
 
     def _lock(self, schedule: Schedule, state: ScheduleState, trigger: str, due: str | None,
               now: datetime) -> tuple[Claim | None, str]:
@@ -166,9 +185,6 @@ class Scheduler:
                 since = holder.get("started", "an unknown time")
                 return None, (f"skipped: still running since {since} (pid {holder.get('pid', '?')}); "
                               "concurrency_policy Forbid")
-            _record_interrupted(state, state.running, now)
-        else:
-            _record_interrupted(state, [r for r in state.running if not _alive(r)], now)
         token = uuid.uuid4().hex
         state.running.append({"token": token, "pid": os.getpid(), "host": socket.gethostname(),
                               "started": now.isoformat(), "due": due, "trigger": trigger})
@@ -238,9 +254,12 @@ def _record_interrupted(state: ScheduleState, stale: Iterable[dict[str, Any]], n
     """Runs whose process died without finishing: record them so the gap in the archive is explained."""
     stale = list(stale)
     for entry in stale:
+        reason = (f"interrupted: process {entry.get('pid')} ended before recording a result "
+                  f"(noticed {now.isoformat()})")
         state.last_run = {"status": "interrupted", "trigger": entry.get("trigger"), "due": entry.get("due"),
                           "started": entry.get("started"), "ended": None, "attempts": None, "run_id": None,
-                          "run_dir": None, "error": f"process {entry.get('pid')} ended before recording a result "
-                                                    f"(noticed {now.isoformat()})"}
+                          "run_dir": None, "error": reason}
+        when = entry.get("due") or entry.get("started")
+        state.record_skip(datetime.fromisoformat(when) if when else now, reason, now)
     tokens = {e.get("token") for e in stale}
     state.running = [r for r in state.running if r.get("token") not in tokens]

@@ -131,7 +131,7 @@ def default_schedules_file() -> Path:
     return Path(os.environ.get("KUBEBOOK_SCHEDULES") or "scheduled/schedules.yaml")
 
 
-def load_schedules(path: Path, *, check_parameters: bool = True) -> list[Schedule]:
+def load_schedules(path: Path) -> list[Schedule]:
     """Read and validate a schedule file; raises ParameterError listing every mistake at once."""
     path = Path(path)
     if not path.is_file():
@@ -142,14 +142,14 @@ def load_schedules(path: Path, *, check_parameters: bool = True) -> list[Schedul
     except yaml.YAMLError as error:
         raise ParameterError(f"{path} is not valid YAML: {error}",
                              hint="fix the YAML syntax at the position shown") from error
-    problems = validate_document(document, path.parent, check_parameters=check_parameters)
+    problems = validate_document(document, path.parent)
     if problems:
         raise ParameterError(f"{path} has {len(problems)} mistake(s); nothing was run", problems=problems)
     defaults = document.get("defaults") or {}
     return [_build({**defaults, **entry}, path.parent) for entry in document["schedules"]]
 
 
-def validate_document(document: Any, base: Path, *, check_parameters: bool = True) -> list[str]:
+def validate_document(document: Any, base: Path) -> list[str]:
     """Every mistake in a parsed schedule file, grouped by entry: schema first, then meaning."""
     mistakes = schema_mistakes(document)
     by_entry: dict[int, list[str]] = {}
@@ -171,7 +171,7 @@ def validate_document(document: Any, base: Path, *, check_parameters: bool = Tru
                                  "names must be unique")
                 seen.setdefault(name, index)
             bad_fields = bad_defaults | {field for at, field, _ in mistakes if at == index}
-            found.extend(_semantic_problems(where, {**defaults, **entry}, bad_fields, base, check_parameters))
+            found.extend(_semantic_problems(where, {**defaults, **entry}, bad_fields, base))
     return [text for index in sorted(by_entry) for text in by_entry[index]]
 
 
@@ -233,8 +233,7 @@ def _where(index: int, entry: Any) -> str:
     return f"schedule {label} (entry {index + 1})"
 
 
-def _semantic_problems(where: str, entry: dict[str, Any], bad_fields: set[str], base: Path,
-                       check_parameters: bool) -> list[str]:
+def _semantic_problems(where: str, entry: dict[str, Any], bad_fields: set[str], base: Path) -> list[str]:
     problems = []
     cron = entry.get("cron")
     if isinstance(cron, str) and "cron" not in bad_fields:
@@ -251,7 +250,7 @@ def _semantic_problems(where: str, entry: dict[str, Any], bad_fields: set[str], 
             found = check_notebook(notebook)
             problems.extend(f"{where}, field 'notebook': not a kubebook notebook: {p.message}" for p in found)
             notebook_ok = not found
-    if notebook_ok and check_parameters and "parameters" not in bad_fields:
+    if notebook_ok and "parameters" not in bad_fields:
         problems.extend(_parameter_problems(where, resolve_notebook(entry["notebook"], base),
                                             entry.get("parameters") or {}))
     timeout, cell_timeout = entry.get("timeout"), entry.get("cell_timeout")

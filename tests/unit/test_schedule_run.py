@@ -301,3 +301,18 @@ def test_a_second_sigterm_abandons_the_run_and_the_next_tick_records_it_interrup
     assert state.running == [] and state.last_run["status"] == "interrupted"
     assert state.skipped[-1]["reason"].startswith("interrupted: process ")
 
+
+
+def test_a_broken_state_file_is_reported_and_the_other_schedules_still_run(
+        tmp_path: Path, places: tuple[Path, Path]) -> None:
+    archive, state_dir = places
+    file = schedule_file(tmp_path, {"name": "broken-state", "cron": "* * * * *"},
+                         {"name": "healthy", "cron": "* * * * *"})
+    scheduler = Scheduler(load_schedules(file), archive=archive)
+    assert scheduler.tick(T0).runs == []
+    (state_dir / "broken-state.json").write_text("{truncated")
+    report = scheduler.tick(T0 + timedelta(minutes=1))
+    by_name = {run.schedule: run for run in report.runs}
+    assert by_name["healthy"].status == "succeeded"
+    assert by_name["broken-state"].status == "error" and by_name["broken-state"].failed
+    assert "delete the file" in (by_name["broken-state"].error or "")

@@ -212,6 +212,9 @@ def _seconds(run: Any) -> float:
 
 def _print_run(run: Any) -> None:
     due = f" (due {run.due})" if run.due else ""
+    if run.error is not None:
+        print(f"{run.schedule}: error: {run.error}")
+        return
     if run.skipped is not None:
         print(f"{run.schedule}{due}: {run.skipped}")
         return

@@ -54,9 +54,12 @@ class ScheduledRun:
     attempts: list[Attempt] = field(default_factory=list)
     skipped: str | None = None
     notification: Delivery | None = None
+    error: str | None = None  # the scheduler could not even decide about this schedule
 
     @property
     def status(self) -> str:
+        if self.error is not None:
+            return "error"
         if self.skipped is not None or not self.attempts:
             return "skipped"
         return self.attempts[-1].status

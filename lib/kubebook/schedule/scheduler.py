@@ -28,7 +28,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from kubebook.errors import ScheduleError
+from kubebook.errors import KubebookError, ScheduleError
 from kubebook.schedule.due import decide, utc
 from kubebook.schedule.execute import Attempt, ScheduledRun, run_schedule
 from kubebook.schedule.model import Schedule
@@ -84,7 +84,12 @@ class Scheduler:
             if not schedule.enabled:
                 report.waiting.append((schedule.name, "disabled"))
                 continue
-            claim, skipped, next_due = self._claim_due(schedule, now)
+            try:
+                claim, skipped, next_due = self._claim_due(schedule, now)
+            except KubebookError as error:  # one broken state file must not stop the other schedules
+                log.error("schedule %s: %s", schedule.name, error)
+                report.runs.append(ScheduledRun(schedule.name, f"schedule:{schedule.name}", error=str(error)))
+                continue
             if claim:
                 claims.append(claim)
             elif skipped:

@@ -158,8 +158,9 @@ def _run_all(args: argparse.Namespace) -> int:
     for run in results:
         last = run.last
         seconds = f"{_seconds(run):.1f}" if last else "-"
+        reason = run.error or run.skipped or (last.error if last else "") or ""
         rows.append((run.schedule, run.status, str(len(run.attempts)), seconds,
-                     last.run_id if last and last.run_id else (run.skipped or (last.error if last else "") or "")))
+                     last.run_id if last and last.run_id else reason))
     _print_table(rows)
     failed = [run.schedule for run in results if run.failed]
     succeeded = sum(run.status == "succeeded" for run in results)

@@ -115,7 +115,12 @@ class Scheduler:
             if not schedule.enabled:
                 results.append(ScheduledRun(schedule.name, trigger, skipped="disabled in schedules.yaml"))
                 continue
-            claim, skipped = self._claim_now(schedule, f"{trigger}:{schedule.name}")
+            try:
+                claim, skipped = self._claim_now(schedule, f"{trigger}:{schedule.name}")
+            except KubebookError as error:
+                log.error("schedule %s: %s", schedule.name, error)
+                results.append(ScheduledRun(schedule.name, f"{trigger}:{schedule.name}", error=str(error)))
+                continue
             if claim:
                 claims.append(claim)
             else:

@@ -88,6 +88,23 @@ def running(state_dir: Path, name: str) -> bool:
     return path.exists() and bool(StateStore(state_dir).read(name).running)
 
 
+def daemon_running(tmp_path: Path, places: tuple[Path, Path], name: str, seconds: float,
+                   log: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A daemon (stderr to ``log``) whose first tick started a due run of ``name`` that works ``seconds``."""
+    archive, state_dir = places
+    file = schedule_file(tmp_path, {"name": name, "cron": "* * * * *", "parameters": {"seconds": seconds}})
+    common = ["--file", str(file), "--archive", str(archive)]
+    # Seen five minutes ago, so the daemon's first tick finds a due (catch-up) run at once.
+    assert cli("tick", *common, "--now", (datetime.now(UTC) - timedelta(minutes=5)).isoformat()).wait() == 0
+    daemon = cli("daemon", *common, stderr=log.open("w"))
+    try:
+        wait_until(lambda: running(state_dir, name), "the daemon's run to start")
+    except AssertionError:
+        daemon.kill()
+        raise
+    return daemon, file
+
+
 @pytest.fixture
 def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     monkeypatch.delenv("KUBEBOOK_STATE_DIR", raising=False)
@@ -249,21 +266,17 @@ def test_run_all_prints_a_summary_and_the_index_and_fails_when_a_schedule_fails(
 def test_the_daemon_finishes_the_run_in_progress_on_sigterm_and_exits_cleanly(
         tmp_path: Path, places: tuple[Path, Path]) -> None:
     archive, state_dir = places
-    file = schedule_file(tmp_path, {"name": "minutely", "cron": "* * * * *", "parameters": {"seconds": 5}})
-    common = ["--file", str(file), "--archive", str(archive)]
-    # Seen five minutes ago, so the daemon's first tick finds a due (catch-up) run at once.
-    assert cli("tick", *common, "--now", (datetime.now(UTC) - timedelta(minutes=5)).isoformat()).wait() == 0
-    daemon = cli("daemon", *common)
+    log = tmp_path / "daemon.log"
+    daemon, _ = daemon_running(tmp_path, places, "minutely", 5, log)
     try:
-        wait_until(lambda: running(state_dir, "minutely"), "the daemon's run to start")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=120) == 0
     finally:
         if daemon.poll() is None:
             os.kill(daemon.pid, signal.SIGKILL)
-    log = daemon.stderr.read()
-    assert "SIGTERM received: no new ticks; waiting for runs in progress to finish" in log
-    assert "scheduler daemon stopped cleanly" in log
+    said = log.read_text()
+    assert "SIGTERM received: no new ticks; waiting for runs in progress to finish" in said
+    assert "scheduler daemon stopped cleanly" in said
     assert [r.status for r in Archive(archive).list_runs()] == ["succeeded"]
     assert StateStore(state_dir).read("minutely").running == []
 
@@ -278,13 +291,9 @@ def test_an_unknown_schedule_name_exits_2_with_a_suggestion(tmp_path: Path, plac
 def test_a_second_sigterm_abandons_the_run_and_the_next_tick_records_it_interrupted(
         tmp_path: Path, places: tuple[Path, Path]) -> None:
     archive, state_dir = places
-    file = schedule_file(tmp_path, {"name": "long", "cron": "* * * * *", "parameters": {"seconds": 300}})
-    common = ["--file", str(file), "--archive", str(archive)]
-    assert cli("tick", *common, "--now", (datetime.now(UTC) - timedelta(minutes=5)).isoformat()).wait() == 0
     log = tmp_path / "daemon.log"
-    daemon = cli("daemon", *common, stderr=log.open("w"))
+    daemon, file = daemon_running(tmp_path, places, "long", 300, log)
     try:
-        wait_until(lambda: running(state_dir, "long"), "the daemon's run to start")
         daemon.send_signal(signal.SIGTERM)
         wait_until(lambda: "waiting for runs in progress" in log.read_text(), "the first signal to be handled")
         daemon.send_signal(signal.SIGTERM)

@@ -25,7 +25,7 @@ from typing import Any
 
 from kubebook.audit import catalog
 from kubebook.audit.model import Finding
-from kubebook.audit.workloads import CLUSTER, Workload, top_level_workloads, unreadable_kinds
+from kubebook.audit.workloads import CLUSTER, WORKLOAD_KINDS, Workload, not_evaluated, top_level_workloads
 
 DEFAULT_REGISTRY = "docker.io"
 REGISTRY_ENV = "KUBEBOOK_AUDIT_REGISTRIES"
@@ -89,11 +89,9 @@ def applies_to(inv: Any) -> bool:
 
 
 def evaluate(inv: Any) -> Iterator[Finding]:
-    missing = unreadable_kinds(inv)
-    if missing:
-        for check_id in CHECK_IDS:
-            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
-                          f"not evaluated: the audit could not list {', '.join(missing)}")
+    errors = not_evaluated(inv, WORKLOAD_KINDS, CHECK_IDS)
+    if errors:
+        yield from errors
         return
     allowed = allowed_registries(inv)
     workloads = list(top_level_workloads(inv))

@@ -19,7 +19,7 @@ from typing import Any
 
 from kubebook.audit import catalog
 from kubebook.audit.model import Finding, Resource
-from kubebook.audit.workloads import CLUSTER, selector_matches, top_level_workloads, unreadable_kinds
+from kubebook.audit.workloads import CLUSTER, not_evaluated, selector_matches, top_level_workloads
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 EVERYWHERE = ("0.0.0.0/0", "::/0")
@@ -83,12 +83,11 @@ def _namespaces(inv: Any) -> list[str]:
 
 
 def evaluate(inv: Any) -> Iterator[Finding]:
-    missing = unreadable_kinds(inv, ("NetworkPolicy", "Namespace"))
-    if missing:
-        for check_id in ("network.namespace-has-policy", "network.default-deny-ingress",
-                         "network.default-deny-egress", "network.pod-unselected", "network.allow-all"):
-            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
-                          f"not evaluated: the audit could not list {', '.join(missing)}")
+    errors = not_evaluated(inv, ("NetworkPolicy", "Namespace"), (
+        "network.namespace-has-policy", "network.default-deny-ingress", "network.default-deny-egress",
+        "network.pod-unselected", "network.allow-all"))
+    if errors:
+        yield from errors
         return
     by_ns: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for policy in inv.objects("NetworkPolicy"):

@@ -27,10 +27,9 @@ from kubebook.audit.rbac_grants import (
     is_bootstrap,
     restricted_names,
     rule_allows,
-    unreadable_kinds,
 )
 from kubebook.audit.rbac_paths import HOLDS, EscalationGraph, label
-from kubebook.audit.workloads import CLUSTER, effective_automount, top_level_workloads
+from kubebook.audit.workloads import CLUSTER, effective_automount, not_evaluated, top_level_workloads
 
 CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", "rbac.pod-create",
              "rbac.default-sa-automount", "rbac.default-sa-bound", "rbac.token-automount", "rbac.system-masters",
@@ -59,11 +58,10 @@ def applies_to(inv: Any) -> bool:
 
 
 def evaluate(inv: Any) -> Iterator[Finding]:
-    missing = unreadable_kinds(inv, ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"))
-    if missing:
-        for check_id in CHECK_IDS:
-            yield Finding(catalog.get(check_id), CLUSTER, "ERROR",
-                          f"not evaluated: the audit could not list {', '.join(missing)}")
+    errors = not_evaluated(inv, ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"),
+                           CHECK_IDS)
+    if errors:
+        yield from errors
         return
     all_grants = grants(inv)
     yield from _cluster_admin(all_grants)

@@ -27,7 +27,7 @@ import yaml
 from kubebook.audit import catalog, controlplane
 from kubebook.audit.cprules import Component, Unknown
 from kubebook.audit.model import Finding, Resource
-from kubebook.audit.workloads import CLUSTER, top_level_workloads, unreadable_kinds
+from kubebook.audit.workloads import CLUSTER, WORKLOAD_KINDS, not_evaluated, top_level_workloads
 from kubebook.errors import AuditError
 
 ENCRYPTED_PREFIX = b"k8s:enc:"
@@ -48,9 +48,9 @@ def evaluate(inv: Any) -> Iterator[Finding]:
 
 def _env_secrets(inv: Any) -> Iterator[Finding]:
     check = catalog.get("secrets.env-var")
-    missing = unreadable_kinds(inv)
-    if missing:
-        yield Finding(check, CLUSTER, "ERROR", f"not evaluated: the audit could not list {', '.join(missing)}")
+    errors = not_evaluated(inv, WORKLOAD_KINDS, (check.id,))
+    if errors:
+        yield from errors
         return
     seen = False
     for workload in top_level_workloads(inv):

@@ -110,3 +110,15 @@ def effective_automount(spec: dict[str, Any], account: dict[str, Any] | None) ->
 def unreadable_kinds(inv: Any, kinds: tuple[str, ...] = WORKLOAD_KINDS) -> list[str]:
     """Workload kinds the source failed to list (their checks are then incomplete)."""
     return [k for k in kinds if not inv.readable(k)]
+
+
+def not_evaluated(inv: Any, kinds: tuple[str, ...], check_ids: tuple[str, ...]) -> list[Any]:
+    """One ERROR finding per check when any of ``kinds`` could not be listed (an incomplete input never passes)."""
+    from kubebook.audit import catalog
+    from kubebook.audit.model import Finding
+
+    missing = unreadable_kinds(inv, kinds)
+    if not missing:
+        return []
+    return [Finding(catalog.get(check_id), CLUSTER, "ERROR",
+                    f"not evaluated: the audit could not list {', '.join(missing)}") for check_id in check_ids]

@@ -37,7 +37,23 @@ class HintingParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_group(argv: Sequence[str]) -> str | None:
+    """The first positional argument: the group the user asked for, if any."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with only the requested group's module imported.
+
+    Group modules pull in heavy libraries (pandas, the kubernetes client); importing
+    all of them would cost every `kubebook run` about a second, so the other groups
+    are registered by name and help text only.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = _requested_group(argv)
     parser = HintingParser(
         prog="kubebook",
         description="Provision, harden, audit, drill, forecast and teach a hardened Kubernetes cluster.",
@@ -47,13 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="GROUP", parser_class=HintingParser)
     groups.required = True
     for name, module_name, help_text in GROUPS:
-        module = importlib.import_module(module_name)
-        module.register(groups, name, help_text)
+        if name == wanted:
+            importlib.import_module(module_name).register(groups, name, help_text)
+        else:
+            groups.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

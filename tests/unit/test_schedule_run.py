@@ -5,11 +5,12 @@ Ticks are evaluated at explicit times (``--now``/``tick(now)``) so the tests nev
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,11 @@ def running(state_dir: Path, name: str) -> bool:
     return path.exists() and bool(StateStore(state_dir).read(name).running)
 
 
+@contextmanager
 def daemon_running(tmp_path: Path, places: tuple[Path, Path], name: str, seconds: float,
-                   log: Path) -> tuple[subprocess.Popen[str], Path]:
-    """A daemon (stderr to ``log``) whose first tick started a due run of ``name`` that works ``seconds``."""
+                   log: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A daemon (stderr to ``log``) whose first tick started a due run of ``name`` that works ``seconds``;
+    killed on leaving the block if it is still there."""
     archive, state_dir = places
     file = schedule_file(tmp_path, {"name": name, "cron": "* * * * *", "parameters": {"seconds": seconds}})
     common = ["--file", str(file), "--archive", str(archive)]
@@ -99,10 +102,11 @@ def daemon_running(tmp_path: Path, places: tuple[Path, Path], name: str, seconds
     daemon = cli("daemon", *common, stderr=log.open("w"))
     try:
         wait_until(lambda: running(state_dir, name), "the daemon's run to start")
-    except AssertionError:
-        daemon.kill()
-        raise
-    return daemon, file
+        yield daemon, file
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
 
 
 @pytest.fixture
@@ -267,13 +271,9 @@ def test_the_daemon_finishes_the_run_in_progress_on_sigterm_and_exits_cleanly(
         tmp_path: Path, places: tuple[Path, Path]) -> None:
     archive, state_dir = places
     log = tmp_path / "daemon.log"
-    daemon, _ = daemon_running(tmp_path, places, "minutely", 5, log)
-    try:
+    with daemon_running(tmp_path, places, "minutely", 5, log) as (daemon, _):
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=120) == 0
-    finally:
-        if daemon.poll() is None:
-            os.kill(daemon.pid, signal.SIGKILL)
     said = log.read_text()
     assert "SIGTERM received: no new ticks; waiting for runs in progress to finish" in said
     assert "scheduler daemon stopped cleanly" in said
@@ -292,15 +292,11 @@ def test_a_second_sigterm_abandons_the_run_and_the_next_tick_records_it_interrup
         tmp_path: Path, places: tuple[Path, Path]) -> None:
     archive, state_dir = places
     log = tmp_path / "daemon.log"
-    daemon, file = daemon_running(tmp_path, places, "long", 300, log)
-    try:
+    with daemon_running(tmp_path, places, "long", 300, log) as (daemon, file):
         daemon.send_signal(signal.SIGTERM)
         wait_until(lambda: "waiting for runs in progress" in log.read_text(), "the first signal to be handled")
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 128 + signal.SIGTERM
-    finally:
-        if daemon.poll() is None:
-            os.kill(daemon.pid, signal.SIGKILL)
     assert Archive(archive).list_runs() == []
     state = StateStore(state_dir).read("long")
     assert len(state.running) == 1, "the abandoned run is still marked running"

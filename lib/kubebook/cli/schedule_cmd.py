@@ -33,7 +33,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
             sub.add_argument("--archive", type=Path, default=None,
                              help="report archive (default: $KUBEBOOK_ARCHIVE or ./reports); the schedule "
                                   "state lives in $KUBEBOOK_STATE_DIR or <archive>/.schedule")
-            sub.add_argument("--kubeconfig", default=None, help="kubeconfig the notebooks use")
+            sub.add_argument("--cluster", dest="kubeconfig", metavar="KUBECONFIG", default=None,
+                             help="kubeconfig the notebooks use (as in 'kubebook run')")
         sub.set_defaults(handler=handler)
         return sub
 

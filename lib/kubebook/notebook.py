@@ -55,3 +55,20 @@ def records_from_notebook(nb: Any) -> dict[str, Any]:
             if isinstance(payload, dict) and "name" in payload:
                 found[payload["name"]] = payload.get("value")
     return found
+
+
+def configure_display() -> None:
+    """Plotly figures carry both plotly's JSON (for JupyterLab) and self-contained HTML.
+
+    Headless runs turn the executed notebook into an HTML report with nbconvert, which
+    cannot draw plotly's JSON MIME type; the ``notebook`` renderer adds an HTML output
+    with plotly.js embedded once per notebook, so archived reports show their charts
+    with no CDN (these machines are offline) and no live kernel.
+    """
+    import plotly.io as pio
+
+    pio.renderers.default = "plotly_mimetype+notebook"
+
+
+configure_display()
+

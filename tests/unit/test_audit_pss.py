@@ -165,3 +165,35 @@ def test_go_quote_matches_strconv_quote():
 
     assert go_quote('un"con\\fined') == '"un\\"con\\\\fined"'
     assert go_quote("tab\there\x01é") == '"tab\\there\\x01é"'
+
+
+def test_engine_verdicts_equal_per_pod_evaluation_despite_the_template_cache():
+    """The engine judges each distinct template once; over the generated corpus (as Pods and as
+    Deployments, with per-replica noise such as node names and token volumes) it must still give
+    every object exactly the failing checks that evaluating it alone gives."""
+    import importlib.util
+    from pathlib import Path
+
+    from kubebook.audit import AuditInventory
+
+    path = Path(__file__).resolve().parent.parent / "cluster" / "test_pss_agreement.py"
+    spec = importlib.util.spec_from_file_location("pss_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    objects, expected = [], {}
+    for index, (_, pod) in enumerate(module.corpus()):
+        for replica in range(2):
+            p = {**pod, "metadata": {**pod["metadata"], "name": f"{pod['metadata']['name']}-{replica}"},
+                 "spec": {**pod["spec"], "nodeName": f"n{replica}",
+                          "volumes": [*pod["spec"].get("volumes", []),
+                                      {"name": f"kube-api-access-{index}{replica}", "projected": {"sources": []}}]}}
+            objects.append(p)
+            failing = pss.evaluate_pod(p, "baseline") + pss.evaluate_pod(p, "restricted")
+            expected[("Pod", p["metadata"]["name"])] = {(c, f"{r} ({d})" if d else r) for c, r, d in failing}
+    findings = [f for item in pss.evaluate(AuditInventory.from_objects(objects))
+                for f in (item if isinstance(item, pss.FindingBatch) else [item])]
+    actual: dict[tuple[str, str], set[tuple[str, str]]] = {key: set() for key in expected}
+    for f in findings:
+        if f.resource.kind == "Pod" and f.result == "FAIL":
+            actual[("Pod", f.resource.name)].add((f.check.id, f.message))
+    assert actual == expected

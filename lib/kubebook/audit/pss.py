@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubebook.audit import catalog
 from kubebook.audit.model import Finding, FindingBatch, Resource
-from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, CHECKS, containers
+from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, containers
+from kubebook.audit.pss_restricted import ALLOWED_VOLUME_SOURCES, CHECKS
 from kubebook.audit.pss_validate import SpecError, validate_spec
 from kubebook.audit.sources import WORKLOAD_KINDS, AuditInventory
 from kubebook.errors import ParameterError
@@ -201,6 +203,7 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
     """
     checks = [(catalog.get(check_id), fn, []) for check_id, _, fn in _audit_checks(version)]
     stored = inv.source == "cluster"
+    verdicts: dict[str, tuple[Any, ...]] = {}
     for kind in WORKLOAD_KINDS:
         owned = _owned_by_audited_controllers(inv, kind)
         for obj in inv.objects(kind):
@@ -216,8 +219,11 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
                 for check, _, _ in checks:
                     yield Finding(check, resource, "ERROR", f"pod template not evaluated: {error}")
                 continue
-            for check, fn, passed in checks:
-                result = fn(pod_meta, spec)
+            key = template_key(pod_meta, spec)
+            outcome = verdicts.get(key)
+            if outcome is None:  # judge each distinct template once: replicas share their verdicts
+                outcome = verdicts[key] = tuple(fn(pod_meta, spec) for _, fn, _ in checks)
+            for (check, _, passed), result in zip(checks, outcome, strict=True):
                 if result is None:
                     passed.append(resource)
                 else:
@@ -226,6 +232,27 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
         if passed:
             yield FindingBatch(check, passed, "PASS", f"{check.id}: allowed")
     yield from _namespace_findings(inv)
+
+
+_CONTAINER_FIELDS = ("name", "securityContext", "ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle")
+_SPEC_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "os", "securityContext")
+_ANNOTATION_PREFIXES = (APPARMOR_ANNOTATION_PREFIX, "seccomp.security.alpha.kubernetes.io/",
+                        "container.seccomp.security.alpha.kubernetes.io/")
+
+
+def template_key(meta: dict[str, Any], spec: dict[str, Any]) -> str:
+    """Everything any Pod Security check reads, as one string; templates with equal keys get equal verdicts.
+
+    Left out on purpose: fields no check reads (nodeName, env, volumeMounts, images
+    ...) and volumes of the always-allowed types (their names never appear in a
+    message), so replicas whose token volumes have random names still share a key.
+    """
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(_ANNOTATION_PREFIXES)}
+    volumes = [v for v in spec.get("volumes") or () if not any(v.get(s) is not None for s in ALLOWED_VOLUME_SOURCES)]
+    groups = [[{f: c[f] for f in _CONTAINER_FIELDS if f in c} for c in spec.get(g) or ()]
+              for g in ("initContainers", "containers", "ephemeralContainers")]
+    fields = {f: spec[f] for f in _SPEC_FIELDS if f in spec}
+    return json.dumps([annotations, fields, volumes, groups], default=str)
 
 
 @functools.cache

@@ -119,13 +119,12 @@ def findings_frame(findings: list[Finding | FindingBatch]) -> pd.DataFrame:
     def spread(attribute: str, dtype: Any = object) -> np.ndarray:
         return np.array([getattr(c, attribute) for c in ordered], dtype=dtype)[index]
 
+    kinds, namespaces, names = _resource_columns(resources)
     columns = {
         "check": spread("id"), "title": spread("title"), "section": spread("section"),
         "severity": spread("severity"), "cis": spread("cis"), "pss_level": spread("pss_level"),
         "scored": spread("scored", bool),
-        "kind": np.array([r.kind for r in resources], dtype=object),
-        "namespace": np.array([r.namespace for r in resources], dtype=object),
-        "name": np.array([r.name for r in resources], dtype=object),
+        "kind": kinds, "namespace": namespaces, "name": names,
         "result": np.array(results, dtype=object), "message": np.array(messages, dtype=object),
         "remediation": spread("remediation"),
         "waived": np.zeros(len(codes), dtype=bool), "waiver": np.full(len(codes), None, dtype=object),
@@ -133,6 +132,17 @@ def findings_frame(findings: list[Finding | FindingBatch]) -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
                           for name, values in columns.items()})
     return frame[COLUMNS]
+
+
+def _resource_columns(resources: list[Resource]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """kind/namespace/name columns; a resource has a row per check, so each object is read once."""
+    positions: dict[int, int] = {}
+    index = np.fromiter((positions.setdefault(id(r), len(positions)) for r in resources), dtype=np.int64,
+                        count=len(resources))
+    unique = list({id(r): r for r in resources}.values())  # same first-seen order as positions
+    columns = (np.array([r.kind for r in unique], dtype=object), np.array([r.namespace for r in unique], dtype=object),
+               np.array([r.name for r in unique], dtype=object))
+    return columns[0][index], columns[1][index], columns[2][index]
 
 
 def _dtype(column: str) -> str:

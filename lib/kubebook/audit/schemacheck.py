@@ -30,5 +30,6 @@ def problems(schema: dict[str, Any], data: Any) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    found = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in validator.iter_errors(data)]
+    found = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+             for e in validator.iter_errors(data)]
     return found or ["does not match the schema"]

@@ -71,7 +71,7 @@ def evaluate(inv: Any) -> Iterator[Finding]:
     yield from _default_sa(inv, all_grants)
     yield from _token_automount(inv, all_grants)
     yield from _system_masters(inv, all_grants)
-    yield from _escalation(inv)
+    yield from _escalation(inv, all_grants)
 
 
 def _short(items: Iterable[str]) -> str:
@@ -112,9 +112,12 @@ def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]
     matched: list[Grant] = []
     admins: list[Grant] = []
     what: dict[Grant, str] = {}
+    by_rule: dict[int, list[str]] = {}  # grants of one role share its rule objects: judge each rule once
     for grant in all_grants:
-        actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
-                   if rule_allows(grant.rule, verb, q["group"], q["resource"])]
+        actions = by_rule.get(id(grant.rule))
+        if actions is None:
+            actions = by_rule[id(grant.rule)] = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
+                                                 if rule_allows(grant.rule, verb, q["group"], q["resource"])]
         if not actions:
             continue
         if is_cluster_admin(grant) and not grant.builtin:
@@ -278,10 +281,10 @@ def _client_cert_groups(cluster: Any) -> list[str] | None:
     return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
 
 
-def _escalation(inv: Any) -> Iterator[Finding]:
+def _escalation(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
     """Subjects with a path to cluster-admin; direct holders are left to rbac.cluster-admin-binding."""
     check = catalog.get("rbac.escalation-path")
-    graph = EscalationGraph(inv)
+    graph = EscalationGraph(inv, all_grants)
     builtin: list[str] = []
     holders: list[str] = []
     flagged = 0

@@ -76,8 +76,9 @@ def _groups_of(subject: Subject) -> list[str]:
 class EscalationGraph:
     """Edges computed lazily per subject from the inventory's grants, service accounts, pods and secrets."""
 
-    def __init__(self, inv: Any) -> None:
-        self.grants = grants(inv)
+    def __init__(self, inv: Any, all_grants: list[Grant] | None = None) -> None:
+        self.grants = grants(inv) if all_grants is None else all_grants
+        self._allows: dict[tuple[int, str, str, str], bool] = {}
         self.by_subject: dict[str, list[Grant]] = defaultdict(list)
         self.subjects: dict[str, Subject] = {}
         for grant in self.grants:
@@ -129,7 +130,10 @@ class EscalationGraph:
         """Grants allowing the action, with the namespace each applies to (None = cluster-wide)."""
         found = []
         for grant in held:
-            if not rule_allows(grant.rule, verb, group, resource):
+            key = (id(grant.rule), verb, group, resource)
+            if key not in self._allows:
+                self._allows[key] = rule_allows(grant.rule, verb, group, resource)
+            if not self._allows[key]:
                 continue
             names = restricted_names(grant)
             if names and (name is None or name not in names):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
 from kubebook.audit.model import FAILING_RESULTS, Finding, FindingBatch, Resource, severity_rank
-from kubebook.audit.sources import AuditInventory
+from kubebook.audit.sources import AuditInventory, gc_paused
 from kubebook.audit.waivers import Waiver, apply_waivers
 
 ENGINES: tuple[ModuleType, ...] = (
@@ -63,86 +64,85 @@ class AuditResult:
 def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
               engines: Iterable[ModuleType] | None = None, today: dt.date | None = None) -> AuditResult:
     """Evaluate every applicable engine on ``inv``, apply waivers and score the result."""
-    findings: list[Finding | FindingBatch] = list(_source_findings(inv))
-    engine_check = catalog.get("source.engine-failed")
-    for engine in engines if engines is not None else ENGINES:
-        applies = getattr(engine, "applies_to", None)
-        if applies is not None and not applies(inv):
-            continue
-        resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
-        produced: list[Finding | FindingBatch] = []
-        try:
-            produced.extend(engine.evaluate(inv))
-        except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
-            findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
-            continue
-        findings.extend(produced)
-        count = sum(len(f.resources) if isinstance(f, FindingBatch) else 1 for f in produced)
-        findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
-    frame = findings_frame(findings)
-    expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
-    return AuditResult(findings=frame, score=score.compute(frame), expired_waivers=expired, source=inv.source,
+    with gc_paused():  # millions of acyclic objects: automatic full collections would rescan them all
+        findings: list[Finding | FindingBatch] = list(_source_findings(inv))
+        engine_check = catalog.get("source.engine-failed")
+        for engine in engines if engines is not None else ENGINES:
+            applies = getattr(engine, "applies_to", None)
+            if applies is not None and not applies(inv):
+                continue
+            resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
+            produced: list[Finding | FindingBatch] = []
+            try:
+                produced.extend(engine.evaluate(inv))
+            except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
+                findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
+                continue
+            findings.extend(produced)
+            count = sum(len(f.resources) if isinstance(f, FindingBatch) else 1 for f in produced)
+            findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
+        frame = findings_frame(findings)
+        expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
+        scores = score.compute(frame)
+    return AuditResult(findings=frame, score=scores, expired_waivers=expired, source=inv.source,
                        location=inv.location, origins=dict(inv.origins),
                        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
 
 
 def findings_frame(findings: list[Finding | FindingBatch]) -> pd.DataFrame:
-    """Findings as a DataFrame (columns ``COLUMNS``), built column-wise.
+    """Findings as a DataFrame (columns ``COLUMNS``), built column-wise at C speed where possible.
 
-    Check attributes are looked up once per check and spread with numpy take, and
-    every column keeps object dtype so None stays None (pandas 3 would turn it into
-    NaN in a "str" column).
+    Fields are pulled out with attrgetter/zip (no per-row Python code), check attributes
+    are looked up once per check and spread with numpy take, and every column keeps
+    object dtype so None stays None (pandas 3 would turn it into NaN in a "str" column).
     """
     if not findings:
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
-    checks: dict[str, Any] = {}
-    codes: list[int] = []
+    singles = [f for f in findings if type(f) is not FindingBatch]
+    check_objects: list[Any] = []
     resources: list[Resource] = []
     results: list[str] = []
     messages: list[str] = []
-    for item in findings:
-        code = checks.setdefault(item.check.id, (len(checks), item.check))[0]
-        if isinstance(item, FindingBatch):
-            count = len(item.resources)
-            codes.extend([code] * count)
-            resources.extend(item.resources)
-            results.extend([item.result] * count)
-            messages.extend([item.message] * count)
-        else:
-            codes.append(code)
-            resources.append(item.resource)
-            results.append(item.result)
-            messages.append(item.message)
-    index = np.asarray(codes, dtype=np.int64)
-    ordered = [check for _, check in sorted(checks.values(), key=lambda pair: pair[0])]
+    if singles:  # one C-level pass per field (zip(*rows) would pass a million arguments)
+        check_objects, resources, results, messages = (
+            list(map(attrgetter(name), singles)) for name in ("check", "resource", "result", "message"))
+    for batch in findings:
+        if type(batch) is FindingBatch:
+            count = len(batch.resources)
+            check_objects.extend([batch.check] * count)
+            resources.extend(batch.resources)
+            results.extend([batch.result] * count)
+            messages.extend([batch.message] * count)
+    check_ids = _objects(list(map(attrgetter("id"), check_objects)))
+    index, unique_ids = pd.factorize(check_ids)
+    by_id = dict(zip(check_ids, check_objects, strict=True))
+    ordered = [by_id[i] for i in unique_ids]
 
     def spread(attribute: str, dtype: Any = object) -> np.ndarray:
-        return np.array([getattr(c, attribute) for c in ordered], dtype=dtype)[index]
+        values = np.empty(len(ordered), dtype=dtype)
+        values[:] = [getattr(c, attribute) for c in ordered]
+        return values[index]
 
-    kinds, namespaces, names = _resource_columns(resources)
+    kinds, namespaces, names = (list(map(attrgetter(name), resources)) for name in ("kind", "namespace", "name"))
     columns = {
         "check": spread("id"), "title": spread("title"), "section": spread("section"),
         "severity": spread("severity"), "cis": spread("cis"), "pss_level": spread("pss_level"),
         "scored": spread("scored", bool),
-        "kind": kinds, "namespace": namespaces, "name": names,
-        "result": np.array(results, dtype=object), "message": np.array(messages, dtype=object),
+        "kind": _objects(kinds), "namespace": _objects(namespaces), "name": _objects(names),
+        "result": _objects(results), "message": _objects(messages),
         "remediation": spread("remediation"),
-        "waived": np.zeros(len(codes), dtype=bool), "waiver": np.full(len(codes), None, dtype=object),
+        "waived": np.zeros(len(index), dtype=bool), "waiver": np.full(len(index), None, dtype=object),
     }
     frame = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
                           for name, values in columns.items()})
     return frame[COLUMNS]
 
 
-def _resource_columns(resources: list[Resource]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """kind/namespace/name columns; a resource has a row per check, so each object is read once."""
-    positions: dict[int, int] = {}
-    index = np.fromiter((positions.setdefault(id(r), len(positions)) for r in resources), dtype=np.int64,
-                        count=len(resources))
-    unique = list({id(r): r for r in resources}.values())  # same first-seen order as positions
-    columns = (np.array([r.kind for r in unique], dtype=object), np.array([r.namespace for r in unique], dtype=object),
-               np.array([r.name for r in unique], dtype=object))
-    return columns[0][index], columns[1][index], columns[2][index]
+def _objects(values: Any) -> np.ndarray:
+    """A 1-d object array (np.array would try to build 2-d arrays from tuples)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def _dtype(column: str) -> str:

@@ -13,10 +13,13 @@ reach a finding or a report. Inputs that could not be read are kept in
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import re
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,21 +133,51 @@ class AuditInventory:
         return cls(source="control-plane", control_plane=name, cluster=cluster, location=str(cluster_dir(name)))
 
 
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_state: list[bool] = []  # whether the collector was enabled when the outermost pause began
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic data (nestable, thread-safe).
+
+    Parsing a big list or building a million findings allocates millions of objects
+    that all survive; each automatic full collection would rescan all of them, which
+    measured as a third to a half of the time at 50,000 pods. Nothing here makes cycles.
+    """
+    global _gc_depth
+    with _gc_lock:
+        if _gc_depth == 0:
+            was_enabled = gc.isenabled()
+            gc.disable()
+            _gc_state.append(was_enabled)
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_state.pop():
+                gc.enable()
+
+
 def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE) -> list[dict[str, Any]]:
     """Every object of ``kind`` in the cluster as raw JSON dicts, one page at a time."""
     list_fn = _list_function(cluster, kind)
     items: list[dict[str, Any]] = []
     token: str | None = None
-    while True:
-        response = list_fn(limit=page_size, _continue=token, _preload_content=False)
-        page = json.loads(response.data)
-        response.release_conn()
-        for item in page.get("items") or []:
-            item.setdefault("kind", kind)
-            items.append(item)
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return items
+    with gc_paused():
+        while True:
+            response = list_fn(limit=page_size, _continue=token, _preload_content=False)
+            page = json.loads(response.data)
+            response.release_conn()
+            for item in page.get("items") or []:
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
 
 
 def _list_function(cluster: Any, kind: str) -> Callable[..., Any]:

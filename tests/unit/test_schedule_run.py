@@ -216,7 +216,7 @@ def test_a_timed_out_run_among_parallel_ones_is_killed_and_notified(
     with Receiver() as receiver:
         file = schedule_file(
             tmp_path,
-            {"name": "stuck", "cron": "@daily", "timeout": 4, "retries": 0, "parameters": {"seconds": 600},
+            {"name": "stuck", "cron": "@daily", "timeout": 15, "retries": 0, "parameters": {"seconds": 600},
              "notify": {"url": receiver.url}},
             {"name": "quick", "cron": "@daily", "parameters": {"value": 7}})
         results = Scheduler(load_schedules(file), archive=archive, parallel=2).run_all()

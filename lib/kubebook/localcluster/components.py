@@ -131,7 +131,7 @@ def apiserver_argv(layout: Layout, index: int) -> list[str]:
         f"--kubelet-certificate-authority={pki / 'ca.crt'}",
         "--anonymous-auth=false",
         "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
+        "--enable-admission-plugins=NodeRestriction,AlwaysPullImages,DenyServiceExternalIPs,EventRateLimit",
         f"--admission-control-config-file={config / 'admission.yaml'}",
         f"--encryption-provider-config={config / 'encryption.yaml'}",
         f"--audit-policy-file={config / 'audit-policy.yaml'}",

@@ -26,6 +26,15 @@ ADMISSION_CONFIG = {
                          "audit-version": "latest", "warn": "restricted", "warn-version": "latest"},
             "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": []},
         },
+    }, {
+        # CIS 1.2.9: bound the rate of Events so a noisy client cannot flood etcd.
+        "name": "EventRateLimit",
+        "configuration": {
+            "apiVersion": "eventratelimit.admission.k8s.io/v1alpha1",
+            "kind": "Configuration",
+            "limits": [{"type": "Server", "qps": 50, "burst": 100},
+                       {"type": "Namespace", "qps": 20, "burst": 50, "cacheSize": 2000}],
+        },
     }],
 }
 

@@ -306,7 +306,9 @@ def _namespace_findings(inv: AuditInventory) -> Iterator[Finding]:
         if level in ("baseline", "restricted"):
             yield Finding(check, resource, "PASS", f"{ENFORCE_LABEL}={level}")
         elif level is None:
-            yield Finding(check, resource, "FAIL", f"no {ENFORCE_LABEL} label: pods are admitted unchecked")
+            yield Finding(check, resource, "FAIL", f"no {ENFORCE_LABEL} label: the level is the API server's "
+                          "admission default (privileged unless its PodSecurity configuration sets one), which the "
+                          "namespace does not state")
         elif level == "privileged":
             yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}=privileged: pods are admitted unchecked")
         else:

@@ -126,9 +126,14 @@ def write_corpus(directory: Path, objects: int) -> list[Path]:
     return files
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+def _run(argv: list[str], timeout: float) -> tuple[float, int | None, str]:
+    """Wall time, exit code (None when killed at ``timeout``) and the end of stderr."""
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, check=False)
+    try:
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - start, None, f"killed after {timeout:.0f} s"
     return time.perf_counter() - start, done.returncode, done.stderr[-600:]
 
 
@@ -186,16 +191,18 @@ def bench_manifests(args: argparse.Namespace) -> int:
                 commands[tool] = [str(binary), "audit", "--audit-path", str(corpus), "--format", "json"]
         times: dict[str, float] = {}
         for tool, argv in commands.items():
-            runs = []
+            runs, codes = [], []
             for _ in range(args.repeat if tool != "checkov" else max(1, args.checkov_repeat)):
-                seconds, code, err = _run(argv)
+                seconds, code, err = _run(argv, args.timeout)
                 if tool == "kubebook" and code not in (0, 1):
                     print(f"kubebook failed ({code}): {err}")
                     return 2
                 runs.append(seconds)
+                codes.append(code)
             times[tool] = statistics.median(runs)
+            killed = " - KILLED at the timeout, a lower bound" if None in codes else ""
             print(f"{tool:<11} {times[tool]:8.2f} s  (median of {len(runs)}: "
-                  + ", ".join(f"{r:.2f}" for r in runs) + ")")
+                  + ", ".join(f"{r:.2f}" for r in runs) + f"; exit codes {codes}{killed})", flush=True)
         for tool, problem in notes.items():
             print(f"{tool:<11} NOT RUN: {problem}")
         base = times["kubebook"]
@@ -383,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--objects", type=int, default=1200)
     m.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
     m.add_argument("--checkov-repeat", type=int, default=1, help="runs of checkov (slow)")
+    m.add_argument("--timeout", type=float, default=900.0, help="seconds before a tool run is killed")
     for name in ("live", "measure"):
         p = sub.add_parser(name)
         p.add_argument("--kubeconfig", default=os.environ.get("KUBEBOOK_KUBECONFIG"))

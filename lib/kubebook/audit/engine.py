@@ -79,7 +79,8 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
                 findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
                 continue
             findings.extend(produced)
-            count = sum(len(f.resources) if isinstance(f, FindingBatch) else 1 for f in produced)
+            batches = [f for f in produced if type(f) is FindingBatch]
+            count = len(produced) - len(batches) + sum(len(b.resources) for b in batches)
             findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
         frame = findings_frame(findings)
         expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())

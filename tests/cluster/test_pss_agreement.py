@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -255,8 +256,28 @@ def _server_verdict(kube: Any, namespace: str, pod: Pod) -> str:
 
 
 def _label(kube: Any, namespace: str, level: str, version: str) -> None:
+    """Label the namespace, then wait until admission judges by the new label.
+
+    PodSecurity admission reads namespaces from an informer cache, so for a moment
+    after the patch it still applies the old level; a privileged probe pod (dry run)
+    tells when the new one is in force.
+    """
     kube.core.patch_namespace(namespace, {"metadata": {"labels": {
         "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": version}}})
+    probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "label-probe"},
+             "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+    expected = f'"{level}:{version}"'
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            kube.core.create_namespaced_pod(namespace, probe, dry_run="All")
+            if level == "privileged":
+                return
+        except ApiException as error:
+            if error.status == 403 and expected in json.loads(error.body)["message"]:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"namespace {namespace} was not enforced at {level}:{version} within 20 s")
 
 
 def test_corpus_covers_every_check_failing_and_passing() -> None:

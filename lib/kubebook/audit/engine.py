@@ -13,15 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
-from kubebook.audit.model import FAILING_RESULTS, Finding, FindingBatch, Resource, severity_rank
+from kubebook.audit.model import Finding, FindingBatch, Resource
+from kubebook.audit.rows import COLUMNS, FindingRows
 from kubebook.audit.sources import AuditInventory, gc_paused
 from kubebook.audit.waivers import Waiver, apply_waivers
 
@@ -34,24 +31,44 @@ ENGINES: tuple[ModuleType, ...] = (
     controlplane,
 )
 
-COLUMNS = ["check", "title", "section", "severity", "cis", "pss_level", "scored", "kind", "namespace", "name",
-           "result", "message", "remediation", "waived", "waiver"]
+__all__ = ["COLUMNS", "ENGINES", "AuditResult", "findings_frame", "run_audit"]
 
 
 @dataclass
 class AuditResult:
-    """What an audit produced: one row per (check, resource), scores, and waivers that expired."""
+    """What an audit produced: one row per (check, resource), scores, and waivers that expired.
 
-    findings: pd.DataFrame
+    ``rows`` is the pandas-free form every exporter and the CLI use; ``findings``
+    is the same table as a DataFrame, built on first access (importing pandas is
+    most of a small audit's time, so the CLI never pays it).
+    """
+
+    rows: FindingRows
     score: dict[str, Any]
     expired_waivers: list[Waiver] = field(default_factory=list)
     source: str = ""
     location: str = ""
     generated_at: str = ""
     origins: dict[tuple[str, str | None, str], tuple[str, int]] = field(default_factory=dict)
+    _frame: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def failing(self, fail_on: str = "info") -> pd.DataFrame:
-        """Unwaived FAIL/ERROR findings at or above severity ``fail_on``."""
+    @property
+    def findings(self) -> Any:
+        """The findings as a pandas DataFrame with ``COLUMNS`` (built once, on first access)."""
+        if self._frame is None:
+            self._frame = self.rows.frame()
+        return self._frame
+
+    def add_rows(self, rows: FindingRows) -> None:
+        """Append findings of another audit of the same target and score the union."""
+        self.rows.extend(rows)
+        self._frame = None
+        self.score = score.compute(self.rows)
+
+    def failing(self, fail_on: str = "info") -> Any:
+        """Unwaived FAIL/ERROR findings at or above severity ``fail_on`` (a DataFrame)."""
+        from kubebook.audit.model import FAILING_RESULTS, severity_rank
+
         df = self.findings
         if df.empty:
             return df
@@ -59,6 +76,10 @@ class AuditResult:
         ranks = df["severity"].map(severity_rank)
         mask = df["result"].isin(FAILING_RESULTS) & ~df["waived"] & (ranks <= limit)
         return df[mask]
+
+    def failing_count(self, fail_on: str = "info") -> int:
+        """How many rows ``failing(fail_on)`` has, without pandas."""
+        return self.rows.count_failing(fail_on)
 
 
 def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
@@ -82,72 +103,18 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
             batches = [f for f in produced if type(f) is FindingBatch]
             count = len(produced) - len(batches) + sum(len(b.resources) for b in batches)
             findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
-        frame = findings_frame(findings)
-        expired = apply_waivers(frame, list(waivers or []), inv, today=today or dt.date.today())
-        scores = score.compute(frame)
-    return AuditResult(findings=frame, score=scores, expired_waivers=expired, source=inv.source,
+        rows = FindingRows.from_findings(findings)
+        del findings
+        expired = apply_waivers(rows, list(waivers or []), inv, today=today or dt.date.today())
+        scores = score.compute(rows)
+    return AuditResult(rows=rows, score=scores, expired_waivers=expired, source=inv.source,
                        location=inv.location, origins=dict(inv.origins),
                        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
 
 
-def findings_frame(findings: list[Finding | FindingBatch]) -> pd.DataFrame:
-    """Findings as a DataFrame (columns ``COLUMNS``), built column-wise at C speed where possible.
-
-    Fields are pulled out with attrgetter/zip (no per-row Python code), check attributes
-    are looked up once per check and spread with numpy take, and every column keeps
-    object dtype so None stays None (pandas 3 would turn it into NaN in a "str" column).
-    """
-    if not findings:
-        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in COLUMNS})
-    singles = [f for f in findings if type(f) is not FindingBatch]
-    check_objects: list[Any] = []
-    resources: list[Resource] = []
-    results: list[str] = []
-    messages: list[str] = []
-    if singles:  # one C-level pass per field (zip(*rows) would pass a million arguments)
-        check_objects, resources, results, messages = (
-            list(map(attrgetter(name), singles)) for name in ("check", "resource", "result", "message"))
-    for batch in findings:
-        if type(batch) is FindingBatch:
-            count = len(batch.resources)
-            check_objects.extend([batch.check] * count)
-            resources.extend(batch.resources)
-            results.extend([batch.result] * count)
-            messages.extend([batch.message] * count)
-    check_ids = _objects(list(map(attrgetter("id"), check_objects)))
-    index, unique_ids = pd.factorize(check_ids)
-    by_id = dict(zip(check_ids, check_objects, strict=True))
-    ordered = [by_id[i] for i in unique_ids]
-
-    def spread(attribute: str, dtype: Any = object) -> np.ndarray:
-        values = np.empty(len(ordered), dtype=dtype)
-        values[:] = [getattr(c, attribute) for c in ordered]
-        return values[index]
-
-    kinds, namespaces, names = (list(map(attrgetter(name), resources)) for name in ("kind", "namespace", "name"))
-    columns = {
-        "check": spread("id"), "title": spread("title"), "section": spread("section"),
-        "severity": spread("severity"), "cis": spread("cis"), "pss_level": spread("pss_level"),
-        "scored": spread("scored", bool),
-        "kind": _objects(kinds), "namespace": _objects(namespaces), "name": _objects(names),
-        "result": _objects(results), "message": _objects(messages),
-        "remediation": spread("remediation"),
-        "waived": np.zeros(len(index), dtype=bool), "waiver": np.full(len(index), None, dtype=object),
-    }
-    frame = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
-                          for name, values in columns.items()})
-    return frame[COLUMNS]
-
-
-def _objects(values: Any) -> np.ndarray:
-    """A 1-d object array (np.array would try to build 2-d arrays from tuples)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
-def _dtype(column: str) -> str:
-    return "bool" if column in ("scored", "waived") else "object"
+def findings_frame(findings: list[Finding | FindingBatch]) -> Any:
+    """Engine output as a DataFrame with ``COLUMNS`` (one row per finding, batches expanded)."""
+    return FindingRows.from_findings(findings).frame()
 
 
 def _source_findings(inv: AuditInventory) -> Iterable[Finding]:

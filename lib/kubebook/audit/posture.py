@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from kubebook.audit import score as score_mod
 from kubebook.audit.engine import AuditResult, run_audit
 from kubebook.audit.model import SEVERITIES
 from kubebook.audit.sources import AuditInventory
@@ -47,9 +46,8 @@ def audit(cluster: Any, *, control_plane: str | None = None,
     name = control_plane or local_control_plane_for(cluster)
     if name:
         plane = run_audit(AuditInventory.from_control_plane(name, cluster=cluster))
-        own = plane.findings[plane.findings["section"] != "secrets"]  # the API audit already read etcd back
-        result.findings = pd.concat([result.findings, own], ignore_index=True)
-        result.score = score_mod.compute(result.findings)
+        own = [i for i, check in enumerate(plane.rows.checks) if check.section != "secrets"]
+        result.add_rows(plane.rows.take(own))  # the API audit already read etcd back
     return result
 
 

@@ -15,32 +15,50 @@ Formula (documented in the README's ``## Audit``):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
-
-import pandas as pd
 
 WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 
 
-def compute(findings: pd.DataFrame) -> dict[str, Any]:
-    """``{"overall": float|None, "sections": {name: {"score", "passed", "checks"}}, "weights": WEIGHTS}``."""
-    counted = findings[findings["scored"].astype(bool) & ~findings["waived"].astype(bool)
-                       & (findings["result"] != "INFO") & (findings["severity"] != "info")]
-    if counted.empty:
+def compute(findings: Any) -> dict[str, Any]:
+    """``{"overall": float|None, "sections": {name: {"score", "passed", "checks"}}, "weights": WEIGHTS}``.
+
+    ``findings`` is an audit's FindingRows or a findings DataFrame (a notebook may
+    score a filtered frame); both go through the same pure-Python fold.
+    """
+    if hasattr(findings, "checks"):  # FindingRows: Check objects per row
+        rows: Iterable[tuple[Any, ...]] = (
+            (c.id, c.section, c.severity, c.scored, w, r)
+            for c, w, r in zip(findings.checks, findings.waived, findings.results, strict=True))
+    else:
+        rows = zip(findings["check"], findings["section"], findings["severity"], findings["scored"],
+                   findings["waived"], findings["result"], strict=True)
+    return _fold(rows)
+
+
+def _fold(rows: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    outcome: dict[tuple[str, str], bool] = {}  # (section, check) -> passes everywhere so far
+    severity: dict[str, str] = {}
+    for check, section, level, scored, waived, result in rows:
+        if not scored or waived or result == "INFO" or level == "info":
+            continue
+        key = (section, check)
+        outcome[key] = outcome.get(key, True) and result == "PASS"
+        severity[check] = level
+    if not outcome:
         return {"overall": None, "sections": {}, "weights": dict(WEIGHTS)}
-    per_check = (counted.assign(ok=counted["result"].eq("PASS"))
-                 .groupby(["section", "check", "severity"], sort=True)["ok"].all().reset_index())
-    per_check["weight"] = per_check["severity"].map(WEIGHTS)
-    sections: dict[str, Any] = {}
-    for section, group in per_check.groupby("section", sort=True):
-        sections[str(section)] = _summary(group)
-    overall = _summary(per_check)
-    return {"overall": overall["score"], "sections": sections, "weights": dict(WEIGHTS),
+    sections: dict[str, list[tuple[str, bool]]] = {}
+    for (section, check), ok in sorted(outcome.items()):
+        sections.setdefault(section, []).append((check, ok))
+    summaries = {section: _summary(items, severity) for section, items in sections.items()}
+    overall = _summary([item for items in sections.values() for item in items], severity)
+    return {"overall": overall["score"], "sections": summaries, "weights": dict(WEIGHTS),
             "passed": overall["passed"], "checks": overall["checks"]}
 
 
-def _summary(group: pd.DataFrame) -> dict[str, Any]:
-    total = float(group["weight"].sum())
-    passed = float(group.loc[group["ok"], "weight"].sum())
+def _summary(items: list[tuple[str, bool]], severity: dict[str, str]) -> dict[str, Any]:
+    total = float(sum(WEIGHTS[severity[check]] for check, _ in items))
+    passed = float(sum(WEIGHTS[severity[check]] for check, ok in items if ok))
     score = round(100.0 * passed / total, 1) if total else None
-    return {"score": score, "passed": int(group["ok"].sum()), "checks": len(group)}
+    return {"score": score, "passed": sum(1 for _, ok in items if ok), "checks": len(items)}

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import urllib3
 import yaml
 
+from kubebook.audit import yamlload
 from kubebook.errors import AuditError, ClusterUnreachableError, ParameterError
 
 KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Namespace",
@@ -38,7 +38,6 @@ LIST_PAGE_SIZE = 500
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -206,6 +205,7 @@ def _list_function(cluster: Any, kind: str) -> Callable[..., Any]:
 
 
 def _list_kind_safely(cluster: Any, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+    import urllib3
     from kubernetes.client.exceptions import ApiException
 
     try:
@@ -277,7 +277,7 @@ def _parse_file(path: Path) -> Parsed:
     parsed: Parsed = []
     for line, doc in _split_documents(text):
         try:
-            parsed.append(((str(path), line), yaml.load(doc, Loader=_Loader), None))  # CSafeLoader/SafeLoader only
+            parsed.append(((str(path), line), yamlload.load(doc), None))  # PyYAML's result, ryaml's speed
         except yaml.YAMLError as error:
             parsed.append(((str(path), line), None, f"invalid YAML: {str(error).splitlines()[0]}"))
     return parsed

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
+from kubebook.audit.rows import FindingRows
 from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import ParameterError
 
@@ -112,23 +112,26 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list
     return waivers
 
 
-def apply_waivers(findings: pd.DataFrame, waivers: list[Waiver], inventory: Any,
+def apply_waivers(rows: FindingRows, waivers: list[Waiver], inventory: Any,
                   today: dt.date) -> list[Waiver]:
-    """Mark waived findings in place; return the waivers that have expired (and were not applied)."""
+    """Mark waived FAIL/WARN rows in place; return the waivers that have expired (and were not applied)."""
     active = [w for w in waivers if not w.expired(today)]
     expired = [w for w in waivers if w.expired(today)]
-    if not active or findings.empty:
+    if not active:
         return expired
-    candidates = findings.index[findings["result"].isin(WAIVABLE)]
-    for index in candidates:
-        row = findings.loc[index]
+    wants_labels = any(w.labels for w in active)
+    for index, result in enumerate(rows.results):
+        if result not in WAIVABLE:
+            continue
+        check, kind = rows.checks[index].id, rows.kinds[index]
+        namespace, name = rows.namespaces[index], rows.names[index]
         labels = None
-        if any(w.labels for w in active):
-            obj = inventory.find(row["kind"], row["namespace"], row["name"]) if inventory is not None else None
+        if wants_labels:
+            obj = inventory.find(kind, namespace, name) if inventory is not None else None
             labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
         for waiver in active:
-            if waiver.matches(row["check"], row["kind"], row["namespace"], row["name"], labels):
-                findings.at[index, "waived"] = True
-                findings.at[index, "waiver"] = f"{waiver.reason} (until {waiver.expires.isoformat()})"
+            if waiver.matches(check, kind, namespace, name, labels):
+                rows.waived[index] = True
+                rows.waivers[index] = f"{waiver.reason} (until {waiver.expires.isoformat()})"
                 break
     return expired

@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     for waiver in result.expired_waivers:
         sys.stderr.write(f"kubebook: waiver expired and not applied: {waiver.describe()}\n")
-    failing = result.failing(args.fail_on)
-    if len(failing):
-        sys.stderr.write(f"kubebook: {len(failing)} unwaived failing finding(s) at or above {args.fail_on}\n")
+    failing = result.failing_count(args.fail_on)
+    if failing:
+        sys.stderr.write(f"kubebook: {failing} unwaived failing finding(s) at or above {args.fail_on}\n")
         return 1
     return 0
 

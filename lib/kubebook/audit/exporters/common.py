@@ -1,25 +1,20 @@
-"""Helpers shared by the exporters: which rows to show and how to name a resource."""
+"""Helpers shared by the exporters: which rows to show and how to name a resource (no pandas)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-import pandas as pd
-
 from kubebook.audit.engine import AuditResult
-from kubebook.audit.model import SEVERITIES, severity_rank
+from kubebook.audit.model import SEVERITIES
+from kubebook.audit.rows import RESULT_ORDER
 
-RESULT_ORDER = {"ERROR": 0, "FAIL": 1, "WARN": 2, "INFO": 3, "PASS": 4}
+__all__ = ["RESULT_ORDER", "counts", "nullable", "resource_name", "severity_counts", "shown"]
 
 
-def shown(result: AuditResult, include_passed: bool) -> pd.DataFrame:
-    """Rows to export, worst first: result, then severity, then check and resource."""
-    df = result.findings if include_passed else result.findings[result.findings["result"] != "PASS"]
-    if df.empty:
-        return df
-    keys = df.assign(_r=df["result"].map(RESULT_ORDER), _s=df["severity"].map(severity_rank))
-    return keys.sort_values(["waived", "_r", "_s", "check", "kind", "namespace", "name"],
-                            na_position="first", kind="stable").drop(columns=["_r", "_s"])
+def shown(result: AuditResult, include_passed: bool) -> Iterator[dict[str, Any]]:
+    """Rows to export as dicts, worst first: unwaived first, then result, severity, check and resource."""
+    return result.rows.records(include_passed=include_passed)
 
 
 def resource_name(row: Any) -> str:
@@ -30,22 +25,25 @@ def resource_name(row: Any) -> str:
 
 def counts(result: AuditResult) -> dict[str, int]:
     """Findings per result, plus waived FAIL/WARN counted apart."""
-    df = result.findings
-    out = {r: int(((df["result"] == r) & ~df["waived"]).sum()) for r in ("PASS", "FAIL", "WARN", "ERROR", "INFO")}
-    out["waived"] = int(df["waived"].sum())
+    rows = result.rows
+    out = dict.fromkeys(("PASS", "FAIL", "WARN", "ERROR", "INFO"), 0)
+    for value, waived in zip(rows.results, rows.waived, strict=True):
+        if not waived:
+            out[value] += 1
+    out["waived"] = sum(rows.waived)
     return out
 
 
 def severity_counts(result: AuditResult) -> dict[str, int]:
-    failing = result.failing("info")
-    return {s: int((failing["severity"] == s).sum()) for s in SEVERITIES}
+    """Unwaived FAIL/ERROR findings per severity."""
+    rows = result.rows
+    out = dict.fromkeys(SEVERITIES, 0)
+    for check, value, waived in zip(rows.checks, rows.results, rows.waived, strict=True):
+        if value in ("FAIL", "ERROR") and not waived:
+            out[check.severity] += 1
+    return out
 
 
 def nullable(value: Any) -> Any:
-    """None for pandas' missing values, the value otherwise."""
-    if value is None:
-        return None
-    try:
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
+    """None for a missing value (None or NaN), the value otherwise."""
+    return None if value is None or value != value else value

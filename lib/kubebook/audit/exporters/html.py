@@ -35,7 +35,7 @@ def to_html(result: AuditResult, include_passed: bool = False) -> str:
         parts.append("</ul>")
     parts.append("<h2>Findings</h2><table><tr><th>Result</th><th>Severity</th><th>Check</th><th>CIS</th>"
                  "<th>Resource</th><th>Message</th><th>Remediation</th></tr>")
-    for row in shown(result, include_passed).to_dict("records"):
+    for row in shown(result, include_passed):
         css = row["result"] + (" waived" if row["waived"] else "")
         label = f"{row['result']} (waived: {row['waiver']})" if row["waived"] else row["result"]
         parts.append(

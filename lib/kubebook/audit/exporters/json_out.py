@@ -12,7 +12,7 @@ from kubebook.audit.exporters.common import counts, nullable, shown
 
 def finding_records(result: AuditResult, include_passed: bool) -> list[dict[str, Any]]:
     records = []
-    for row in shown(result, include_passed).to_dict("records"):
+    for row in shown(result, include_passed):
         records.append({
             "check": row["check"], "title": row["title"], "severity": row["severity"], "cis": nullable(row["cis"]),
             "pss_level": nullable(row["pss_level"]), "section": row["section"], "result": row["result"],

@@ -8,19 +8,22 @@ not passed). PASS rows are included so the counts match the audit.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from kubebook.audit.engine import AuditResult
 from kubebook.audit.exporters.common import resource_name, shown
 
 
 def to_junit(result: AuditResult, include_passed: bool = True) -> str:
-    rows = shown(result, include_passed=True)
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for row in shown(result, include_passed=True):
+        by_section.setdefault(str(row["section"]), []).append(row)
     root = ET.Element("testsuites", name="kubebook audit")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for section, group in rows.groupby("section", sort=True) if not rows.empty else []:
+    for section, group in sorted(by_section.items()):
         suite = ET.SubElement(root, "testsuite", name=str(section))
         stats = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        for row in group.to_dict("records"):
+        for row in group:
             case = ET.SubElement(suite, "testcase", classname=f"{section}.{row['check']}", name=resource_name(row))
             stats["tests"] += 1
             if row["waived"]:

@@ -20,13 +20,13 @@ def to_table(result: AuditResult, include_passed: bool = False) -> str:
         lines.append(f"  {section:<14} {score!s:>6}  {info['passed']}/{info['checks']} checks")
     for waiver in result.expired_waivers:
         lines.append(f"expired waiver (not applied): {waiver.describe()}")
-    rows = shown(result, include_passed)
-    if rows.empty:
+    rows = list(shown(result, include_passed))
+    if not rows:
         lines.append("no findings other than PASS")
         return "\n".join(lines) + "\n"
     header = f"{'RESULT':<6} {'SEVERITY':<8} {'CHECK':<28} {'RESOURCE':<48} MESSAGE"
     lines += ["", header]
-    for row in rows.to_dict("records"):
+    for row in rows:
         result_text = "WAIVED" if row["waived"] else row["result"]
         message = row["message"] if len(row["message"]) <= 160 else row["message"][:157] + "..."
         lines.append(f"{result_text:<6} {row['severity']:<8} {row['check']:<28} {resource_name(row):<48} {message}")

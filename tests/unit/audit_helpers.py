@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from kubebook.audit import AuditInventory, catalog
-from kubebook.audit.model import Finding
+from kubebook.audit.model import Finding, FindingBatch
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 
@@ -17,7 +17,10 @@ def findings(engine: ModuleType, objects: list[dict[str, Any]], source: str = "m
     inv = AuditInventory.from_objects(objects, source=source)
     for name, value in attributes.items():
         setattr(inv, name, value)
-    return list(engine.evaluate(inv))
+    found: list[Finding] = []
+    for item in engine.evaluate(inv):  # a FindingBatch stands for one finding per resource
+        found.extend(item if isinstance(item, FindingBatch) else [item])
+    return found
 
 
 def of(found: list[Finding], check_id: str) -> list[tuple[str, str, str]]:

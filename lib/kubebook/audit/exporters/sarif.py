@@ -60,7 +60,7 @@ def _location(row: dict[str, Any], origins: dict[Any, tuple[str, int]]) -> dict[
 
 
 def document(result: AuditResult, include_passed: bool = False) -> dict[str, Any]:
-    rows = list(shown(result, include_passed=False))
+    rows = shown(result, include_passed=False)
     rules: dict[str, int] = {}
     rule_list: list[dict[str, Any]] = []
     results = []

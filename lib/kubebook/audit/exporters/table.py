@@ -20,7 +20,7 @@ def to_table(result: AuditResult, include_passed: bool = False) -> str:
         lines.append(f"  {section:<14} {score!s:>6}  {info['passed']}/{info['checks']} checks")
     for waiver in result.expired_waivers:
         lines.append(f"expired waiver (not applied): {waiver.describe()}")
-    rows = list(shown(result, include_passed))
+    rows = shown(result, include_passed)
     if not rows:
         lines.append("no findings other than PASS")
         return "\n".join(lines) + "\n"

@@ -65,8 +65,9 @@ def evaluate(inv: Any) -> Iterator[Finding]:
         return
     all_grants = grants(inv)
     yield from _cluster_admin(all_grants)
+    by_rule = _by_rule(all_grants)
     for check_id, queries in permission_queries().items():
-        yield from _who_can(catalog.get(check_id), all_grants, queries)
+        yield from _who_can(catalog.get(check_id), all_grants, queries, by_rule)
     yield from _wildcards(inv)
     yield from _default_sa(inv, all_grants)
     yield from _token_automount(inv, all_grants)
@@ -107,24 +108,26 @@ def _per_binding(check: Check, matched: list[Grant], what: dict[Grant, str], non
         yield Finding(check, CLUSTER, "PASS", none)
 
 
-def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]]) -> Iterator[Finding]:
+def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]],
+             by_rule: dict[int, list[Grant]] | None = None) -> Iterator[Finding]:
     """Per-binding verdicts; cluster-admin grants are left to rbac.cluster-admin-binding (INFO here)."""
     matched: list[Grant] = []
     admins: list[Grant] = []
     what: dict[Grant, str] = {}
-    by_rule: dict[int, list[str]] = {}  # grants of one role share its rule objects: judge each rule once
-    for grant in all_grants:
-        actions = by_rule.get(id(grant.rule))
-        if actions is None:
-            actions = by_rule[id(grant.rule)] = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
-                                                 if rule_allows(grant.rule, verb, q["group"], q["resource"])]
+    # grants of one role share its rule objects: judge each rule once, skip all its grants when it allows nothing
+    for held in (by_rule if by_rule is not None else _by_rule(all_grants)).values():
+        rule = held[0].rule
+        actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
+                   if rule_allows(rule, verb, q["group"], q["resource"])]
         if not actions:
             continue
-        if is_cluster_admin(grant) and not grant.builtin:
-            admins.append(grant)
-            continue
-        matched.append(grant)
-        what[grant] = ", ".join(actions)
+        text = ", ".join(actions)
+        for grant in held:
+            if is_cluster_admin(grant) and not grant.builtin:
+                admins.append(grant)
+                continue
+            matched.append(grant)
+            what[grant] = text
     wanted = _short(f"{'/'.join(q['verbs'])} {q['resource']}" for q in queries)
     if admins:
         yield Finding(check, ADMINS, "INFO", f"also allowed to {_short(str(g.subject) for g in admins)} through "
@@ -132,6 +135,14 @@ def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]
                       "rbac.cluster-admin-binding")
     yield from _per_binding(check, matched, what, f"no binding outside the bootstrap policy allows {wanted}"
                             + (" (besides the cluster-admin bindings)" if admins else ""))
+
+
+def _by_rule(all_grants: list[Grant]) -> dict[int, list[Grant]]:
+    """Grants grouped by their rule object (identity), in first-seen order."""
+    groups: dict[int, list[Grant]] = defaultdict(list)
+    for grant in all_grants:
+        groups[id(grant.rule)].append(grant)
+    return groups
 
 
 def is_cluster_admin(grant: Grant) -> bool:

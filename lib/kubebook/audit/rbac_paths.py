@@ -34,6 +34,15 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 POD_CREATORS = (("", "pods"), ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"),
                 ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"), ("", "replicationcontrollers"))
 TOKEN_SECRET = "kubernetes.io/service-account-token"
+Action = tuple[str, str, str]  # (verb, API group, resource)
+# Every action an edge below asks about; a rule's allowed subset is computed once.
+ACTIONS: tuple[Action, ...] = (
+    ("escalate", RBAC_GROUP, "clusterroles"), ("update", RBAC_GROUP, "clusterroles"),
+    ("patch", RBAC_GROUP, "clusterroles"), ("bind", RBAC_GROUP, "clusterroles"),
+    ("create", RBAC_GROUP, "clusterrolebindings"), ("impersonate", "", "groups"), ("impersonate", "", "users"),
+    ("impersonate", "", "serviceaccounts"), *(("create", g, r) for g, r in POD_CREATORS),
+    ("create", "", "serviceaccounts/token"), ("get", "", "secrets"), ("list", "", "secrets"),
+    ("create", "", "pods/exec"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class EscalationGraph:
 
     def __init__(self, inv: Any, all_grants: list[Grant] | None = None) -> None:
         self.grants = grants(inv) if all_grants is None else all_grants
-        self._allows: dict[tuple[int, str, str, str], bool] = {}
+        self._rule_actions: dict[int, tuple[Action, ...]] = {}
         self.by_subject: dict[str, list[Grant]] = defaultdict(list)
         self.subjects: dict[str, Subject] = {}
         for grant in self.grants:
@@ -125,15 +134,28 @@ class EscalationGraph:
                 held.extend(self.by_subject.get(group, []))
         return held
 
-    def _can(self, held: list[Grant], verb: str, group: str, resource: str,
-             name: str | None = None) -> list[Grant]:
-        """Grants allowing the action, with the namespace each applies to (None = cluster-wide)."""
-        found = []
+    def _actions(self, rule: dict[str, Any]) -> tuple[Action, ...]:
+        """The ACTIONS a rule allows, judged once per distinct rule object (roles share their rules)."""
+        found = self._rule_actions.get(id(rule))
+        if found is None:
+            found = self._rule_actions[id(rule)] = tuple(a for a in ACTIONS if rule_allows(rule, *a))
+        return found
+
+    def _index(self, held: list[Grant]) -> dict[Action, list[Grant]]:
+        """Action -> the held grants allowing it (in held order): one pass instead of one per question."""
+        index: dict[Action, list[Grant]] = defaultdict(list)
         for grant in held:
-            key = (id(grant.rule), verb, group, resource)
-            if key not in self._allows:
-                self._allows[key] = rule_allows(grant.rule, verb, group, resource)
-            if not self._allows[key]:
+            for action in self._actions(grant.rule):
+                index[action].append(grant)
+        return index
+
+    @staticmethod
+    def _can(index: dict[Action, list[Grant]], verb: str, group: str, resource: str, name: str | None = None,
+             *, cluster_only: bool = False) -> list[Grant]:
+        """Grants allowing the action (optionally only cluster-wide ones, and on object ``name``)."""
+        found = []
+        for grant in index.get((verb, group, resource), ()):
+            if cluster_only and grant.namespace is not None:
                 continue
             names = restricted_names(grant)
             if names and (name is None or name not in names):
@@ -157,46 +179,49 @@ class EscalationGraph:
         if key in self._edges:
             return self._edges[key]
         held = self.effective(key)
+        index = self._index(held)
         steps: list[Step] = []
-        cluster = [g for g in held if g.namespace is None]
-        for grant in cluster:
+        for grant in held:
             rule = grant.rule
-            if all("*" in (rule.get(f) or []) for f in ("verbs", "apiGroups", "resources")):
+            if grant.namespace is None and all("*" in (rule.get(f) or []) for f in ("verbs", "apiGroups", "resources")):
                 steps.append(Step(TARGET, f"{HOLDS} via {grant.via()}"))
                 break
-        escalate = self._can(cluster, "escalate", RBAC_GROUP, "clusterroles")
-        update = self._can(cluster, "update", RBAC_GROUP, "clusterroles") or \
-            self._can(cluster, "patch", RBAC_GROUP, "clusterroles")
+        escalate = self._can(index, "escalate", RBAC_GROUP, "clusterroles", cluster_only=True)
+        update = self._can(index, "update", RBAC_GROUP, "clusterroles", cluster_only=True) or \
+            self._can(index, "patch", RBAC_GROUP, "clusterroles", cluster_only=True)
         if escalate and update:
             steps.append(Step(TARGET, f"escalate + update clusterroles via {escalate[0].via()}"))
-        bind = self._can(cluster, "bind", RBAC_GROUP, "clusterroles", TARGET)
-        create_crb = self._can(cluster, "create", RBAC_GROUP, "clusterrolebindings")
+        bind = self._can(index, "bind", RBAC_GROUP, "clusterroles", TARGET, cluster_only=True)
+        create_crb = self._can(index, "create", RBAC_GROUP, "clusterrolebindings", cluster_only=True)
         if bind and create_crb:
             steps.append(Step(TARGET, f"bind cluster-admin + create clusterrolebindings via {bind[0].via()}"))
-        masters = self._can(cluster, "impersonate", "", "groups", "system:masters")
+        masters = self._can(index, "impersonate", "", "groups", "system:masters", cluster_only=True)
         if masters:
             steps.append(Step(TARGET, f"impersonate group system:masters via {masters[0].via()}"))
-        users = self._can(cluster, "impersonate", "", "users")
-        for other in sorted(self.subjects):
-            subject = self.subjects[other]
-            allowed = self._can(users, "impersonate", "", "users", subject.name) if subject.kind == "User" else []
-            if other != key and allowed:
-                steps.append(Step(other, f"impersonate the user via {allowed[0].via()}"))
-        for ns, grant in self._namespaces(self._can(held, "impersonate", "", "serviceaccounts")).items():
+        users = self._can(index, "impersonate", "", "users", cluster_only=True)
+        if users:
+            users_index = {("impersonate", "", "users"): users}
+            for other in sorted(self.subjects):
+                subject = self.subjects[other]
+                allowed = self._can(users_index, "impersonate", "", "users", subject.name) \
+                    if subject.kind == "User" else []
+                if other != key and allowed:
+                    steps.append(Step(other, f"impersonate the user via {allowed[0].via()}"))
+        for ns, grant in self._namespaces(self._can(index, "impersonate", "", "serviceaccounts")).items():
             steps.extend(Step(sa, f"impersonate via {grant.via()}") for sa in self._sa_in(ns) if sa != key)
         for group, resource in POD_CREATORS:
-            for ns, grant in self._namespaces(self._can(held, "create", group, resource)).items():
+            for ns, grant in self._namespaces(self._can(index, "create", group, resource)).items():
                 where = "any namespace" if ns == "*" else ns
                 steps.extend(Step(sa, f"create {resource} in {where} running as it via {grant.via()}")
                              for sa in self._sa_in(ns) if sa != key)
-        for ns, grant in self._namespaces(self._can(held, "create", "", "serviceaccounts/token")).items():
+        for ns, grant in self._namespaces(self._can(index, "create", "", "serviceaccounts/token")).items():
             steps.extend(Step(sa, f"create a token for it via {grant.via()}") for sa in self._sa_in(ns) if sa != key)
-        readers = self._can(held, "get", "", "secrets") + self._can(held, "list", "", "secrets")
+        readers = self._can(index, "get", "", "secrets") + self._can(index, "list", "", "secrets")
         for ns, grant in self._namespaces(readers).items():
             pairs = [p for n, items in self.token_secrets.items() if ns in ("*", n) for p in items]
             steps.extend(Step(sa, f"read its token Secret {secret} via {grant.via()}") for sa, secret in pairs
                          if sa != key)
-        for ns, grant in self._namespaces(self._can(held, "create", "", "pods/exec")).items():
+        for ns, grant in self._namespaces(self._can(index, "create", "", "pods/exec")).items():
             mounted = sorted(k for n, keys in self.mounted.items() if ns in ("*", n) for k in keys)
             steps.extend(Step(sa, f"exec into a pod that mounts its token via {grant.via()}") for sa in mounted
                          if sa != key)

@@ -120,12 +120,6 @@ class FindingRows:
         limit = severity_rank(fail_on)
         return sum(count for severity, count in self.failing_by_severity().items() if severity_rank(severity) <= limit)
 
-    def outcomes(self) -> Iterator[tuple[Check, bool, str]]:
-        """(check, waived, result) per entry: what the score needs (a batch has one outcome for all its rows)."""
-        waivers = self.waivers
-        for index, entry in enumerate(self.entries):
-            yield entry.check, index in waivers, entry.result
-
     def frame(self) -> Any:
         """The rows as a pandas DataFrame with ``COLUMNS`` (object columns keep None as None)."""
         import numpy as np

@@ -99,7 +99,7 @@ class AuditInventory:
         for kind, (items, problem) in zip(kinds, results, strict=True):
             if problem:
                 inv.unreadable[kind] = problem
-            inv.by_kind[kind] = [_clean(kind, obj) for obj in items]
+            inv.by_kind[kind] = items  # already cleaned page by page
         return inv
 
     @classmethod
@@ -161,8 +161,13 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE) -> list[dict[str, Any]]:
-    """Every object of ``kind`` in the cluster as raw JSON dicts, one page at a time."""
+def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE,
+                  clean: bool = False) -> list[dict[str, Any]]:
+    """Every object of ``kind`` in the cluster as raw JSON dicts, one page at a time.
+
+    ``clean`` applies ``_clean`` (drop managedFields and Secret values) page by page,
+    inside the listing thread, so it overlaps with waiting for the next page.
+    """
     list_fn = _list_function(cluster, kind)
     items: list[dict[str, Any]] = []
     token: str | None = None
@@ -173,7 +178,7 @@ def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE) -> l
             response.release_conn()
             for item in page.get("items") or []:
                 item.setdefault("kind", kind)
-                items.append(item)
+                items.append(_clean(kind, item) if clean else item)
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items
@@ -209,7 +214,7 @@ def _list_kind_safely(cluster: Any, kind: str) -> tuple[list[dict[str, Any]], st
     from kubernetes.client.exceptions import ApiException
 
     try:
-        return list_kind_raw(cluster, kind), None
+        return list_kind_raw(cluster, kind, clean=True), None
     except ApiException as error:
         return [], f"listing {kind} failed: {error.status} {error.reason}"
     except (urllib3.exceptions.HTTPError, OSError) as error:

@@ -8,7 +8,7 @@ its input says ERROR or WARN, it never falls through to PASS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 RESULTS = ("PASS", "FAIL", "WARN", "INFO", "ERROR")
@@ -34,9 +34,12 @@ class Check:
     pss_level: str | None = None
 
 
-@dataclass(frozen=True)
-class Resource:
-    """What a finding is about; ``namespace`` is None for cluster-scoped or unnamespaced objects."""
+class Resource(NamedTuple):
+    """What a finding is about; ``namespace`` is None for cluster-scoped or unnamespaced objects.
+
+    A NamedTuple rather than a frozen dataclass: an audit of 50,000 pods creates
+    hundreds of thousands of these, and a tuple is built in half the time.
+    """
 
     kind: str
     namespace: str | None
@@ -55,9 +58,8 @@ class Resource:
         return f"{self.kind}/{self.name}"
 
 
-@dataclass(frozen=True)
-class Finding:
-    """The verdict of one check on one resource; ``result`` is one of RESULTS."""
+class Finding(NamedTuple):
+    """The verdict of one check on one resource; ``result`` is one of RESULTS (immutable, cheap to build)."""
 
     check: Check
     resource: Resource

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from kubebook.audit import yamlload
 from kubebook.audit.cpcollect import parse_flags
 from kubebook.audit.model import Resource
 
@@ -29,7 +28,7 @@ class Unknown(Exception):
 @functools.cache
 def rules() -> dict[str, Any]:
     text = (resources.files("kubebook.audit") / "rules" / "controlplane.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(yamlload.load(text))  # PyYAML semantics, parsed by ryaml
 
 
 @dataclass

@@ -17,9 +17,7 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any
 
-import yaml
-
-from kubebook.audit import catalog
+from kubebook.audit import catalog, yamlload
 from kubebook.audit.model import Check, Finding, Resource
 from kubebook.audit.rbac_grants import (
     Grant,
@@ -44,7 +42,7 @@ LIST_LIMIT = 8
 def permission_queries() -> dict[str, list[dict[str, Any]]]:
     """``rules/rbac.yaml``: check id -> the (verbs, group, resource) triples it looks for."""
     text = (resources.files("kubebook.audit") / "rules" / "rbac.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(yamlload.load(text))  # PyYAML semantics, parsed by ryaml
 
 
 def applies_to(inv: Any) -> bool:

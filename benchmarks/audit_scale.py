@@ -174,8 +174,8 @@ def bench_manifests(args: argparse.Namespace) -> int:
         commands: dict[str, list[str]] = {
             "kubebook": [sys.executable, "-m", "kubebook.cli", "audit", "--manifests", str(corpus),
                          "--format", "json", "--output", os.devnull, "--fail-on", "critical"]}
-        checkov, problem = ensure_checkov()
         notes = {}
+        checkov, problem = ensure_checkov() if args.checkov_repeat > 0 else (None, "skipped (--checkov-repeat 0)")
         if checkov:
             commands["checkov"] = [str(checkov), "-d", str(corpus), "--framework", "kubernetes", "--quiet",
                                    "--compact", "-o", "json", "--skip-download"]
@@ -189,20 +189,25 @@ def bench_manifests(args: argparse.Namespace) -> int:
                 commands[tool] = [str(binary), "score", "--output-format", "json", *map(str, files)]
             else:
                 commands[tool] = [str(binary), "audit", "--audit-path", str(corpus), "--format", "json"]
-        times: dict[str, float] = {}
-        for tool, argv in commands.items():
-            runs, codes = [], []
-            for _ in range(args.repeat if tool != "checkov" else max(1, args.checkov_repeat)):
+        # Round-robin: every round runs each tool once, so load drift on a shared machine hits all alike.
+        runs: dict[str, list[float]] = {tool: [] for tool in commands}
+        codes: dict[str, list[int | None]] = {tool: [] for tool in commands}
+        for round_number in range(max(args.repeat, args.checkov_repeat)):
+            for tool, argv in commands.items():
+                if round_number >= (args.checkov_repeat if tool == "checkov" else args.repeat):
+                    continue
                 seconds, code, err = _run(argv, args.timeout)
                 if tool == "kubebook" and code not in (0, 1):
                     print(f"kubebook failed ({code}): {err}")
                     return 2
-                runs.append(seconds)
-                codes.append(code)
-            times[tool] = statistics.median(runs)
-            killed = " - KILLED at the timeout, a lower bound" if None in codes else ""
-            print(f"{tool:<11} {times[tool]:8.2f} s  (median of {len(runs)}: "
-                  + ", ".join(f"{r:.2f}" for r in runs) + f"; exit codes {codes}{killed})", flush=True)
+                runs[tool].append(seconds)
+                codes[tool].append(code)
+        times: dict[str, float] = {}
+        for tool in commands:
+            times[tool] = statistics.median(runs[tool])
+            killed = " - KILLED at the timeout, a lower bound" if None in codes[tool] else ""
+            print(f"{tool:<11} {times[tool]:8.2f} s  (median of {len(runs[tool])}: "
+                  + ", ".join(f"{r:.2f}" for r in runs[tool]) + f"; exit codes {codes[tool]}{killed})", flush=True)
         for tool, problem in notes.items():
             print(f"{tool:<11} NOT RUN: {problem}")
         base = times["kubebook"]
@@ -390,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("manifests", help="kubebook vs checkov, kube-score and Polaris on a generated corpus")
     m.add_argument("--objects", type=int, default=1200)
     m.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
-    m.add_argument("--checkov-repeat", type=int, default=1, help="runs of checkov (slow)")
+    m.add_argument("--checkov-repeat", type=int, default=1, help="runs of checkov (slow; 0 skips it)")
     m.add_argument("--timeout", type=float, default=900.0, help="seconds before a tool run is killed")
     for name in ("live", "measure"):
         p = sub.add_parser(name)

@@ -66,3 +66,34 @@ def test_frame_columns_and_controller_owned_objects_are_judged_once() -> None:
     assert judged == {("Deployment", "web"), ("Pod", "lone")}
     assert df["namespace"].map(lambda v: v is None or isinstance(v, str)).all()
     assert len(ENGINES) >= 1
+
+
+def test_shared_workload_list_sees_objects_added_after_the_first_audit() -> None:
+    from kubebook.audit.workloads import top_level_workloads
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "n"},
+           "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
+    inv = AuditInventory.from_objects([pod])
+    assert [w.resource.name for w in top_level_workloads(inv)] == ["a"]
+    assert top_level_workloads(inv) is top_level_workloads(inv)  # computed once, shared by the engines
+    inv.by_kind["Pod"].append({**pod, "metadata": {"name": "b", "namespace": "n"}})
+    assert [w.resource.name for w in top_level_workloads(inv)] == ["a", "b"]
+    names = set(run_audit(inv).findings.query("check == 'images.latest-tag'")["name"])
+    assert names == {"a", "b"}
+
+
+def test_waived_rows_inside_a_failing_batch_are_waived_one_by_one() -> None:
+    import datetime as dt
+
+    from kubebook.audit.model import FindingBatch
+    from kubebook.audit.waivers import Waiver
+
+    check = catalog.get("privileged")
+    batch = FindingBatch(check, [Resource("Pod", "n", "a"), Resource("Pod", "n", "b")], "FAIL", "privileged")
+    engine = types.ModuleType("batch_engine")
+    engine.evaluate = lambda inv: [batch]  # type: ignore[attr-defined]
+    waiver = Waiver(check="privileged", reason="accepted for a", expires=dt.date(2999, 1, 1), name="a")
+    result = run_audit(AuditInventory.from_objects([]), [waiver], engines=[engine])
+    rows = result.findings[result.findings["check"] == "privileged"].set_index("name")
+    assert bool(rows.loc["a", "waived"]) and not bool(rows.loc["b", "waived"])
+    assert result.failing_count("info") == 1 == len(result.failing("info"))

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubebook.audit import catalog
+from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Finding, Resource
 from kubebook.audit.workloads import CLUSTER, not_evaluated, selector_matches, top_level_workloads
 
@@ -125,21 +126,23 @@ def _namespace_checks(namespace: str, policies: list[dict[str, Any]]) -> Iterato
 def _unselected(inv: Any, by_ns: dict[str, list[dict[str, Any]]]) -> Iterator[Finding]:
     check = catalog.get("network.pod-unselected")
     seen = False
+    grouped = Grouped()
     for workload in top_level_workloads(inv):
         if workload.kind == "Pod" and (workload.obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         seen = True
         labels = workload.pod_meta.get("labels") or {}
         if workload.spec.get("hostNetwork"):
-            yield Finding(check, workload.resource, "INFO", "uses hostNetwork: NetworkPolicy does not apply to it")
+            grouped.add(check, workload.resource, "INFO", "uses hostNetwork: NetworkPolicy does not apply to it")
             continue
         selecting = [str((p.get("metadata") or {}).get("name")) for p in by_ns.get(workload.namespace, [])
                      if selector_matches((p.get("spec") or {}).get("podSelector") or {}, labels)]
         if selecting:
-            yield Finding(check, workload.resource, "PASS", f"selected by {', '.join(sorted(selecting))}")
+            grouped.add(check, workload.resource, "PASS", f"selected by {', '.join(sorted(selecting))}")
         else:
-            yield Finding(check, workload.resource, "FAIL", "no NetworkPolicy selects its pods: they accept and "
-                          "send any traffic")
+            grouped.add(check, workload.resource, "FAIL", "no NetworkPolicy selects its pods: they accept and "
+                        "send any traffic")
+    yield from grouped.entries()
     if not seen:
         yield Finding(check, CLUSTER, "PASS", "no running workload in the inventory")
 

@@ -202,7 +202,7 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
     """
     checks = [(catalog.get(check_id), fn, []) for check_id, _, fn in _audit_checks(version)]
     stored = inv.source == "cluster"
-    verdicts: dict[str, tuple[list[list[Resource]], list[tuple[Any, str]]]] = {}
+    verdicts: dict[str, tuple[list[list[Resource]], list[tuple[Any, str, list[Resource]]]]] = {}
     for kind in WORKLOAD_KINDS:
         owned = _owned_by_audited_controllers(inv, kind)
         for obj in inv.objects(kind):
@@ -222,26 +222,30 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
             verdict = verdicts.get(key)
             if verdict is None:  # judge each distinct template once: replicas share their verdicts
                 verdict = verdicts[key] = _judge(checks, pod_meta, spec)
-            for passed in verdict[0]:
-                passed.append(resource)
-            for check, message in verdict[1]:
-                yield Finding(check, resource, "FAIL", message)
+            for resources in verdict[0]:
+                resources.append(resource)
+            for _, _, resources in verdict[1]:
+                resources.append(resource)
     for check, _, passed in checks:  # the many PASS verdicts travel as one batch per check
         if passed:
             yield FindingBatch(check, passed, "PASS", f"{check.id}: allowed")
+    for _, fails in verdicts.values():  # and the FAIL verdicts as one batch per (template, check)
+        for check, message, resources in fails:
+            yield FindingBatch(check, resources, "FAIL", message) if len(resources) > 1 else \
+                Finding(check, resources[0], "FAIL", message)
     yield from _namespace_findings(inv)
 
 
 def _judge(checks: list[tuple[Any, Any, list[Resource]]], meta: dict[str, Any],
-           spec: dict[str, Any]) -> tuple[list[list[Resource]], list[tuple[Any, str]]]:
-    """(PASS lists to append the resource to, [(check, FAIL message)]) for one template."""
+           spec: dict[str, Any]) -> tuple[list[list[Resource]], list[tuple[Any, str, list[Resource]]]]:
+    """(PASS lists to append the resource to, [(check, FAIL message, resources failing so)]) for one template."""
     passes, fails = [], []
     for check, fn, passed in checks:
         result = fn(meta, spec)
         if result is None:
             passes.append(passed)
         else:
-            fails.append((check, f"{result[0]} ({result[1]})" if result[1] else result[0]))
+            fails.append((check, f"{result[0]} ({result[1]})" if result[1] else result[0], []))
     return passes, fails
 
 

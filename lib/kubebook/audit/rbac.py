@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from kubebook.audit import catalog, yamlload
+from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Check, Finding, Resource
 from kubebook.audit.rbac_grants import (
     Grant,
@@ -230,21 +231,21 @@ def _token_automount(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
             holders[(grant.subject.name.split(":", 2)[2], "*")] += 1
     accounts = {((sa.get("metadata") or {}).get("namespace"), (sa.get("metadata") or {}).get("name")): sa
                 for sa in inv.objects("ServiceAccount")}
-    seen = False
+    grouped = Grouped()
     for workload in top_level_workloads(inv):
-        seen = True
         sa_name = workload.spec.get("serviceAccountName") or workload.spec.get("serviceAccount") or "default"
         mounted, why = effective_automount(workload.spec, accounts.get((workload.namespace, sa_name)))
         rules = holders[(workload.namespace, sa_name)] + holders[(workload.namespace, "*")]
         if not mounted:
-            yield Finding(check, workload.resource, "PASS", f"no token mounted ({why})")
+            grouped.add(check, workload.resource, "PASS", f"no token mounted ({why})")
         elif rules:
-            yield Finding(check, workload.resource, "PASS",
-                          f"mounts the token of ServiceAccount {sa_name}, which holds {rules} RBAC rule(s)")
+            grouped.add(check, workload.resource, "PASS",
+                        f"mounts the token of ServiceAccount {sa_name}, which holds {rules} RBAC rule(s)")
         else:
-            yield Finding(check, workload.resource, "FAIL",
-                          f"mounts the token of ServiceAccount {sa_name} ({why}) but no binding grants it anything")
-    if not seen:
+            grouped.add(check, workload.resource, "FAIL",
+                        f"mounts the token of ServiceAccount {sa_name} ({why}) but no binding grants it anything")
+    yield from grouped.entries()
+    if not grouped:
         yield Finding(check, CLUSTER, "PASS", "no workload in the inventory")
 
 

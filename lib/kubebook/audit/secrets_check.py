@@ -26,6 +26,7 @@ import yaml
 
 from kubebook.audit import catalog, controlplane
 from kubebook.audit.cprules import Component, Unknown
+from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Finding, Resource
 from kubebook.audit.workloads import CLUSTER, WORKLOAD_KINDS, not_evaluated, top_level_workloads
 from kubebook.errors import AuditError
@@ -52,9 +53,8 @@ def _env_secrets(inv: Any) -> Iterator[Finding]:
     if errors:
         yield from errors
         return
-    seen = False
+    grouped = Grouped()
     for workload in top_level_workloads(inv):
-        seen = True
         uses = []
         for container in workload.containers():
             name = container.get("name", "?")
@@ -66,10 +66,11 @@ def _env_secrets(inv: Any) -> Iterator[Finding]:
                 if source.get("secretRef"):
                     uses.append(f"{name}: envFrom secret {source['secretRef'].get('name')}")
         if uses:
-            yield Finding(check, workload.resource, "FAIL", "; ".join(uses))
+            grouped.add(check, workload.resource, "FAIL", "; ".join(uses))
         else:
-            yield Finding(check, workload.resource, "PASS", "no Secret is passed through environment variables")
-    if not seen:
+            grouped.add(check, workload.resource, "PASS", "no Secret is passed through environment variables")
+    yield from grouped.entries()
+    if not grouped:
         yield Finding(check, CLUSTER, "PASS", "no workload in the inventory")
 
 

@@ -147,8 +147,10 @@ def _by_rule(all_grants: list[Grant]) -> dict[int, list[Grant]]:
 def is_cluster_admin(grant: Grant) -> bool:
     """Bound to ClusterRole cluster-admin, or to a rule with '*' verbs on '*' resources in '*' groups."""
     rule = grant.rule
-    return grant.role == "ClusterRole cluster-admin" or \
-        all("*" in (rule.get(field) or []) for field in ("verbs", "apiGroups", "resources"))
+    if grant.role == "ClusterRole cluster-admin":
+        return True
+    verbs = rule.get("verbs") or ()
+    return "*" in verbs and "*" in (rule.get("apiGroups") or ()) and "*" in (rule.get("resources") or ())
 
 
 def _cluster_admin(all_grants: list[Grant]) -> Iterator[Finding]:

@@ -115,3 +115,30 @@ def test_a_manifest_audit_never_imports_pandas_or_the_kubernetes_client(manifest
                                "--output", str(tmp_path / f"out.{fmt}")], capture_output=True, text=True, check=False)
         assert "HEAVY= CODE=1" in done.stderr, done.stderr  # 1: the privileged pod fails at the default --fail-on
         assert (tmp_path / f"out.{fmt}").stat().st_size > 0
+
+
+def test_registries_flag_sets_the_allow_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "pods.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: inside, namespace: a}\n"
+        "spec: {containers: [{name: c, image: 'ghcr.io/acme/app:1.0'}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: outside, namespace: a}\n"
+        "spec: {containers: [{name: c, image: 'docker.io/library/nginx:1.27'}]}\n")
+    main(["audit", "--manifests", str(tmp_path / "m"), "--format", "json", "--show-passed",
+          "--registries", "ghcr.io/acme, registry.k8s.io"])
+    doc = json.loads(capsys.readouterr().out)
+    verdicts = {f["resource"]["name"]: f["result"] for f in doc["findings"]
+                if f["check"] == "images.registry-allowlist"}
+    assert verdicts == {"inside": "PASS", "outside": "FAIL"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("https://ghcr.io", "drop the scheme (write 'ghcr.io')"),
+    (" , ", "the list is empty"),
+    ("ghcr.io/a b", "an entry has no spaces"),
+])
+def test_bad_registries_exit_2_and_say_what_would_be_right(manifests: Path, value: str, expected: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--manifests", str(manifests), "--registries", value]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "registry.k8s.io,ghcr.io/acme" in err

@@ -57,6 +57,27 @@ def _entries(values: Any) -> list[str]:
     return [str(r).strip().rstrip("/") for r in items if str(r).strip()]
 
 
+def parse_allow_list(text: str) -> list[str]:
+    """A comma-separated allow-list as given on the command line; ParameterError naming each bad entry.
+
+    An entry is a registry host (``ghcr.io``, ``localhost:5000``) or a host with a
+    path prefix (``ghcr.io/acme``); a URL scheme, spaces or an empty list are refused.
+    """
+    from kubebook.errors import ParameterError
+
+    entries = _entries(text)
+    problems = [f"{entry!r}: drop the scheme (write {entry.split('://', 1)[1]!r})" for entry in entries
+                if "://" in entry]
+    problems += [f"{entry!r}: an entry has no spaces" for entry in entries if " " in entry]
+    if not entries:
+        problems.append("the list is empty")
+    if problems:
+        raise ParameterError("--registries is not a valid registry allow-list", problems=problems,
+                             hint="give registry hosts or host/path prefixes, comma-separated: "
+                                  "registry.k8s.io,ghcr.io/acme")
+    return entries
+
+
 def allowed_registries(inv: Any) -> list[str] | None:
     """The allow-list: the caller's ``inv.allowed_registries``, else the environment, else the cluster's own.
 

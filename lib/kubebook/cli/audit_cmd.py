@@ -34,6 +34,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser.add_argument("--waivers", metavar="FILE", help="YAML file of accepted risks (see README, ## Audit)")
     parser.add_argument("--fail-on", choices=SEVERITIES, default="high",
                         help="lowest severity of an unwaived FAIL/ERROR that makes the exit code 1 (default: high)")
+    parser.add_argument("--registries", metavar="LIST",
+                        help="registry allow-list, comma-separated hosts or host/path prefixes "
+                             "(default: $KUBEBOOK_AUDIT_REGISTRIES, else ConfigMap kube-system/kubebook-audit)")
     parser.add_argument("--show-passed", action="store_true", help="include PASS findings in the report")
     parser.set_defaults(handler=run)
 
@@ -65,6 +68,11 @@ def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from kubebook.audit.waivers import load_waivers
 
     waivers = load_waivers(args.waivers, set(catalog.load_catalog())) if args.waivers else []
+    registries = None
+    if args.registries is not None:
+        from kubebook.audit.images import parse_allow_list
+
+        registries = parse_allow_list(args.registries)  # bad input is refused before anything is read
     if args.manifests is not None:
         inventory = AuditInventory.from_manifests(args.manifests)
     elif args.control_plane is not None:
@@ -73,4 +81,6 @@ def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from kubebook.cluster import connect
 
         inventory = AuditInventory.from_cluster(connect(args.cluster or None))
+    if registries is not None:
+        inventory.allowed_registries = registries  # type: ignore[attr-defined]
     return run_audit(inventory, waivers)

@@ -63,9 +63,13 @@ def _ours(text: str) -> tuple[str, Any]:
 
 
 def _documents(scalar: str) -> list[str]:
-    """The scalar as mapping value, key, block sequence item, flow sequence item and flow mapping value."""
+    """The scalar in every position a plain scalar can take, and in prose, quotes and block scalars."""
     return [f"k: {scalar}\n", f"{scalar}: v\n", f"items:\n  - {scalar}\n  - other\n", f"k: [{scalar}, 2]\n",
-            f"k: {{a: {scalar}, b: 1}}\n", f"outer:\n  inner: {scalar}  # comment\n"]
+            f"k: {{a: {scalar}, b: 1}}\n", f"outer:\n  inner: {scalar}  # comment\n", f"k: &anchor {scalar}\n",
+            f"- - {scalar}\n", f"--- {scalar}\n", f"k:\n  {scalar}\n", f"k: [\n  {scalar}\n]\n", f"? {scalar}\n: v\n",
+            f"a: b\r\nc: {scalar}\r\n", f"title: prose with {scalar} inside\n", f"title: ends in {scalar}\n",
+            f"k: >\n  folded {scalar}\n  {scalar}\n", f"k: '{scalar} quoted'\n", f"k: x-{scalar}\n", f"k: a:{scalar}\n",
+            f"{{\"k\":{scalar}}}\n"]
 
 
 @pytest.mark.parametrize("scalar", SCALARS)

@@ -12,18 +12,15 @@ Kubernetes Benchmark v1.12 numbering, or null where no CIS item applies.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from kubebook.audit import yamlload
 from kubebook.audit.model import PSS_LEVELS, SEVERITIES, Check
 from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import AuditError
 
-CHECKS_DIR = Path(str(resources.files("kubebook.audit") / "checks"))
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"  # package data beside this module
 
 RECORD_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -69,7 +66,7 @@ def _load(directory: Path) -> dict[str, Check]:
     for path in files:
         try:
             records = yamlload.load(path.read_text(encoding="utf-8")) or []  # PyYAML semantics, parsed by ryaml
-        except yaml.YAMLError as error:
+        except yamlload.YAMLError as error:
             raise AuditError(f"check file {path} is not valid YAML: {error}") from error
         problems = schema_problems(FILE_SCHEMA, records)
         if problems:

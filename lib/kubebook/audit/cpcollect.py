@@ -29,8 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook.audit import yamlload
 from kubebook.errors import AuditError
 
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
@@ -121,7 +120,7 @@ def _dotted(data: Any, path: str) -> Any:
 
 def _load_yaml(path: str) -> Any:
     with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yamlload.load(handle.read())
 
 
 def _secrets_providers(config: Any) -> list[str]:
@@ -156,7 +155,7 @@ def config_fields(component: str, flags: dict[str, str], readable: bool = True) 
             continue
         try:
             out[flag] = extract(_load_yaml(flags[flag]))
-        except (OSError, yaml.YAMLError, AttributeError, TypeError) as error:
+        except (OSError, yamlload.YAMLError, AttributeError, TypeError) as error:
             out[flag] = {"error": f"cannot read {flags[flag]}: {error.__class__.__name__}: {error}"}
     return out
 
@@ -247,7 +246,7 @@ def collect_static_pods(directory: str | Path) -> dict[str, Any]:
     for path in sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".manifest", ".json")):
         try:
             pod = _load_yaml(str(path))
-        except (OSError, yaml.YAMLError) as error:
+        except (OSError, yamlload.YAMLError) as error:
             raise AuditError(f"cannot read static pod manifest {path}: {error}") from error
         if isinstance(pod, dict) and pod.get("kind") == "Pod":
             pods.append((pod, str(path)))
@@ -278,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--local", help="name of a kubebook local control plane")
     args = parser.parse_args(argv)
     collection = collect_static_pods(args.static_pods) if args.static_pods else collect_local(args.local)
+    import yaml
+
     yaml.safe_dump(collection, sys.stdout, sort_keys=False)
     return 0
 

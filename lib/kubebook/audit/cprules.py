@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from kubebook.audit import yamlload
@@ -27,7 +27,7 @@ class Unknown(Exception):
 
 @functools.cache
 def rules() -> dict[str, Any]:
-    text = (resources.files("kubebook.audit") / "rules" / "controlplane.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent / "rules" / "controlplane.yaml").read_text(encoding="utf-8")
     return dict(yamlload.load(text))  # PyYAML semantics, parsed by ryaml
 
 

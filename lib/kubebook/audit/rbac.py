@@ -14,7 +14,7 @@ import base64
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from kubebook.audit import catalog, yamlload
@@ -42,7 +42,7 @@ LIST_LIMIT = 8
 @functools.cache
 def permission_queries() -> dict[str, list[dict[str, Any]]]:
     """``rules/rbac.yaml``: check id -> the (verbs, group, resource) triples it looks for."""
-    text = (resources.files("kubebook.audit") / "rules" / "rbac.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent / "rules" / "rbac.yaml").read_text(encoding="utf-8")
     return dict(yamlload.load(text))  # PyYAML semantics, parsed by ryaml
 
 

@@ -17,14 +17,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kubebook.audit import catalog, controlplane
+from kubebook.audit import catalog, controlplane, yamlload
 from kubebook.audit.cprules import Component, Unknown
 from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Finding, Resource
@@ -83,8 +80,8 @@ def _local_collection_for(inv: Any) -> dict[str, Any] | None:
         return None
     for kubeconfig in sorted((data_dir() / "clusters").glob("*/kubeconfig")):
         try:
-            config = yaml.safe_load(kubeconfig.read_text())
-        except (OSError, yaml.YAMLError):
+            config = yamlload.load(kubeconfig.read_text())
+        except (OSError, yamlload.YAMLError):
             continue
         servers = [c.get("cluster", {}).get("server") for c in (config or {}).get("clusters") or []]
         if server in servers:
@@ -149,6 +146,8 @@ def etcdctl_command(collection: dict[str, Any], apiserver: Component) -> list[st
 
 def stored_prefixes(command: list[str]) -> dict[str, str]:
     """etcd key -> envelope of its stored value (``k8s:enc:<provider>:<version>:<key>`` or ``plaintext``)."""
+    import subprocess  # only a live local control plane needs it; kept off the manifest audit's start-up
+
     result = subprocess.run(command, capture_output=True, timeout=ETCDCTL_TIMEOUT, check=False,
                             env={**os.environ, "ETCDCTL_API": "3"})
     if result.returncode != 0:
@@ -166,6 +165,8 @@ def stored_prefixes(command: list[str]) -> dict[str, str]:
 
 
 def _read_back(check: Any, collection: dict[str, Any], apiserver: Component, where: Resource) -> Iterator[Finding]:
+    import subprocess
+
     try:
         stored = stored_prefixes(etcdctl_command(collection, apiserver))
     except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError) as error:

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubebook.audit import yamlload
 from kubebook.errors import AuditError, ClusterUnreachableError, ParameterError
 
@@ -283,7 +281,7 @@ def _parse_file(path: Path) -> Parsed:
     for line, doc in _split_documents(text):
         try:
             parsed.append(((str(path), line), yamlload.load(doc), None))  # PyYAML's result, ryaml's speed
-        except yaml.YAMLError as error:
+        except yamlload.YAMLError as error:
             parsed.append(((str(path), line), None, f"invalid YAML: {str(error).splitlines()[0]}"))
     return parsed
 

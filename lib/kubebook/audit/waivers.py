@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook.audit import yamlload
 from kubebook.audit.rows import FindingRows
 from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import ParameterError
@@ -84,11 +83,11 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list
     """Parse and validate a waivers file; every problem is listed in one ParameterError."""
     path = Path(path).expanduser()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlload.load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ParameterError(f"waivers file {path} cannot be read: {error.strerror}",
                              hint="pass an existing YAML file to --waivers") from error
-    except yaml.YAMLError as error:
+    except yamlload.YAMLError as error:
         raise ParameterError(f"waivers file {path} is not valid YAML",
                              problems=[str(error).replace("\n", " ")]) from error
     # YAML turns an unquoted 2026-12-31 into a date; the schema speaks strings.

@@ -17,38 +17,49 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 try:
     import ryaml
 except ImportError:  # pragma: no cover - ryaml is a dependency; PyYAML alone is correct, just slower
     ryaml = None
 
-_PyYAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-# A plain-scalar token starts at the beginning of a line, after whitespace or a flow/mapping indicator,
-# and (for the numeric forms) ends at whitespace, a flow indicator, a colon or a comment.
+# Candidates: a token that starts at the beginning of a line, after whitespace or a flow/mapping
+# indicator. Booleans and numbers only matter when they are a whole plain scalar (checked by
+# _whole_scalar: "uses no stat" in a description is prose, "privileged: no" is a boolean); dates
+# (a timestamp may contain a space), merge keys, "=" and tags always send the document to PyYAML.
 _START = r"(?<![^\s\[\]{},:])"
 _END = r"(?![^\s\]},:#])"
 _FIRST = r"(?=[-+0-9<=!yYnNoO])"  # a character set first lets the regex engine skip ahead ~4x faster
 _DIVERGENT = re.compile(
-    _FIRST + _START + r"(?:"
+    _FIRST + _START + r"(?:(?P<scalar>"
     r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)" + _END +         # YAML 1.1 booleans
     r"|[-+]?0(?:[0-9_]+(?:\.[0-9_]*)?|[oO][0-7_]*|[bB][01_]*|[xX][0-9a-fA-F]*_[0-9a-fA-F_]*)" + _END +  # 0644, 0o17
     r"|[-+]?[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?" + _END +  # 1_000
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?" + _END +     # sexagesimal 1:20, 21:59:43.10
     r"|[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+" + _END +  # exponents 1e3, 1.5e+3
-    r"|[-+]\.[0-9]"                        # signed .5
-    r"|[-+]?[0-9]{19}"                     # integers beyond 64 bits
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]"          # dates and timestamps
+    r"|[-+]\.[0-9][0-9_]*" + _END +         # signed .5
+    r"|[-+]?[0-9]{19,}" + _END +           # integers beyond 64 bits
+    r")|[0-9]{4}-[0-9]{1,2}-[0-9]"         # dates and timestamps
     r"|<<|=" + _END +                      # merge keys, the value key
     r"|!"                                  # explicit tags (!!binary, !!set, custom)
     r")")
+_AFTER = re.compile(r"[ \t]*(?:$|[\r\n#,\]}]|:(?:[ \t\r\n]|$))")
+_BEFORE = re.compile(r"(?:^|[:?\[{,]|(?:^|\s)-|^---|(?:^|\s)&\S+)$")
+
+
+def _whole_scalar(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a whole plain scalar: after an indicator (or alone) and ending there."""
+    if not _AFTER.match(text, end):
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    return _BEFORE.search(text[line_start:start].rstrip(" \t")) is not None
 
 
 def needs_pyyaml(text: str) -> bool:
     """Whether ``text`` may contain a scalar that YAML 1.1 (PyYAML) and YAML 1.2 (ryaml) read differently."""
-    return _DIVERGENT.search(text) is not None
+    for match in _DIVERGENT.finditer(text):
+        if match.group("scalar") is None or _whole_scalar(text, match.start(), match.end()):
+            return True
+    return False
 
 
 def load(text: str) -> Any:
@@ -61,4 +72,15 @@ def load(text: str) -> Any:
             return ryaml.loads(text)
         except Exception:  # let PyYAML decide and word the error (duplicate keys, bad syntax)
             pass
-    return yaml.load(text, Loader=_PyYAMLLoader)  # CSafeLoader/SafeLoader only
+    import yaml  # imported on first need: most manifests never need it (10-20 ms of a 0.25 s audit)
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # CSafeLoader/SafeLoader only
+
+
+def __getattr__(name: str) -> Any:
+    """``yamlload.YAMLError`` is PyYAML's, imported only when an ``except`` clause evaluates it."""
+    if name == "YAMLError":
+        import yaml
+
+        return yaml.YAMLError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

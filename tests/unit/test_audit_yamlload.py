@@ -108,7 +108,8 @@ def test_random_documents_match_pyyaml() -> None:
 
 
 def test_duplicate_keys_and_anchors_follow_pyyaml() -> None:
-    for text in ("a: 1\na: 2\n", "base: &b {x: 1}\nuse: *b\n", "base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n",
+    for text in ("k: x\u2028other: yes\n", "k: a\x85b: no\n", "a: 1\u2029b: on\n", "\ufeffk: on\n",
+                 "a: 1\na: 2\n", "base: &b {x: 1}\nuse: *b\n", "base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n",
                  "a: [1\n", "a: 'unterminated\n", "\tbad: tab\n"):
         expected, got = _reference(text), _ours(text)
         assert expected[0] == got[0] and _same(expected[1], got[1]), f"{text!r}: PyYAML {expected}, kubebook {got}"

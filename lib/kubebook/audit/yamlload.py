@@ -56,6 +56,8 @@ def _whole_scalar(text: str, start: int, end: int) -> bool:
 
 def needs_pyyaml(text: str) -> bool:
     """Whether ``text`` may contain a scalar that YAML 1.1 (PyYAML) and YAML 1.2 (ryaml) read differently."""
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:  # YAML 1.1 line breaks: lines differ from "\n" ones
+        return True
     for match in _DIVERGENT.finditer(text):
         if match.group("scalar") is None or _whole_scalar(text, match.start(), match.end()):
             return True

@@ -68,18 +68,33 @@ def test_frame_columns_and_controller_owned_objects_are_judged_once() -> None:
     assert len(ENGINES) >= 1
 
 
-def test_shared_workload_list_sees_objects_added_after_the_first_audit() -> None:
-    from kubebook.audit.workloads import top_level_workloads
+def test_shared_workload_list_never_outlives_one_audit() -> None:
+    from kubebook.audit.workloads import shared_workloads, top_level_workloads
 
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "n"},
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "one", "namespace": "n"},
            "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
     inv = AuditInventory.from_objects([pod])
-    assert [w.resource.name for w in top_level_workloads(inv)] == ["a"]
-    assert top_level_workloads(inv) is top_level_workloads(inv)  # computed once, shared by the engines
-    inv.by_kind["Pod"].append({**pod, "metadata": {"name": "b", "namespace": "n"}})
-    assert [w.resource.name for w in top_level_workloads(inv)] == ["a", "b"]
-    names = set(run_audit(inv).findings.query("check == 'images.latest-tag'")["name"])
-    assert names == {"a", "b"}
+    with shared_workloads(inv):
+        assert top_level_workloads(inv) is top_level_workloads(inv)  # computed once, shared by the engines
+    assert top_level_workloads(inv) is not top_level_workloads(inv)  # outside an audit: always fresh
+    assert {n for n in run_audit(inv).findings.query("check == 'images.latest-tag'")["name"]} == {"one"}
+    # replace the object at the same count (the case a count-keyed cache got wrong): every engine sees "two"
+    inv.by_kind["Pod"][0] = {**pod, "metadata": {"name": "two", "namespace": "n"},
+                             "spec": {**pod["spec"], "hostNetwork": True}}
+    frame = run_audit(inv).findings
+    workload_rows = frame[frame["kind"] == "Pod"]
+    assert set(workload_rows["name"]) == {"two"}
+    assert set(frame.query("check == 'network.pod-unselected'")["result"]) == {"INFO"}  # hostNetwork seen
+
+
+def test_an_empty_batch_counts_for_nothing_in_the_score() -> None:
+    from kubebook.audit.model import FindingBatch
+
+    engine = types.ModuleType("empty_batches")
+    engine.evaluate = lambda inv: [FindingBatch(catalog.get("images.seccomp"), [], "FAIL", "x"),  # type: ignore
+                                   FindingBatch(catalog.get("privileged"), [], "PASS", "y")]
+    result = run_audit(AuditInventory.from_objects([]), engines=[engine])
+    assert "images" not in result.score["sections"] and "pss" not in result.score["sections"]
 
 
 def test_waived_rows_inside_a_failing_batch_are_waived_one_by_one() -> None:

@@ -25,7 +25,8 @@ SCALARS = [
     "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "00", "07", "010", "0644",
     "1_0", "1__2", "0o17", "0b101", "0x_1", "1:20", "1:20.5", "21:59:43.10", "+.5", "-.5", "1e3", "1E3",
     "1.5e3", "1.0e+5", "2020-01-01", "2001-12-14t21:59:43.10-05:00", "=", "<<", "123456789012345678901234567890",
-    "!!binary aGVsbG8=", "!!str 5", "!!int 7", "00.5",
+    "!!binary aGVsbG8=", "!!str 5", "!!int 7", "00.5", "1.2_3", "1.5_", "1._", ".5e5", ".5E5", "1_212:30",
+    "-1_0:30.5", ".5_0", "&anchor value",
     # forms both read the same way (must stay on the fast path without changing meaning)
     "0", "-0", "+1", "-1", "42", "1.0", "1.", ".5", "0.0", "0x1F", ".inf", "-.inf", ".nan", "true", "True",
     "TRUE", "false", "False", "null", "Null", "NULL", "~", "y", "Y", "n", "N", "tRue", "nginx:latest",
@@ -109,6 +110,7 @@ def test_random_documents_match_pyyaml() -> None:
 
 def test_duplicate_keys_and_anchors_follow_pyyaml() -> None:
     for text in ("k: x\u2028other: yes\n", "k: a\x85b: no\n", "a: 1\u2029b: on\n", "\ufeffk: on\n",
+                 "a: &a 1\nb: &a 2\nc: *a\n", "\ufeffyes: 1\n", "\ufeff2020-01-01\n", "a: 1\ron: 2\r", "k:\r  0644\r",
                  "a: 1\na: 2\n", "base: &b {x: 1}\nuse: *b\n", "base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n",
                  "a: [1\n", "a: 'unterminated\n", "\tbad: tab\n"):
         expected, got = _reference(text), _ours(text)

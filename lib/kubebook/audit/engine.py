@@ -21,6 +21,7 @@ from kubebook.audit.model import Finding, FindingBatch, Resource
 from kubebook.audit.rows import COLUMNS, FindingRows
 from kubebook.audit.sources import AuditInventory, gc_paused
 from kubebook.audit.waivers import Waiver, apply_waivers
+from kubebook.audit.workloads import shared_workloads
 
 ENGINES: tuple[ModuleType, ...] = (
     pss,
@@ -88,21 +89,21 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
     with gc_paused():  # millions of acyclic objects: automatic full collections would rescan them all
         findings: list[Finding | FindingBatch] = list(_source_findings(inv))
         engine_check = catalog.get("source.engine-failed")
-        for engine in engines if engines is not None else ENGINES:
-            applies = getattr(engine, "applies_to", None)
-            if applies is not None and not applies(inv):
-                continue
-            resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
-            produced: list[Finding | FindingBatch] = []
-            try:
-                produced.extend(engine.evaluate(inv))
-            except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
-                findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
-                continue
-            findings.extend(produced)
-            batches = [f for f in produced if type(f) is FindingBatch]
-            count = len(produced) - len(batches) + sum(len(b.resources) for b in batches)
-            findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
+        with shared_workloads(inv):  # the engines share one list of top-level workloads
+            for engine in engines if engines is not None else ENGINES:
+                applies = getattr(engine, "applies_to", None)
+                if applies is not None and not applies(inv):
+                    continue
+                resource = Resource("Engine", None, engine.__name__.rsplit(".", 1)[-1])
+                produced: list[Finding | FindingBatch] = []
+                try:
+                    produced.extend(engine.evaluate(inv))
+                except Exception as error:  # an engine bug must show up as ERROR, never as a clean result
+                    findings.append(Finding(engine_check, resource, "ERROR", f"{type(error).__name__}: {error}"))
+                    continue
+                findings.extend(produced)
+                count = sum(len(f.resources) if type(f) is FindingBatch else 1 for f in produced)
+                findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
         rows = FindingRows.from_findings(findings)
         del findings
         expired = apply_waivers(rows, list(waivers or []), inv, today=today or dt.date.today())

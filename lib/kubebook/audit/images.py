@@ -230,4 +230,4 @@ def _default_namespace(verdicts: _Verdicts, workload: Workload) -> None:
     elif workload.namespace == "default":
         verdicts.finding("images.default-namespace", workload, "FAIL", "runs in the default namespace")
     else:
-        verdicts.add("images.default-namespace", workload, [], "runs in a namespace of its own", "")
+        verdicts.finding("images.default-namespace", workload, "PASS", f"runs in namespace {workload.namespace}")

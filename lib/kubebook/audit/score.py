@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kubebook.audit.model import FindingBatch
+
 WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1, "info": 0}
 
 
@@ -46,8 +48,8 @@ def _entry_outcomes(findings: Any) -> list[tuple[Any, ...]]:
     failed: set[int] = set()
     for index, entry in enumerate(findings.entries):
         result = entry.result
-        if result == "INFO" or index in waivers:
-            continue
+        if result == "INFO" or index in waivers or (type(entry) is FindingBatch and not entry.resources):
+            continue  # an empty batch has no rows, so it counts for nothing
         check = entry.check
         counted[id(check)] = check
         if result != "PASS":

@@ -9,6 +9,7 @@ from, and the finding names the thing to fix.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,14 +66,14 @@ def is_top_level(obj: dict[str, Any], audited_uids: set[str]) -> bool:
 def top_level_workloads(inv: Any) -> list[Workload]:
     """Every top-level workload of the inventory, by kind then namespace and name.
 
-    Computed once per inventory and shared by the engines (five of them walk the
-    workloads; at 50,000 pods each walk re-sorted and re-wrapped every pod). The
-    cache is keyed by the object counts, so objects added later are seen.
+    During ``run_audit`` (inside ``shared_workloads``) the list is computed once and
+    shared by the engines: five of them walk the workloads, and at 50,000 pods each
+    walk re-sorted and re-wrapped every pod. Outside it every call computes afresh,
+    so an inventory changed between audits is never judged from a stale list.
     """
-    stamp = tuple(len(inv.objects(kind)) for kind in WORKLOAD_KINDS)
-    cached = getattr(inv, "_top_level_workloads", None)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    cached = getattr(inv, "_shared_workloads", None)
+    if cached:
+        return cached[0]
     uids = {(o.get("metadata") or {}).get("uid") for kind in WORKLOAD_KINDS for o in inv.objects(kind)} - {None}
     workloads = []
     for kind in WORKLOAD_KINDS:
@@ -82,8 +83,19 @@ def top_level_workloads(inv: Any) -> list[Workload]:
             if is_top_level(obj, uids):
                 meta, spec = pod_template(kind, obj)
                 workloads.append(Workload(kind, obj, meta, spec))
-    object.__setattr__(inv, "_top_level_workloads", (stamp, workloads))
+    if cached is not None:  # inside shared_workloads: keep it for the other engines
+        cached.append(workloads)
     return workloads
+
+
+@contextlib.contextmanager
+def shared_workloads(inv: Any) -> Iterator[None]:
+    """Within this block, ``top_level_workloads(inv)`` is computed once (engines only read the inventory)."""
+    object.__setattr__(inv, "_shared_workloads", [])
+    try:
+        yield
+    finally:
+        object.__setattr__(inv, "_shared_workloads", None)
 
 
 def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:

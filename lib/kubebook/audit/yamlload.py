@@ -25,25 +25,31 @@ except ImportError:  # pragma: no cover - ryaml is a dependency; PyYAML alone is
 # Candidates: a token that starts at the beginning of a line, after whitespace or a flow/mapping
 # indicator. Booleans and numbers only matter when they are a whole plain scalar (checked by
 # _whole_scalar: "uses no stat" in a description is prose, "privileged: no" is a boolean); dates
-# (a timestamp may contain a space), merge keys, "=" and tags always send the document to PyYAML.
+# (a timestamp may contain a space), merge keys, "=", tags and anchors (ryaml accepts a redefined
+# anchor, PyYAML refuses it) always send the document to PyYAML. Sexagesimal comes before the
+# underscore form so that "1_212:30" is tried whole.
 _START = r"(?<![^\s\[\]{},:])"
 _END = r"(?![^\s\]},:#])"
-_FIRST = r"(?=[-+0-9<=!yYnNoO])"  # a character set first lets the regex engine skip ahead ~4x faster
+_FIRST = r"(?=[-+.0-9<=!&yYnNoO])"  # a character set first lets the regex engine skip ahead ~4x faster
 _DIVERGENT = re.compile(
     _FIRST + _START + r"(?:(?P<scalar>"
     r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)" + _END +         # YAML 1.1 booleans
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?" + _END +     # sexagesimal 1:20, 1_212:30, 21:59:43.10
     r"|[-+]?0(?:[0-9_]+(?:\.[0-9_]*)?|[oO][0-7_]*|[bB][01_]*|[xX][0-9a-fA-F]*_[0-9a-fA-F_]*)" + _END +  # 0644, 0o17
-    r"|[-+]?[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?" + _END +  # 1_000
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?" + _END +     # sexagesimal 1:20, 21:59:43.10
-    r"|[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+" + _END +  # exponents 1e3, 1.5e+3
+    r"|[-+]?\.?[0-9][0-9.]*_[0-9_.]*(?:[eE][-+]?[0-9]+)?" + _END +    # underscores: 1_000, 1.2_3, .5_0
+    r"|[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+" + _END +  # exponents 1e3, 1.5e+3, .5e5
     r"|[-+]\.[0-9][0-9_]*" + _END +         # signed .5
     r"|[-+]?[0-9]{19,}" + _END +           # integers beyond 64 bits
     r")|[0-9]{4}-[0-9]{1,2}-[0-9]"         # dates and timestamps
     r"|<<|=" + _END +                      # merge keys, the value key
     r"|!"                                  # explicit tags (!!binary, !!set, custom)
+    r"|&"                                  # anchors
     r")")
 _AFTER = re.compile(r"[ \t]*(?:$|[\r\n#,\]}]|:(?:[ \t\r\n]|$))")
 _BEFORE = re.compile(r"(?:^|[:?\[{,]|(?:^|\s)-|^---|(?:^|\s)&\S+)$")
+# Characters PyYAML (YAML 1.1) treats as line breaks besides "\n", and the byte-order mark before
+# which nothing counts as a line start: documents with any of them go to PyYAML whole.
+_UNUSUAL = ("\r", "\x85", "\u2028", "\u2029", "\ufeff")
 
 
 def _whole_scalar(text: str, start: int, end: int) -> bool:
@@ -56,7 +62,7 @@ def _whole_scalar(text: str, start: int, end: int) -> bool:
 
 def needs_pyyaml(text: str) -> bool:
     """Whether ``text`` may contain a scalar that YAML 1.1 (PyYAML) and YAML 1.2 (ryaml) read differently."""
-    if "\x85" in text or "\u2028" in text or "\u2029" in text:  # YAML 1.1 line breaks: lines differ from "\n" ones
+    if any(mark in text for mark in _UNUSUAL):  # files read as text have "\n" lines only; these are rare
         return True
     for match in _DIVERGENT.finditer(text):
         if match.group("scalar") is None or _whole_scalar(text, match.start(), match.end()):

@@ -25,12 +25,13 @@ except ImportError:  # pragma: no cover - ryaml is a dependency; PyYAML alone is
 # Candidates: a token that starts at the beginning of a line, after whitespace or a flow/mapping
 # indicator. Booleans and numbers only matter when they are a whole plain scalar (checked by
 # _whole_scalar: "uses no stat" in a description is prose, "privileged: no" is a boolean); dates
-# (a timestamp may contain a space), merge keys, "=", tags and anchors (ryaml accepts a redefined
-# anchor, PyYAML refuses it) always send the document to PyYAML. Sexagesimal comes before the
-# underscore form so that "1_212:30" is tried whole.
+# (a timestamp may contain a space), merge keys, "=" and tags always send the document to PyYAML,
+# and so does an anchor name defined twice (ryaml accepts it, PyYAML refuses it; anchors themselves
+# are common: PyYAML's own dumps write them). Sexagesimal comes before the underscore form so that
+# "1_212:30" is tried whole.
 _START = r"(?<![^\s\[\]{},:])"
 _END = r"(?![^\s\]},:#])"
-_FIRST = r"(?=[-+.0-9<=!&yYnNoO])"  # a character set first lets the regex engine skip ahead ~4x faster
+_FIRST = r"(?=[-+.0-9<=!yYnNoO])"  # a character set first lets the regex engine skip ahead ~4x faster
 _DIVERGENT = re.compile(
     _FIRST + _START + r"(?:(?P<scalar>"
     r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)" + _END +         # YAML 1.1 booleans
@@ -43,8 +44,8 @@ _DIVERGENT = re.compile(
     r")|[0-9]{4}-[0-9]{1,2}-[0-9]"         # dates and timestamps
     r"|<<|=" + _END +                      # merge keys, the value key
     r"|!"                                  # explicit tags (!!binary, !!set, custom)
-    r"|&"                                  # anchors
     r")")
+_ANCHOR = re.compile(r"(?<![^\s\[\]{},:])&([^\s\[\]{},]+)")
 _AFTER = re.compile(r"[ \t]*(?:$|[\r\n#,\]}]|:(?:[ \t\r\n]|$))")
 _BEFORE = re.compile(r"(?:^|[:?\[{,]|(?:^|\s)-|^---|(?:^|\s)&\S+)$")
 # Characters PyYAML (YAML 1.1) treats as line breaks besides "\n", and the byte-order mark before
@@ -64,6 +65,10 @@ def needs_pyyaml(text: str) -> bool:
     """Whether ``text`` may contain a scalar that YAML 1.1 (PyYAML) and YAML 1.2 (ryaml) read differently."""
     if any(mark in text for mark in _UNUSUAL):  # files read as text have "\n" lines only; these are rare
         return True
+    if "&" in text:
+        anchors = _ANCHOR.findall(text)
+        if len(anchors) != len(set(anchors)):
+            return True
     for match in _DIVERGENT.finditer(text):
         if match.group("scalar") is None or _whole_scalar(text, match.start(), match.end()):
             return True

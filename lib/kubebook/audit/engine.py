@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
-from kubebook.audit.model import Finding, FindingBatch, Resource
+from kubebook.audit.model import FAILING_RESULTS, Finding, FindingBatch, Resource, severity_rank
 from kubebook.audit.rows import COLUMNS, FindingRows
 from kubebook.audit.sources import AuditInventory, gc_paused
 from kubebook.audit.waivers import Waiver, apply_waivers
@@ -68,8 +68,6 @@ class AuditResult:
 
     def failing(self, fail_on: str = "info") -> Any:
         """Unwaived FAIL/ERROR findings at or above severity ``fail_on`` (a DataFrame)."""
-        from kubebook.audit.model import FAILING_RESULTS, severity_rank
-
         df = self.findings
         if df.empty:
             return df
@@ -104,7 +102,7 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
                 findings.extend(produced)
                 count = sum(len(f.resources) if type(f) is FindingBatch else 1 for f in produced)
                 findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
-        rows = FindingRows.from_findings(findings)
+        rows = FindingRows(findings)
         del findings
         expired = apply_waivers(rows, list(waivers or []), inv, today=today or dt.date.today())
         scores = score.compute(rows)
@@ -115,7 +113,7 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
 
 def findings_frame(findings: list[Finding | FindingBatch]) -> Any:
     """Engine output as a DataFrame with ``COLUMNS`` (one row per finding, batches expanded)."""
-    return FindingRows.from_findings(findings).frame()
+    return FindingRows(findings).frame()
 
 
 def _source_findings(inv: AuditInventory) -> Iterable[Finding]:

@@ -36,8 +36,11 @@ class Grouped:
 
     def entries(self) -> Iterator[Finding | FindingBatch]:
         for (check_id, result, message), resources in self.groups.items():
-            check = self.checks[check_id]
-            if len(resources) == 1:
-                yield Finding(check, resources[0], result, message)
-            else:
-                yield FindingBatch(check, resources, result, message)
+            yield entry(self.checks[check_id], resources, result, message)
+
+
+def entry(check: Check, resources: list[Resource], result: str, message: str) -> Finding | FindingBatch:
+    """A Finding for one resource, a FindingBatch for several (never called with none)."""
+    if len(resources) == 1:
+        return Finding(check, resources[0], result, message)
+    return FindingBatch(check, resources, result, message)

@@ -119,9 +119,9 @@ class _Verdicts:
 
     def add(self, check_id: str, workload: Workload, bad: list[str], good: str, bad_text: str) -> None:
         if bad:
-            self.grouped.add(self.checks[check_id], workload.resource, "FAIL", f"{bad_text}: {'; '.join(bad)}")
+            self.finding(check_id, workload, "FAIL", f"{bad_text}: {'; '.join(bad)}")
         else:
-            self.grouped.add(self.checks[check_id], workload.resource, "PASS", good)
+            self.finding(check_id, workload, "PASS", good)
 
     def finding(self, check_id: str, workload: Workload, result: str, message: str) -> None:
         self.grouped.add(self.checks[check_id], workload.resource, result, message)

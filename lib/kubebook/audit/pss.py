@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubebook.audit import catalog
+from kubebook.audit.grouped import entry as grouped_entry
 from kubebook.audit.model import Finding, FindingBatch, Resource
 from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, containers
 from kubebook.audit.pss_restricted import ALLOWED_VOLUME_SOURCES, CHECKS
@@ -231,8 +232,7 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
             yield FindingBatch(check, passed, "PASS", f"{check.id}: allowed")
     for _, fails in verdicts.values():  # and the FAIL verdicts as one batch per (template, check)
         for check, message, resources in fails:
-            yield FindingBatch(check, resources, "FAIL", message) if len(resources) > 1 else \
-                Finding(check, resources[0], "FAIL", message)
+            yield grouped_entry(check, resources, "FAIL", message)
     yield from _namespace_findings(inv)
 
 

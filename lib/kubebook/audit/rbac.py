@@ -66,7 +66,7 @@ def evaluate(inv: Any) -> Iterator[Finding]:
     yield from _cluster_admin(all_grants)
     by_rule = _by_rule(all_grants)
     for check_id, queries in permission_queries().items():
-        yield from _who_can(catalog.get(check_id), all_grants, queries, by_rule)
+        yield from _who_can(catalog.get(check_id), queries, by_rule)
     yield from _wildcards(inv)
     yield from _default_sa(inv, all_grants)
     yield from _token_automount(inv, all_grants)
@@ -107,14 +107,13 @@ def _per_binding(check: Check, matched: list[Grant], what: dict[Grant, str], non
         yield Finding(check, CLUSTER, "PASS", none)
 
 
-def _who_can(check: Check, all_grants: list[Grant], queries: list[dict[str, Any]],
-             by_rule: dict[int, list[Grant]] | None = None) -> Iterator[Finding]:
+def _who_can(check: Check, queries: list[dict[str, Any]], by_rule: dict[int, list[Grant]]) -> Iterator[Finding]:
     """Per-binding verdicts; cluster-admin grants are left to rbac.cluster-admin-binding (INFO here)."""
     matched: list[Grant] = []
     admins: list[Grant] = []
     what: dict[Grant, str] = {}
     # grants of one role share its rule objects: judge each rule once, skip all its grants when it allows nothing
-    for held in (by_rule if by_rule is not None else _by_rule(all_grants)).values():
+    for held in by_rule.values():
         rule = held[0].rule
         actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
                    if rule_allows(rule, verb, q["group"], q["resource"])]

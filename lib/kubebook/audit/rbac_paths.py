@@ -65,6 +65,16 @@ class EscalationPath:
         return " ".join(parts)
 
 
+def _on_object(candidates: list[Grant], name: str | None) -> list[Grant]:
+    """The grants that reach object ``name`` (any object when None): resourceNames restrictions applied."""
+    found = []
+    for grant in candidates:
+        names = restricted_names(grant)
+        if not names or (name is not None and name in names):
+            found.append(grant)
+    return found
+
+
 def label(key: str) -> str:
     """A subject key (``Kind:name``) as text: ``Kind name``."""
     if key == TARGET:
@@ -153,15 +163,8 @@ class EscalationGraph:
     def _can(index: dict[Action, list[Grant]], verb: str, group: str, resource: str, name: str | None = None,
              *, cluster_only: bool = False) -> list[Grant]:
         """Grants allowing the action (optionally only cluster-wide ones, and on object ``name``)."""
-        found = []
-        for grant in index.get((verb, group, resource), ()):
-            if cluster_only and grant.namespace is not None:
-                continue
-            names = restricted_names(grant)
-            if names and (name is None or name not in names):
-                continue
-            found.append(grant)
-        return found
+        allowing = index.get((verb, group, resource), [])
+        return _on_object([g for g in allowing if g.namespace is None] if cluster_only else allowing, name)
 
     def _namespaces(self, matched: Iterable[Grant]) -> dict[str, Grant]:
         """Namespace -> one grant reaching it ("*" for cluster-wide)."""
@@ -200,11 +203,9 @@ class EscalationGraph:
             steps.append(Step(TARGET, f"impersonate group system:masters via {masters[0].via()}"))
         users = self._can(index, "impersonate", "", "users", cluster_only=True)
         if users:
-            users_index = {("impersonate", "", "users"): users}
             for other in sorted(self.subjects):
                 subject = self.subjects[other]
-                allowed = self._can(users_index, "impersonate", "", "users", subject.name) \
-                    if subject.kind == "User" else []
+                allowed = _on_object(users, subject.name) if subject.kind == "User" else []
                 if other != key and allowed:
                     steps.append(Step(other, f"impersonate the user via {allowed[0].via()}"))
         for ns, grant in self._namespaces(self._can(index, "impersonate", "", "serviceaccounts")).items():

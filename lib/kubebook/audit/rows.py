@@ -14,12 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from kubebook.audit.model import SEVERITIES, Check, Finding, FindingBatch, Resource, severity_rank
+from kubebook.audit.model import (
+    FAILING_RESULTS,
+    RESULTS,
+    SEVERITIES,
+    Check,
+    Finding,
+    FindingBatch,
+    Resource,
+    severity_rank,
+)
 
 COLUMNS = ["check", "title", "section", "severity", "cis", "pss_level", "scored", "kind", "namespace", "name",
            "result", "message", "remediation", "waived", "waiver"]
 RESULT_ORDER = {"ERROR": 0, "FAIL": 1, "WARN": 2, "INFO": 3, "PASS": 4}
-RESULTS_COUNTED = ("PASS", "FAIL", "WARN", "ERROR", "INFO")
 _CHECK_FIELDS = ("title", "section", "severity", "cis", "pss_level", "scored", "remediation")
 
 Entry = Finding | FindingBatch
@@ -37,10 +45,6 @@ class FindingRows:
     def __init__(self, entries: Iterable[Entry] = (), waivers: dict[int, str] | None = None) -> None:
         self.entries: list[Entry] = list(entries)
         self.waivers: dict[int, str] = dict(waivers or {})
-
-    @classmethod
-    def from_findings(cls, findings: Iterable[Entry]) -> FindingRows:
-        return cls(findings)
 
     def __len__(self) -> int:
         return sum(len(e.resources) if type(e) is FindingBatch else 1 for e in self.entries)
@@ -99,7 +103,7 @@ class FindingRows:
 
     def counts(self) -> dict[str, int]:
         """Rows per result (waived ones apart, under ``waived``)."""
-        out = dict.fromkeys(RESULTS_COUNTED, 0)
+        out = dict.fromkeys(RESULTS, 0)
         for entry in self.entries:
             out[entry.result] += len(entry.resources) if type(entry) is FindingBatch else 1
         for index in self.waivers:
@@ -111,7 +115,7 @@ class FindingRows:
         """Unwaived FAIL/ERROR rows per severity."""
         out = dict.fromkeys(SEVERITIES, 0)
         for index, entry in enumerate(self.entries):
-            if entry.result in ("FAIL", "ERROR") and index not in self.waivers:
+            if entry.result in FAILING_RESULTS and index not in self.waivers:
                 out[entry.check.severity] += len(entry.resources) if type(entry) is FindingBatch else 1
         return out
 

@@ -9,6 +9,7 @@ service-account credentials. Library code never shells out to kubectl.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from kubebook.errors import ClusterError, ClusterUnreachableError
+from kubebook.errors import ApiError, ClusterError, ClusterUnreachableError, ParameterError
 from kubebook.localcluster.paths import kubeconfig_path
 
 PAGE_SIZE = 500
@@ -101,6 +102,157 @@ class Cluster:
             token = page.metadata._continue
             if not token:
                 return
+
+
+    # --- generic objects (raw JSON): any kind the server serves, found through discovery ---
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
+                content_type: str = "application/json", accept: str = "application/json",
+                timeout: float | None = None) -> Any:
+        """One raw API call: JSON in, parsed JSON out; a non-2xx answer raises ApiError with the server's message."""
+        url = self.server + path
+        if query:
+            url += "?" + self.api_client.parameters_to_url_query(
+                {k: v for k, v in query.items() if v is not None}, None)
+        headers = {"Accept": accept, "Content-Type": content_type}
+        headers.update(self.api_client.default_headers)
+        self.api_client.update_params_for_auth(headers, None, ["BearerToken"], path, method, body)
+        payload = None if body is None else body if isinstance(body, str | bytes) else json.dumps(body)
+
+        def send() -> Any:
+            response = self.api_client.call_api(method, url, header_params=headers, body=payload,
+                                                _request_timeout=timeout)
+            data = response.read()
+            if not 200 <= response.status <= 299:
+                raise api_error(method, path, response.status, data)
+            return json.loads(data) if data else None
+
+        return call(send, server=self.server)
+
+    def resources(self) -> dict[tuple[str, str], Resource]:
+        """Every (apiVersion, kind) the server serves, from aggregated discovery (two requests), cached."""
+        if "resources" not in self._cache:
+            found: dict[tuple[str, str], Resource] = {}
+            for path in ("/api", "/apis"):
+                doc = self.request("GET", path, accept=DISCOVERY_V2)
+                for group in doc.get("items") or []:
+                    group_name = (group.get("metadata") or {}).get("name", "")
+                    for version in group.get("versions") or []:
+                        api_version = f"{group_name}/{version['version']}" if group_name else version["version"]
+                        for res in version.get("resources") or []:
+                            kind = (res.get("responseKind") or {}).get("kind")
+                            if kind and "/" not in res["resource"]:
+                                found.setdefault((api_version, kind), Resource(
+                                    api_version, kind, res["resource"], res.get("scope") == "Namespaced",
+                                    tuple(res.get("verbs") or ())))
+            self._cache["resources"] = found
+        return dict(self._cache["resources"])
+
+    def forget_resources(self) -> None:
+        """Drop the discovery cache (after a CRD was created, say)."""
+        self._cache.pop("resources", None)
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """The resource serving ``kind`` at ``apiVersion``; refreshes discovery once before giving up."""
+        key = (api_version, kind)
+        if key not in self.resources():
+            self.forget_resources()
+        found = self.resources().get(key)
+        if found is None:
+            raise ParameterError(f"the API server does not serve kind {kind} in {api_version}",
+                                 hint="check apiVersion/kind, or install the CRD first")
+        return found
+
+    def object_path(self, api_version: str, kind: str, namespace: str | None = None,
+                    name: str | None = None) -> str:
+        """The REST path of a collection or one object."""
+        res = self.resource(api_version, kind)
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        if res.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{res.plural}"
+        return f"{base}/{name}" if name else base
+
+    def get_object(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object as JSON, or None when it does not exist."""
+        try:
+            return self.request("GET", self.object_path(api_version, kind, namespace, name))
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list_objects(self, api_version: str, kind: str, namespace: str | None = None, *,
+                     label_selector: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every object of a kind (in ``namespace`` or everywhere), page by page, as JSON."""
+        path = self.object_path(api_version, kind, namespace)
+        token: str | None = None
+        while True:
+            page = self.request("GET", path, query={"limit": PAGE_SIZE, "continue": token,
+                                                    "labelSelector": label_selector})
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def apply_object(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False,
+                     force: bool = True) -> dict[str, Any]:
+        """Server-side apply one object; ``dry_run`` asks the server to answer without persisting."""
+        meta = obj.get("metadata") or {}
+        if not obj.get("apiVersion") or not obj.get("kind") or not meta.get("name"):
+            raise ParameterError("an object to apply needs apiVersion, kind and metadata.name",
+                                 hint=f"got {obj.get('kind')!r} {meta.get('name')!r}")
+        path = self.object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        query = {"fieldManager": field_manager, "force": "true" if force else None,
+                 "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml")
+
+    def create_object(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Create one object (POST); raises ApiError (status 409) when it exists."""
+        meta = obj.get("metadata") or {}
+        path = self.object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"))
+        return self.request("POST", path, query={"dryRun": "All" if dry_run else None}, body=obj)
+
+    def delete_object(self, api_version: str, kind: str, name: str, namespace: str | None = None, *,
+                      dry_run: bool = False) -> bool:
+        """Delete one object (foreground); False when it was already gone."""
+        try:
+            self.request("DELETE", self.object_path(api_version, kind, namespace, name),
+                         query={"dryRun": "All" if dry_run else None},
+                         body={"propagationPolicy": "Foreground"})
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+
+def api_error(method: str, path: str, status: int, data: bytes) -> ApiError:
+    """An ApiError carrying the server's Status message (what admission or validation said)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = {}
+    message = doc.get("message") if isinstance(doc, dict) else None
+    reason = doc.get("reason", "") if isinstance(doc, dict) else ""
+    return ApiError(message or f"{method} {path}: HTTP {status}", status=status, reason=str(reason or ""))
+
+
+DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served resource: what discovery says about a kind."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: tuple[str, ...]
 
 
 def call(fn: Callable[..., Any], *args: Any, server: str = "", **kwargs: Any) -> Any:

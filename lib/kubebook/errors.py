@@ -43,12 +43,31 @@ class ParameterError(KubebookError):
         return text
 
 
+class ConfirmationRequired(ParameterError):
+    """A mutation was asked for (``dry_run`` off) but nobody confirmed it; nothing was changed.
+
+    Headless, set ``confirm`` to true; interactively, press the Apply button.
+    """
+
+
 class ConventionError(KubebookError):
     """A notebook breaks the kubebook notebook conventions; fix the notebook file."""
 
 
 class ClusterError(KubebookError):
     """The cluster could not be reached or answered unexpectedly."""
+
+
+class ApiError(ClusterError):
+    """The API server answered a raw request with an error status (``status``, its ``Status`` ``reason``).
+
+    ``message`` carries the server's own message (an admission policy's text, say).
+    """
+
+    def __init__(self, message: str, *, status: int, reason: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.reason = reason
 
 
 class ClusterUnreachableError(ClusterError):

@@ -8,9 +8,17 @@ without scrapbook's separate storage).
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from kubebook.changes import Change, summary
+from kubebook.errors import ConfirmationRequired
 
 RECORD_MIME = "application/vnd.kubebook.record+json"
 
@@ -55,6 +63,157 @@ def records_from_notebook(nb: Any) -> dict[str, Any]:
             if isinstance(payload, dict) and "name" in payload:
                 found[payload["name"]] = payload.get("value")
     return found
+
+
+# --- the mutation guard -------------------------------------------------------------------------------
+
+NOTHING, DRY_RUN, APPLIED, WAITING = "nothing to do", "dry run", "applied", "waiting for confirmation"
+
+
+@dataclass
+class Decision:
+    """What the guard decided and, once applied, what ``apply`` returned."""
+
+    state: str
+    counts: dict[str, int]
+    message: str
+    result: Any = None
+    _handles: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def applied(self) -> bool:
+        return self.state == APPLIED
+
+    def as_record(self) -> dict[str, Any]:
+        return {"state": self.state, "counts": self.counts, "message": self.message}
+
+
+def headless() -> bool:
+    """True when no person can press a button: the kubebook runner, nbval, or plain Python.
+
+    The runner and the test suite export ``KUBEBOOK_HEADLESS=1`` into the kernel; a
+    JupyterLab kernel has neither that nor a missing IPython shell.
+    """
+    if os.environ.get("KUBEBOOK_HEADLESS", "").strip() not in ("", "0"):
+        return True
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return True
+    shell = get_ipython()
+    return shell is None or getattr(shell, "kernel", None) is None
+
+
+def guard(changes: Sequence[Change], apply: Callable[[], Any], *, dry_run: bool, confirm: bool,
+          name: str = "decision", follow_up: Callable[[], Any] | None = None,
+          interactive: bool | None = None) -> Decision:
+    """The one mutation guard: show the server-side dry-run diff, then apply only when confirmed.
+
+    * ``dry_run`` (the default of every mutating runbook): show the diff, change nothing;
+    * ``dry_run=False`` and ``confirm=True``: call ``apply()`` once;
+    * ``dry_run=False`` without ``confirm``: headless this is an error (a scheduled run that
+      was asked to apply but never confirmed must not stay green); interactively an Apply
+      button calls ``apply()`` when pressed and updates the outcome in place.
+
+    The decision is recorded under ``name`` (state, counts per action, message), and
+    ``follow_up()`` (a re-audit, a verification) is shown below it and redrawn after a click.
+    """
+    from IPython.display import display
+
+    counts = summary(changes)
+    pending = sum(counts[a] for a in ("create", "change", "delete"))
+    display(changes_view(changes))
+    if pending == 0:
+        decision = Decision(NOTHING, counts, "nothing to change: the cluster already matches the plan")
+    elif dry_run:
+        decision = Decision(DRY_RUN, counts, f"dry run: {pending} change(s) shown, nothing was changed "
+                            "(set dry_run = False and confirm = True to apply)")
+    elif confirm:
+        decision = Decision(APPLIED, counts, f"applied {pending} change(s)", apply())
+    elif (headless() if interactive is None else not interactive):
+        raise ConfirmationRequired(
+            f"asked to apply {pending} change(s) (dry_run = False) but not confirmed; nothing was changed",
+            hint="headless: pass -p confirm true; interactively: press the Apply button")
+    else:
+        decision = Decision(WAITING, counts, f"waiting for confirmation: press Apply to make {pending} change(s)")
+    _show_outcome(name, decision, follow_up, update=False)
+    if decision.state == WAITING:
+        display(_apply_button(name, decision, apply, follow_up, pending))
+    return decision
+
+
+def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | None, *, update: bool) -> None:
+    from IPython.display import display, update_display
+
+    if not decision._handles:
+        decision._handles = [f"kubebook-{uuid.uuid4().hex}", f"kubebook-{uuid.uuid4().hex}"]
+    show = update_display if update else display
+    payload = {"name": name, "value": _jsonable(decision.as_record())}
+    colour = {APPLIED: "#1a7f37", DRY_RUN: "#9a6700", WAITING: "#cf222e"}.get(decision.state, "#57606a")
+    bundle = {RECORD_MIME: payload, "text/plain": decision.message,
+              "text/html": f'<p style="font-size:1.2em;color:{colour}"><b>{html.escape(decision.state)}</b>: '
+                           f"{html.escape(decision.message)}</p>"}
+    show(bundle, raw=True, display_id=decision._handles[0])
+    if follow_up is not None and (decision.state != WAITING or update):
+        show(follow_up(), display_id=decision._handles[1])
+
+
+def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follow_up: Callable[[], Any] | None,
+                  pending: int) -> Any:
+    import ipywidgets as widgets
+
+    button = widgets.Button(description=f"Apply {pending} change(s)", button_style="danger")
+    errors = widgets.Output()
+
+    def clicked(_: Any) -> None:
+        button.disabled = True
+        try:
+            decision.result = apply()
+        except Exception as error:  # shown to the person who clicked, then the button re-arms
+            with errors:
+                print(f"apply failed: {error}")
+            button.disabled = False
+            return
+        decision.state, decision.message = APPLIED, f"applied {pending} change(s)"
+        button.description = "Applied"
+        _show_outcome(name, decision, follow_up, update=True)
+
+    button.on_click(clicked)
+    return widgets.VBox([button, errors])
+
+
+def changes_view(changes: Sequence[Change]) -> Any:
+    """Counts per action, then each object's unified diff (collapsed), as ``kubectl diff`` shows them."""
+
+    counts = summary(changes)
+    head = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    parts = [f"<p><b>{html.escape(head or 'no objects')}</b></p>"]
+    for change in changes:
+        if change.action == "unchanged":
+            continue
+        lines = []
+        for line in change.diff.splitlines():
+            colour = "#1a7f37" if line.startswith("+") else "#cf222e" if line.startswith("-") else "inherit"
+            lines.append(f'<span style="color:{colour}">{html.escape(line)}</span>')
+        body = "\n".join(lines) or html.escape(change.reason)
+        parts.append(f"<details><summary><code>{html.escape(change.action)}</code> {html.escape(change.key)}"
+                     f"{' - ' + html.escape(change.reason) if change.reason else ''}</summary>"
+                     f'<pre style="white-space:pre-wrap">{body}</pre></details>')
+    text = "\n".join(f"{c.action:9} {c.key}" for c in changes if c.action != "unchanged") or head
+    return _Rich("".join(parts), text)
+
+
+class _Rich:
+    """An object with an HTML and a plain-text form (so papermill, nbval and JupyterLab all show it)."""
+
+    def __init__(self, html_text: str, plain: str) -> None:
+        self._html, self._plain = html_text, plain
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._plain
 
 
 def configure_display() -> None:

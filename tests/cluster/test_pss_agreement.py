@@ -209,6 +209,9 @@ SINGLE: dict[str, Mutator] = {
     "vol-projected": _volume("projected", {"sources": []}),
     "vol-iscsi": _volume("iscsi", {"targetPortal": "10.0.0.1:3260", "iqn": "iqn.2001-04.com.example:s", "lun": 0}),
     "vol-image": _volume("image", {"reference": "registry.k8s.io/pause:3.10", "pullPolicy": "IfNotPresent"}),
+    # no source at all: the API server defaults it to emptyDir before admission (SetDefaults_Volume)
+    "vol-sourceless": lambda pod: pod["spec"].setdefault("volumes", []).append({"name": "v-none"}),
+    "vol-sourceless-null": lambda pod: pod["spec"].setdefault("volumes", []).append({"name": "v-null", "nfs": None}),
     "hostPort-8080": _set("c.ports", [{"containerPort": 8080, "hostPort": 8080}]),
     "hostPort-0": _set("c.ports", [{"containerPort": 8080, "hostPort": 0}]),
     "hostNetwork+containerPort": lambda p: (_set("spec.hostNetwork", True)(p),

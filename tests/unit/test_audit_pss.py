@@ -197,3 +197,24 @@ def test_engine_verdicts_equal_per_pod_evaluation_despite_the_template_cache():
         if f.resource.kind == "Pod" and f.result == "FAIL":
             actual[("Pod", f.resource.name)].add((f.check.id, f.message))
     assert actual == expected
+
+
+def test_volume_without_a_source_is_defaulted_to_empty_dir_like_the_api_server():
+    """SetDefaults_Volume turns a volume with no source into emptyDir before admission runs, so the
+    restricted level allows it (the raw check port still names it "unknown", as upstream's would)."""
+    pod = {"metadata": {"name": "p"}, "spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {
+        "type": "RuntimeDefault"}}, "containers": [{"name": "a", "securityContext": {
+            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}],
+        "volumes": [{"name": "v"}, {"name": "w", "hostPath": None}]}}
+    assert pss.evaluate_pod(pod, "restricted") == []
+    assert pod["spec"]["volumes"] == [{"name": "v"}, {"name": "w", "hostPath": None}]  # input untouched
+    assert [c for c, _, _ in pss.evaluate_pod_spec({}, pod["spec"], "restricted")] == ["restrictedVolumes"]
+    deployment = {"kind": "Deployment", "metadata": {"name": "d", "namespace": "app"},
+                  "spec": {"template": {"metadata": {}, "spec": pod["spec"]}}}
+    _, spec = pss.pod_template("Deployment", deployment)
+    assert pss.evaluate_pod_spec({}, spec, "restricted") == []
+    from kubebook.audit import AuditInventory
+
+    verdicts = {(f.check.id, f.result) for item in pss.evaluate(AuditInventory.from_objects([deployment, pod]))
+                for f in (item if isinstance(item, pss.FindingBatch) else [item]) if f.check.id == "restrictedVolumes"}
+    assert verdicts == {("restrictedVolumes", "PASS")}

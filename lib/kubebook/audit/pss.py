@@ -108,8 +108,9 @@ def prepare_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``pod`` as the API server hands it to PodSecurity on create.
 
     Mirrors SetDefaults_Pod (with hostNetwork, every container port without a
-    hostPort gets hostPort=containerPort) and PrepareForCreate's AppArmor version
-    skew (a container's deprecated AppArmor annotation becomes its
+    hostPort gets hostPort=containerPort), SetDefaults_Volume (a volume with no
+    source becomes emptyDir) and PrepareForCreate's AppArmor version skew (a
+    container's deprecated AppArmor annotation becomes its
     securityContext.appArmorProfile unless the field is set or equals the pod's).
     """
     if not _needs_preparation(pod):
@@ -117,6 +118,8 @@ def prepare_pod(pod: dict[str, Any]) -> dict[str, Any]:
     pod = copy.deepcopy(pod)
     spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
+    if isinstance(spec, dict):
+        spec.update(default_volumes(spec))
     if spec.get("hostNetwork") is True:
         for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
             for port in c.get("ports") or ():
@@ -145,8 +148,34 @@ def _needs_preparation(pod: dict[str, Any]) -> bool:
             not port.get("hostPort") for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
             for port in c.get("ports") or ()):
         return True
+    if isinstance(spec, dict) and any(_sourceless(v) for v in _volumes(spec)):
+        return True
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     return any(key.startswith(APPARMOR_ANNOTATION_PREFIX) for key in annotations)
+
+
+def _volumes(spec: dict[str, Any]) -> list[Any]:
+    volumes = spec.get("volumes")
+    return volumes if isinstance(volumes, list) else []
+
+
+def _sourceless(volume: Any) -> bool:
+    """A volume whose every field besides ``name`` is absent or null (pointer.AllPtrFieldsNil upstream)."""
+    return isinstance(volume, dict) and all(value is None for key, value in volume.items() if key != "name")
+
+
+def default_volumes(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with SetDefaults_Volume applied: a volume with no source is an emptyDir (copy on change).
+
+    The API server defaults every Volume it decodes, in Pods and in pod templates
+    alike, before admission sees it; upstream PodSecurity therefore never meets a
+    source-less volume, and a manifest that has one must be judged as emptyDir.
+    """
+    volumes = _volumes(spec)
+    if not any(_sourceless(v) for v in volumes):
+        return spec
+    defaulted = [{"name": v.get("name"), "emptyDir": {}} if _sourceless(v) else v for v in volumes]
+    return {**spec, "volumes": defaulted}
 
 
 def _apparmor_field(annotation: str) -> dict[str, str] | None:
@@ -180,7 +209,8 @@ def pod_template(kind: str, obj: dict[str, Any], stored: bool = False) -> tuple[
     if kind == "CronJob":
         spec = _need(_need(spec.get("jobTemplate"), "spec.jobTemplate").get("spec"), "spec.jobTemplate.spec")
     template = _need(spec.get("template"), "pod template")
-    return template.get("metadata") or {}, _need(template.get("spec"), "pod template spec")
+    pod_spec = _need(template.get("spec"), "pod template spec")
+    return template.get("metadata") or {}, pod_spec if stored else default_volumes(pod_spec)
 
 
 def _need(value: Any, what: str) -> dict[str, Any]:

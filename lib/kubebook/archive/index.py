@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubebook.archive.store import HTML, atomic_write
+from kubebook.archive.store import HTML
+from kubebook.fsutil import atomic_write_bytes
 
 INDEX_JSON = "index.json"
 INDEX_HTML = "index.html"
@@ -60,6 +61,6 @@ def write(root: Path, runs: Sequence[Any]) -> Path:
     """Write both index files atomically; returns the path of ``index.html``."""
     rows = [_row(run) for run in runs]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
-    atomic_write(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode())
-    atomic_write(root / INDEX_HTML, render_html(rows, generated).encode())
+    atomic_write_bytes(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode(), 0o644)
+    atomic_write_bytes(root / INDEX_HTML, render_html(rows, generated).encode(), 0o644)
     return root / INDEX_HTML

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubebook.archive.store import atomic_write
+from kubebook.fsutil import atomic_write_bytes
 
 LEDGER = "ledger.jsonl"
 LOCK = ".ledger.lock"
@@ -79,7 +79,7 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
         existing += b"\n"  # never glue a new entry onto a hand-edited last line
     lines = existing.split(b"\n")[:-1] if existing else []
     stored = {**entry, "seq": len(lines) + 1, "prev": sha256(lines[-1]) if lines else GENESIS}
-    atomic_write(path, existing + canonical(stored) + b"\n")
+    atomic_write_bytes(path, existing + canonical(stored) + b"\n", 0o644)
     return stored
 
 

@@ -17,6 +17,8 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
+from kubebook.fsutil import fsync_dir
+
 NOTEBOOK = "notebook.ipynb"
 HTML = "report.html"
 RESULTS = "results.json"
@@ -48,31 +50,6 @@ def run_relpath(runbook: str, started: datetime, run_id: str) -> str:
     return f"{runbook}/{started:%Y}/{started:%m}/{run_id}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _write_folder(folder: Path, artifacts: dict[str, bytes], file_mode: int) -> None:
     for name, data in artifacts.items():
         fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -81,7 +58,7 @@ def _write_folder(folder: Path, artifacts: dict[str, bytes], file_mode: int) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(folder / name, file_mode)
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def write_sealed_run(root: Path, relpath: str, artifacts: dict[str, bytes]) -> Path:
@@ -99,7 +76,7 @@ def write_sealed_run(root: Path, relpath: str, artifacts: dict[str, bytes]) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     os.chmod(final, SEALED_DIR_MODE)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return final
 
 

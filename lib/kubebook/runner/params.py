@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from kubebook import schemamsg
 from kubebook.errors import ParameterError
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -134,11 +135,6 @@ def accepted(prop: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _location(error: Any) -> str:
-    path = list(error.absolute_path)
-    return ".".join(str(p) for p in path) if path else "(parameters)"
-
-
 def validate_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
     """The effective parameters (schema defaults, then the given values coerced by type).
 
@@ -152,8 +148,6 @@ def validate_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str,
 def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], *,
                             source: str = "the notebook") -> dict[str, Any]:
     """:func:`validate_parameters` for a schema already in hand."""
-    import jsonschema
-
     properties: dict[str, Any] = schema.get("properties", {})
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -166,23 +160,20 @@ def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], 
     effective = {name: prop["default"] for name, prop in properties.items()
                  if isinstance(prop, dict) and "default" in prop}
     effective.update(values)
-    validator = jsonschema.Draft202012Validator(schema)
-    for error in sorted(validator.iter_errors(effective), key=lambda e: list(e.absolute_path)):
-        name = _location(error)
-        top = str(error.absolute_path[0]) if error.absolute_path else None
-        prop = properties.get(top, {}) if top else {}
-        if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else error.message
+    for problem in schemamsg.check(schema, effective):
+        top = str(problem.path[0]) if problem.path else None
+        if problem.keyword == "required":
+            missing = problem.names[0] if problem.names else "?"
             prop = properties.get(missing, {})
             problems.append(f"missing required parameter '{missing}' (accepts {accepted(prop)})")
-        elif error.validator == "additionalProperties":
+        elif problem.keyword == "additionalProperties":
             continue  # already reported as unknown with the accepted names
+        elif top is None:
+            problems.append(f"the parameters: {problem.text}")
         else:
-            if top in secret_names(schema):  # jsonschema's message quotes the value: say less
-                problems.append(f"parameter '{name}' (secret) does not satisfy '{error.validator}' "
-                                f"(accepts {accepted(prop)})")
-            else:
-                problems.append(f"parameter '{name}': {error.message} (accepts {accepted(prop)})")
+            prop = properties.get(top, {})
+            label = f"'{problem.where}'" + (" (secret)" if top in secret_names(schema) else "")
+            problems.append(f"parameter {label}: {problem.text} (accepts {accepted(prop)})")
     if problems:
         raise ParameterError(
             f"{len(problems)} problem(s) with the parameters of {source}; no kernel was started",

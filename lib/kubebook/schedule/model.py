@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from croniter import croniter
 
+from kubebook import schemamsg
 from kubebook.conventions import check_notebook
 from kubebook.errors import ParameterError
 
@@ -191,10 +191,9 @@ def schema_mistakes(document: Any) -> list[tuple[int | str | None, str, str]]:
 
     Each sentence reads 'schedule X (entry N), field Y: what is wrong (what would be right)'.
     """
-    validator = jsonschema.Draft202012Validator(FILE_SCHEMA)
     found = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = list(error.absolute_path)
+    for problem in schemamsg.check(FILE_SCHEMA, document):
+        path = list(problem.path)
         if path[:1] == ["schedules"] and len(path) >= 2:
             at: int | str | None = path[1]
             prefix, rest = _where(path[1], document["schedules"][path[1]]), path[2:]
@@ -202,20 +201,20 @@ def schema_mistakes(document: Any) -> list[tuple[int | str | None, str, str]]:
             at, prefix, rest = "defaults", "defaults", path[1:]
         else:
             at, prefix, rest = None, "the file", path
-        for field_path, text in _phrase(error, rest):
+        for field_path, text in _phrase(problem, rest):
             found.append((at, str(field_path[0]) if field_path else "", f"{prefix}, {text}"))
     return found
 
 
-def _phrase(error: jsonschema.ValidationError, rest: list[Any]) -> list[tuple[list[Any], str]]:
-    """(field path, sentence) pairs for one schema error; unknown fields get a did-you-mean."""
-    if error.validator == "required":
-        missing = error.message.split("'")[1]
+def _phrase(problem: schemamsg.Problem, rest: list[Any]) -> list[tuple[list[Any], str]]:
+    """(field path, sentence) pairs for one schema problem; unknown fields get a did-you-mean."""
+    if problem.keyword == "required":
+        missing = problem.names[0] if problem.names else "?"
         return [([*rest, missing], f"field '{'.'.join(map(str, [*rest, missing]))}': is required")]
-    if error.validator == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
+    if problem.keyword == "additionalProperties":
+        allowed = list((problem.schema or {}).get("properties", {}))
         out = []
-        for extra in (str(k) for k in error.instance if k not in allowed):
+        for extra in problem.names:
             close = difflib.get_close_matches(extra, allowed, n=1)
             suggestion = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(allowed)}"
             out.append(([*rest, extra], f"field '{'.'.join(map(str, [*rest, extra]))}': unknown field "
@@ -223,8 +222,8 @@ def _phrase(error: jsonschema.ValidationError, rest: list[Any]) -> list[tuple[li
         return out
     named = [str(p) for p in rest if not isinstance(p, int)]
     hint = FIELD_HINTS.get(named[-1], "") if named else ""
-    field_name = ".".join(map(str, rest)) or "(whole entry)"
-    return [(rest, f"field '{field_name}': {error.message}" + (f" ({hint})" if hint else ""))]
+    field_name = ".".join(schemamsg.safe_key(p) if isinstance(p, str) else str(p) for p in rest) or "(whole entry)"
+    return [(rest, f"field '{field_name}': {problem.text}" + (f" ({hint})" if hint else ""))]
 
 
 def _where(index: int, entry: Any) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from kubebook.errors import ScheduleError
+from kubebook.fsutil import atomic_write_text
 
 MAX_SKIPS_KEPT = 50
 STATE_LOCK_WAIT = 60.0
@@ -94,18 +94,8 @@ class StateStore:
     def write(self, state: ScheduleState) -> None:
         """Replace the state file atomically."""
         self._ensure()
-        target = self.path(state.schedule)
-        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=f".{state.schedule}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(state), handle, indent=2, sort_keys=True)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        text = json.dumps(asdict(state), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(self.path(state.schedule), text)
 
     @contextmanager
     def locked(self, name: str) -> Iterator[ScheduleState]:

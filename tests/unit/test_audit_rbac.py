@@ -131,3 +131,38 @@ def test_token_automount_passes_when_the_account_holds_rules() -> None:
     assert without[0][0] == "FAIL"
     bound = rb("web-read", "app", "read", [{"kind": "ServiceAccount", "name": "web"}])
     assert of(findings(rbac, [sa, deploy, role, bound]), "rbac.token-automount")[0][0] == "PASS"
+
+
+NS_WILDCARD = [{"kind": "Role", "metadata": {"name": "all", "namespace": "app"},
+                "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "create", "impersonate",
+                                                                             "bind", "escalate"]}]},
+               rb("bob-all", "app", "all", BOB)]
+
+
+def test_a_role_binding_cannot_grant_cluster_scoped_resources() -> None:
+    """nodes/proxy, persistentvolumes and impersonating users/groups carry no namespace: a RoleBinding
+    cannot grant them, whatever its Role says (binding a ClusterRole in the namespace it can)."""
+    found = findings(rbac, NS_WILDCARD)
+    assert of(found, "rbac.node-proxy")[0][0] == "PASS"
+    assert of(found, "rbac.pv-create")[0][0] == "PASS"
+    assert of(found, "rbac.webhook-config")[0][0] == "PASS"
+    [(result, _, message)] = of(found, "rbac.bind-escalate-impersonate")
+    assert result == "FAIL" and "impersonate serviceaccounts" in message and "bind clusterroles" in message
+    assert "users" not in message and "groups" not in message and "escalate clusterroles" not in message
+    assert of(found, "rbac.pod-create")[0][0] == "FAIL"
+    cluster_wide = [crole("all", NS_WILDCARD[0]["rules"]), crb("bob-all", "all", BOB)]
+    found = findings(rbac, cluster_wide)
+    assert of(found, "rbac.node-proxy")[0][0] == "FAIL" and of(found, "rbac.pv-create")[0][0] == "FAIL"
+    assert "impersonate users" in of(found, "rbac.bind-escalate-impersonate")[0][2]
+
+
+def test_scope_table_and_discovery_rows() -> None:
+    from kubebook.audit import rbac_scope
+
+    table = rbac_scope.builtin()
+    assert not table.namespaced("", "nodes/proxy") and table.namespaced("", "pods/exec")
+    assert table.namespaced("example.com", "widgets")  # unknown: never hides a grant
+    assert table.grantable_in_namespace("bind", "rbac.authorization.k8s.io", "clusterroles")
+    assert not table.grantable_in_namespace("escalate", "rbac.authorization.k8s.io", "clusterroles")
+    live = rbac_scope.from_discovery([("example.com", "widgets", False), ("", "nodes", False), ("", "pods", True)])
+    assert not live.namespaced("example.com", "widgets") and not live.namespaced("", "users")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kubebook.audit import catalog, yamlload
+from kubebook.audit import catalog, rbac_scope, yamlload
 from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Check, Finding, Resource
 from kubebook.audit.rbac_grants import (
@@ -65,8 +65,9 @@ def evaluate(inv: Any) -> Iterator[Finding]:
     all_grants = grants(inv)
     yield from _cluster_admin(all_grants)
     by_rule = _by_rule(all_grants)
+    scopes = rbac_scope.for_inventory(inv)
     for check_id, queries in permission_queries().items():
-        yield from _who_can(catalog.get(check_id), queries, by_rule)
+        yield from _who_can(catalog.get(check_id), queries, by_rule, scopes)
     yield from _wildcards(inv)
     yield from _default_sa(inv, all_grants)
     yield from _token_automount(inv, all_grants)
@@ -107,20 +108,31 @@ def _per_binding(check: Check, matched: list[Grant], what: dict[Grant, str], non
         yield Finding(check, CLUSTER, "PASS", none)
 
 
-def _who_can(check: Check, queries: list[dict[str, Any]], by_rule: dict[int, list[Grant]]) -> Iterator[Finding]:
-    """Per-binding verdicts; cluster-admin grants are left to rbac.cluster-admin-binding (INFO here)."""
+def _who_can(check: Check, queries: list[dict[str, Any]], by_rule: dict[int, list[Grant]],
+             scopes: rbac_scope.ResourceScopes | None = None) -> Iterator[Finding]:
+    """Per-binding verdicts; cluster-admin grants are left to rbac.cluster-admin-binding (INFO here).
+
+    A grant through a RoleBinding only counts for actions a namespace can hold
+    (``scopes``): no RoleBinding reaches nodes/proxy or impersonates a user.
+    """
+    scopes = scopes or rbac_scope.builtin()
     matched: list[Grant] = []
     admins: list[Grant] = []
     what: dict[Grant, str] = {}
     # grants of one role share its rule objects: judge each rule once, skip all its grants when it allows nothing
     for held in by_rule.values():
         rule = held[0].rule
-        actions = [f"{verb} {q['resource']}" for q in queries for verb in q["verbs"]
+        actions = [(verb, q["group"], q["resource"]) for q in queries for verb in q["verbs"]
                    if rule_allows(rule, verb, q["group"], q["resource"])]
         if not actions:
             continue
-        text = ", ".join(actions)
+        everywhere = ", ".join(f"{verb} {resource}" for verb, _, resource in actions)
+        in_namespace = ", ".join(f"{verb} {resource}" for verb, group, resource in actions
+                                 if scopes.grantable_in_namespace(verb, group, resource))
         for grant in held:
+            text = everywhere if grant.namespace is None else in_namespace
+            if not text:
+                continue
             if is_cluster_admin(grant) and not grant.builtin:
                 admins.append(grant)
                 continue

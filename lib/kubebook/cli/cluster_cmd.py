@@ -28,8 +28,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
     p = commands.add_parser("up", help="start (or repair) a local cluster")
     _name(p)
-    p.add_argument("--topology", choices=sorted(TOPOLOGIES), default="single",
-                   help="single: one of each; ha: 3 etcd, 3 apiservers behind HAProxy")
+    p.add_argument("--topology", choices=sorted(TOPOLOGIES), default=None,
+                   help="single: one of each; ha: 3 etcd, 3 apiservers behind HAProxy "
+                        "(default: the existing cluster's, else single)")
     p.add_argument("--nodes", type=int, default=3, help="KWOK worker nodes (default 3)")
     p.set_defaults(handler=_up)
 

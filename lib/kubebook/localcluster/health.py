@@ -33,6 +33,17 @@ def apiserver_ready(pki: Path, url: str) -> bool:
     return _get(f"{url}/readyz", str(pki / "ca.crt"), cert)
 
 
+# Resources whose watch caches every client of the local cluster touches first.
+STORAGE_PROBES = ("namespaces", "configmaps", "secrets", "serviceaccounts", "services", "pods", "nodes")
+
+
+def storage_ready(pki: Path, url: str) -> bool:
+    """True when lists of the common resources are served (not 429 "storage is (re)initializing")."""
+    cert = (str(pki / "super-admin.crt"), str(pki / "super-admin.key"))
+    return all(_get(f"{url}/api/v1/{plural}?limit=1&resourceVersion=0", str(pki / "ca.crt"), cert)
+               for plural in STORAGE_PROBES)
+
+
 def serving_healthy(host: str, port: int) -> bool:
     """controller-manager and scheduler serve /healthz with a self-signed cert; /healthz needs no auth."""
     return _get(f"https://{host}:{port}/healthz", False, None)

@@ -36,21 +36,29 @@ def _quiet(_: str) -> None:
 class LocalCluster:
     """One named local control plane and its state directory."""
 
-    def __init__(self, name: str = "default", topology: str = "single", nodes: int = 3,
+    def __init__(self, name: str = "default", topology: str | None = None, nodes: int = 3,
                  root: Path | None = None) -> None:
         problems = []
         if not NAME_PATTERN.match(name):
             problems.append(f"name {name!r} must be 1-32 lowercase letters, digits or '-' (e.g. 'dev')")
-        if topology not in TOPOLOGIES:
+        if topology is not None and topology not in TOPOLOGIES:
             problems.append(f"topology {topology!r} is not one of {sorted(TOPOLOGIES)}")
         if not isinstance(nodes, int) or not 0 <= nodes <= MAX_NODES:
             problems.append(f"nodes {nodes!r} must be a whole number from 0 to {MAX_NODES}")
         if problems:
             raise ParameterError("invalid local cluster settings", problems=problems)
         self.name = name
-        self.topology = topology
         self.nodes = nodes
         self.root = root or cluster_dir(name)
+        # No topology given: an existing cluster keeps the one it was created with, a new one is single.
+        self.topology = topology or self._recorded_topology() or "single"
+
+    def _recorded_topology(self) -> str | None:
+        try:
+            recorded = json.loads(self.state_path.read_text()).get("topology")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return recorded if recorded in TOPOLOGIES else None
 
     # ----- state -----------------------------------------------------------------------------------
     @property
@@ -75,6 +83,14 @@ class LocalCluster:
         temporary = self.state_path.with_suffix(".tmp")
         temporary.write_text(json.dumps(state, indent=2, sort_keys=True))
         os.replace(temporary, self.state_path)
+
+    def layout(self) -> Layout:
+        """Addresses, ports and file locations of this (existing) cluster."""
+        state = self.load_state()
+        if not state:
+            raise LocalClusterError(f"local cluster {self.name!r} does not exist",
+                                    hint=f"start it with 'kubebook cluster up --name {self.name}'")
+        return self._layout(state)
 
     def _records(self, state: dict[str, Any]) -> dict[str, ProcessRecord]:
         return {name: ProcessRecord(**record) for name, record in state.get("components", {}).items()}
@@ -254,6 +270,10 @@ class LocalCluster:
 
     def _converge(self, layout: Layout, state: dict[str, Any], progress: Progress, wait_nodes: bool) -> None:
         """RBAC and KWOK nodes, created with the bootstrap credentials; idempotent."""
+        # /readyz turns green before every watch cache is re-initialised (after a lost quorum or a restore),
+        # and until then reads and writes answer 429 "storage is (re)initializing": wait that out here, so a
+        # script can write as soon as `up` returns.
+        health.wait_for("kube-apiserver storage", lambda: health.storage_ready(layout.pki, layout.endpoint), 120)
         api = config.new_client_from_config(str(layout.kubeconfig("super-admin")))
         try:
             bootstrap.ensure_rbac(api)

@@ -166,3 +166,20 @@ def test_scope_table_and_discovery_rows() -> None:
     assert not table.grantable_in_namespace("escalate", "rbac.authorization.k8s.io", "clusterroles")
     live = rbac_scope.from_discovery([("example.com", "widgets", False), ("", "nodes", False), ("", "pods", True)])
     assert not live.namespaced("example.com", "widgets") and not live.namespaced("", "users")
+
+
+def test_token_automount_fails_a_workload_on_the_implicit_default_account_even_when_it_is_bound() -> None:
+    """No serviceAccountName = no evidence the workload needs the API (CIS 5.1.5/5.1.6): FAIL, naming the binding."""
+    role = {"kind": "Role", "metadata": {"name": "read", "namespace": "app"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}
+    bound = rb("default-read", "app", "read", [{"kind": "ServiceAccount", "name": "default"}])
+    implicit = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+    [(result, _, message)] = of(findings(rbac, [implicit, role, bound]), "rbac.token-automount")
+    assert result == "FAIL" and "RoleBinding app/default-read" in message and "no serviceAccountName" in message
+    explicit = {**implicit, "spec": {"template": {"spec": {"serviceAccountName": "default",
+                                                            "containers": [{"name": "c"}]}}}}
+    assert of(findings(rbac, [explicit, role, bound]), "rbac.token-automount")[0][0] == "PASS"
+    off = {**implicit, "spec": {"template": {"spec": {"automountServiceAccountToken": False,
+                                                       "containers": [{"name": "c"}]}}}}
+    assert of(findings(rbac, [off, role, bound]), "rbac.token-automount")[0][0] == "PASS"

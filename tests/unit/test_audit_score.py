@@ -40,3 +40,17 @@ def test_warn_counts_against_and_waived_unscored_info_are_left_out() -> None:
 def test_nothing_evaluated_is_none_not_100() -> None:
     assert score.compute(_frame([]))["overall"] is None
     assert score.compute(_frame([("s", "x", "high", "FAIL", True, True)]))["overall"] is None
+
+
+def test_a_missing_seccomp_profile_weighs_once() -> None:
+    """images.seccomp and seccompProfile_restricted flag the same workloads; only the Pod Security check
+    (the admission's own verdict) is scored, images.seccomp stays in the report as the CIS 5.6.2 view."""
+    from kubebook.audit import AuditInventory, run_audit
+
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                  "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}
+    df = run_audit(AuditInventory.from_objects([deployment])).findings
+    seccomp = df[df["check"].isin(["images.seccomp", "seccompProfile_restricted"]) & (df["result"] == "FAIL")]
+    assert set(seccomp["check"]) == {"images.seccomp", "seccompProfile_restricted"}
+    counted = seccomp[seccomp["scored"] & (seccomp["severity"] != "info")]
+    assert list(counted["check"]) == ["seccompProfile_restricted"]

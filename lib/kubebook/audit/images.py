@@ -215,7 +215,7 @@ def _hardening(verdicts: _Verdicts, workload: Workload) -> None:
     verdicts.add("images.read-only-root-fs", workload, writable, "every container has a read-only root filesystem",
                  "writable root filesystem")
     verdicts.add("images.seccomp", workload, no_seccomp, "every container runs with a RuntimeDefault or "
-                 "Localhost seccomp profile", "no seccomp profile")
+                 "Localhost seccomp profile", "no seccomp profile (scored under seccompProfile_restricted)")
     verdicts.add("images.security-context", workload, no_context, "a securityContext is set",
                  "no securityContext on pod or container")
     if workload.kind not in ("Job", "CronJob"):

@@ -234,26 +234,40 @@ def _rule_text(rule: dict[str, Any]) -> str:
 
 
 def _token_automount(inv: Any, all_grants: list[Grant]) -> Iterator[Finding]:
-    """Pods that mount a token whose service account has no RBAC grants of its own."""
+    """Pods that mount a token they have no evidence of needing.
+
+    FAIL when the account holds no RBAC rule, and when the workload never named
+    a service account (it runs as the namespace's default one, CIS 5.1.5/5.1.6)
+    even if that account is bound: the binding is named so it can be moved to an
+    account of the workload's own.
+    """
     check = catalog.get("rbac.token-automount")
-    holders = defaultdict(int)
+    holders: dict[tuple[str | None, str], list[Grant]] = defaultdict(list)
     for grant in all_grants:
         if grant.subject.kind == "ServiceAccount":
-            holders[(grant.subject.namespace, grant.subject.name)] += 1
+            holders[(grant.subject.namespace, grant.subject.name)].append(grant)
         elif grant.subject.kind == "Group" and grant.subject.name.startswith("system:serviceaccounts:"):
-            holders[(grant.subject.name.split(":", 2)[2], "*")] += 1
+            holders[(grant.subject.name.split(":", 2)[2], "*")].append(grant)
     accounts = {((sa.get("metadata") or {}).get("namespace"), (sa.get("metadata") or {}).get("name")): sa
                 for sa in inv.objects("ServiceAccount")}
     grouped = Grouped()
     for workload in top_level_workloads(inv):
-        sa_name = workload.spec.get("serviceAccountName") or workload.spec.get("serviceAccount") or "default"
+        named = workload.spec.get("serviceAccountName") or workload.spec.get("serviceAccount")
+        sa_name = named or "default"
         mounted, why = effective_automount(workload.spec, accounts.get((workload.namespace, sa_name)))
-        rules = holders[(workload.namespace, sa_name)] + holders[(workload.namespace, "*")]
+        held = holders.get((workload.namespace, sa_name), []) + holders.get((workload.namespace, "*"), [])
         if not mounted:
             grouped.add(check, workload.resource, "PASS", f"no token mounted ({why})")
-        elif rules:
+        elif held and not named:
+            bindings = _short(f"{g.binding.kind} {g.binding.namespace + '/' if g.binding.namespace else ''}"
+                              f"{g.binding.name}" for g in held)
+            grouped.add(check, workload.resource, "FAIL",
+                        f"sets no serviceAccountName, so it mounts the token of the namespace's default "
+                        f"ServiceAccount ({why}), which {bindings} grant(s) {len(held)} RBAC rule(s): no evidence "
+                        "the workload needs them")
+        elif held:
             grouped.add(check, workload.resource, "PASS",
-                        f"mounts the token of ServiceAccount {sa_name}, which holds {rules} RBAC rule(s)")
+                        f"mounts the token of ServiceAccount {sa_name}, which holds {len(held)} RBAC rule(s)")
         else:
             grouped.add(check, workload.resource, "FAIL",
                         f"mounts the token of ServiceAccount {sa_name} ({why}) but no binding grants it anything")

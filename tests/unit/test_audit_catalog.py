@@ -60,3 +60,20 @@ def test_invalid_records_are_reported(tmp_path: Path, text: str, message: str) -
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="no check files"):
         catalog.load_catalog(tmp_path)
+
+
+# CIS Kubernetes Benchmark v1.12 section 5.2/5.6 items and the Pod Security checks that implement them.
+CIS_1_12 = {"5.2.2": "privileged", "5.2.3": "hostNamespaces", "5.2.4": "hostNamespaces", "5.2.5": "hostNamespaces",
+            "5.2.6": "allowPrivilegeEscalation", "5.2.7": "runAsNonRoot", "5.2.8": "capabilities_restricted",
+            "5.2.9": "capabilities_restricted", "5.2.10": "windowsHostProcess", "5.2.11": "hostPathVolumes",
+            "5.2.12": "hostPorts", "5.6.2": "seccompProfile_restricted"}
+
+
+def test_pod_security_checks_carry_cis_v1_12_numbers() -> None:
+    checks = catalog.load_catalog()
+    pss_ids = {c.id: {n.strip() for n in (c.cis or "").split(",") if n.strip()} for c in checks.values()
+               if c.section == "pss"}
+    for number, check_id in CIS_1_12.items():
+        assert number in pss_ids[check_id], f"{check_id} should carry CIS v1.12 {number}"
+    numbers = {n for ids in pss_ids.values() for n in ids}
+    assert numbers <= set(CIS_1_12) | {"5.2.1"}, f"not CIS v1.12 section 5.2/5.6 ids: {numbers - set(CIS_1_12)}"

@@ -9,6 +9,7 @@ folder that is renamed at the end), so an interrupted build is simply redone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -40,6 +41,8 @@ class Recipe:
     tags: str = ""
     version_ldflags: tuple[str, ...] = ()
     assets: dict[str, str] = field(default_factory=dict)
+    real_node: bool = False  # needed only by a real worker node: built for `cluster up --real-nodes N`
+    own_code: bool = False  # our own Go program (no upstream pin): versioned by a hash of its sources
 
     @property
     def module_dir(self) -> Path:
@@ -47,6 +50,11 @@ class Recipe:
 
     @property
     def version(self) -> str:
+        if self.own_code:
+            digest = hashlib.sha256()
+            for source in [*sorted(self.module_dir.glob("*.go")), self.module_dir / "go.mod"]:
+                digest.update(source.read_bytes())
+            return f"src-{digest.hexdigest()[:12]}"
         text = (self.module_dir / "go.mod").read_text()
         match = re.search(rf"^\s*(?:require\s+)?{re.escape(self.main_module)}\s+(v\S+)", text, re.MULTILINE)
         if not match:
@@ -85,6 +93,26 @@ RECIPES: dict[str, Recipe] = {
     "kwok": Recipe(
         "kwok", "sigs.k8s.io/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
         assets={"stages": "kustomize/stage"}),
+    # The real worker node (see localcluster/node/): runtime, pod network, policy agent, images.
+    "containerd": Recipe(
+        "containerd", "github.com/containerd/containerd/v2",
+        {name: f"github.com/containerd/containerd/v2/cmd/{name}" for name in
+         ("containerd", "containerd-shim-runc-v2", "ctr")},
+        tags="urfave_cli_no_docs,no_btrfs,no_devmapper,no_zfs", real_node=True),
+    "cri-tools": Recipe("cri-tools", "sigs.k8s.io/cri-tools", {"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
+                        real_node=True),
+    "cni": Recipe(
+        "cni", "github.com/containernetworking/plugins",
+        {name: f"github.com/containernetworking/plugins/plugins/{kind}/{name}" for kind, name in
+         (("main", "bridge"), ("ipam", "host-local"), ("main", "loopback"), ("meta", "portmap"))},
+        real_node=True),
+    "kube-router": Recipe(
+        "kube-router", "github.com/cloudnativelabs/kube-router/v2",
+        {"kube-router": "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"}, real_node=True),
+    "registry": Recipe(
+        "registry", "github.com/distribution/distribution/v3",
+        {"registry": "github.com/distribution/distribution/v3/cmd/registry"}, real_node=True),
+    "pause": Recipe("pause", "", {"pause": "."}, real_node=True, own_code=True),
 }
 
 
@@ -194,9 +222,13 @@ def _module_source_dir(recipe: Recipe) -> Path:
     return Path(directory)
 
 
-def build_all(progress: Progress = print, force: bool = False, only: list[str] | None = None) -> dict[str, Path]:
-    """Build every recipe that is missing (or ``only`` those named); return their folders."""
-    names = only or list(RECIPES)
+def build_all(progress: Progress = print, force: bool = False, only: list[str] | None = None,
+              real_node: bool = False) -> dict[str, Path]:
+    """Build every recipe that is missing (or ``only`` those named); return their folders.
+
+    The real node's recipes are built only when ``real_node`` is set (or when named in ``only``).
+    """
+    names = only or [name for name, recipe in RECIPES.items() if real_node or not recipe.real_node]
     unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise BuildError(f"unknown component(s) {unknown}; choose from {sorted(RECIPES)}")

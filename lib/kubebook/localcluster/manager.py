@@ -37,7 +37,7 @@ class LocalCluster:
     """One named local control plane and its state directory."""
 
     def __init__(self, name: str = "default", topology: str | None = None, nodes: int = 3,
-                 root: Path | None = None) -> None:
+                 root: Path | None = None, real_nodes: int | None = None) -> None:
         problems = []
         if not NAME_PATTERN.match(name):
             problems.append(f"name {name!r} must be 1-32 lowercase letters, digits or '-' (e.g. 'dev')")
@@ -45,10 +45,14 @@ class LocalCluster:
             problems.append(f"topology {topology!r} is not one of {sorted(TOPOLOGIES)}")
         if not isinstance(nodes, int) or not 0 <= nodes <= MAX_NODES:
             problems.append(f"nodes {nodes!r} must be a whole number from 0 to {MAX_NODES}")
+        if real_nodes is not None and real_nodes not in (0, 1):
+            problems.append(f"real-nodes {real_nodes!r} must be 0 or 1 (kube-router owns the host's iptables "
+                            "filter table, so one host runs one real node)")
         if problems:
             raise ParameterError("invalid local cluster settings", problems=problems)
         self.name = name
         self.nodes = nodes
+        self.real_nodes = real_nodes  # None: keep what the cluster has (see localcluster/node/)
         self.root = root or cluster_dir(name)
         # No topology given: an existing cluster keeps the one it was created with, a new one is single.
         self.topology = topology or self._recorded_topology() or "single"
@@ -289,12 +293,31 @@ class LocalCluster:
         finally:
             api.close()
         self._save_state(state)
+        self._converge_real_node(layout, state, progress)
+
+    def _converge_real_node(self, layout: Layout, state: dict[str, Any], progress: Progress) -> None:
+        """Start (or take down) the opt-in real worker node beside the KWOK nodes (localcluster/node/)."""
+        wanted = int(state.get("real_nodes", 0)) if self.real_nodes is None else self.real_nodes
+        if not wanted and not state.get("real_node", {}).get("components"):
+            return
+        from kubebook.localcluster.node.runtime import RealNode
+
+        state["real_nodes"] = wanted
+        node = RealNode(self.root, layout.endpoint, int(layout.endpoint.rsplit(":", 1)[1]))
+        if wanted:
+            node.up(state, lambda: self._save_state(state), progress)
+        else:
+            node.down(state, lambda: self._save_state(state), progress)
 
     # ----- down / status / logs -------------------------------------------------------------------
     def down(self, purge: bool = False, progress: Progress = _quiet) -> list[str]:
         """Stop every process this cluster started (by pid, newest first); ``purge`` removes the state."""
         state = self.load_state()
         stopped = []
+        if state.get("real_node"):
+            from kubebook.localcluster.node.runtime import RealNode
+
+            stopped += RealNode(self.root, "", 0).down(state, lambda: self._save_state(state), progress)
         for name, record in reversed(list(self._records(state).items())):
             if processes.stop(record):
                 stopped.append(name)
@@ -327,6 +350,12 @@ class LocalCluster:
         report["running"] = all(c["alive"] for c in report["components"].values())
         report["healthy"] = all(c["healthy"] for c in report["components"].values())
         report["nodes_ready"] = self._nodes_ready(layout) if report["healthy"] else 0
+        if state.get("real_node"):
+            from kubebook.localcluster.node.runtime import RealNode
+
+            report["real_node"] = RealNode(self.root, layout.endpoint, 0).status(state)
+            report["healthy"] = report["healthy"] and all(
+                c["alive"] for c in report["real_node"]["components"].values())
         return report
 
     def _probe(self, name: str, layout: Layout) -> bool:

@@ -1,6 +1,7 @@
 """The report archive: sealed run folders, a hash-chained ledger, an index and retention.
 
-Layout under the root (``$KUBEBOOK_ARCHIVE`` or ``./reports``)::
+Layout under the root (``--archive``, else ``$KUBEBOOK_ARCHIVE``, else ``reports`` under
+the repository root; see :mod:`kubebook.archive.location`)::
 
     <runbook>/<YYYY>/<MM>/<run-id>/notebook.ipynb  report.html  results.json   (read-only)
     ledger.jsonl       one hash-chained entry per sealed run or prune
@@ -17,16 +18,39 @@ import getpass
 import json
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kubebook.archive import index, ledger, retention, store
+from kubebook.archive.location import default_root, notebook_identity, repository_root
+from kubebook.archive.verify import path_problem, structural_problems
 from kubebook.archive.verify import verify as _verify
 from kubebook.errors import ArchiveError, ParameterError
 
-__all__ = ["Archive", "RunRecord", "parse_since"]
+__all__ = ["Archive", "ArchiveUnwritable", "RunRecord", "default_root", "ledger", "notebook_identity",
+           "parse_since", "repository_root"]
+
+
+class ArchiveUnwritable(ArchiveError):
+    """The archive folder cannot be written (read-only, full, not a folder); nothing was half-done."""
+
+    exit_code = 2
+
+
+@contextmanager
+def _writing(root: Path) -> Iterator[None]:
+    """Turn the operating system's refusal to write into one line naming the archive."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        where = f" ({error.filename})" if error.filename else ""
+        raise ArchiveUnwritable(f"the archive {root} is not writable: {reason}{where}",
+                                hint="check its permissions and free space, or pass --archive DIR") from error
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -72,10 +96,25 @@ class RunRecord:
     path: str
     trigger: str
     exit_code: int | None
+    notebook: str = ""
 
     @property
     def run_dir(self) -> Path:
         return self.root / self.path
+
+    def to_dict(self, *, absolute: bool = False) -> dict[str, Any]:
+        """The one row shape for index.json, ``reports list --json`` and the report browser.
+
+        ``absolute`` adds ``run_dir``; the index leaves it out so a moved archive stays right.
+        """
+        row = {"run_id": self.run_id, "runbook": self.runbook, "notebook": self.notebook or self.runbook,
+               "status": self.status, "started": self.started.isoformat(),
+               "ended": self.ended.isoformat() if self.ended else None, "duration_seconds": self.duration,
+               "trigger": self.trigger, "exit_code": self.exit_code, "path": self.path,
+               "report": f"{self.path}/{store.HTML}"}
+        if absolute:
+            row["run_dir"] = str(self.run_dir)
+        return row
 
     @classmethod
     def from_entry(cls, root: Path, entry: dict[str, Any]) -> RunRecord:
@@ -84,14 +123,15 @@ class RunRecord:
                    started=datetime.fromisoformat(entry["started"]),
                    ended=datetime.fromisoformat(ended) if ended else None,
                    duration=entry.get("duration_seconds"), path=entry["path"],
-                   trigger=entry.get("trigger", "cli"), exit_code=entry.get("exit_code"))
+                   trigger=entry.get("trigger", "cli"), exit_code=entry.get("exit_code"),
+                   notebook=str(entry.get("notebook") or entry["runbook"]))
 
 
 class Archive:
     """A report archive rooted at ``root``; every write goes through the ledger lock."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root) if root is not None else store.default_root()
+        self.root = default_root(root)
         self._lock: Any = None
 
     @property
@@ -112,6 +152,8 @@ class Archive:
         for entry in ledger.entries(self.ledger_path):
             try:
                 if entry.get("type") == "run":
+                    if path_problem(self.root, entry.get("path"), on_disk=False):
+                        continue  # outside the root or through a symlink: verify names it
                     record = RunRecord.from_entry(self.root, entry)
                     live[record.run_id] = record
                 elif entry.get("type") == "prune":
@@ -123,10 +165,10 @@ class Archive:
 
     def list_runs(self, runbook: str | None = None, status: str | None = None,
                   since: str | date | datetime | None = None) -> list[RunRecord]:
-        """Archived (not pruned) runs, newest first, filtered by runbook, status and start time."""
+        """Archived (not pruned) runs, newest first, filtered by runbook (name or notebook), status and start."""
         cutoff = parse_since(since) if since is not None else None
         return [r for r in self._records()
-                if (runbook is None or r.runbook == runbook) and (status is None or r.status == status)
+                if (runbook is None or runbook in (r.runbook, r.notebook)) and (status is None or r.status == status)
                 and (cutoff is None or r.started >= cutoff)]
 
     def find(self, run_id: str) -> RunRecord:
@@ -159,19 +201,29 @@ class Archive:
     # -- writing -----------------------------------------------------------------------------
     def write_index(self) -> Path:
         """Regenerate ``index.json`` and ``index.html`` from the ledger; returns the HTML path."""
-        with self._locked():
+        with _writing(self.root), self._locked():
             return index.write(self.root, self._records())
 
     def seal_run(self, *, run_id: str, runbook: str, started: datetime, ended: datetime, status: str,
-                 exit_code: int, trigger: str, artifacts: dict[str, bytes]) -> Path:
-        """Write a run's folder atomically, seal it, append its ledger entry and refresh the index."""
+                 exit_code: int, trigger: str, artifacts: dict[str, bytes], notebook: str | None = None,
+                 extra: dict[str, Any] | None = None) -> Path:
+        """Write a run's folder atomically, seal it, append its ledger entry and refresh the index.
+
+        ``notebook`` is the run's identity for retention and filtering (see
+        :func:`~kubebook.archive.location.notebook_identity`); it defaults to ``runbook``.
+        ``extra`` adds fields to the ledger entry (e.g. the shared assets a report links to).
+        """
         relpath = store.run_relpath(runbook, started, run_id)
+        problem = path_problem(self.root, relpath)
+        if problem:
+            raise ArchiveError(f"run {run_id} cannot be sealed: {problem}", hint="run 'kubebook reports verify'")
         folder = store.write_sealed_run(self.root, relpath, artifacts)
-        entry = {"type": "run", "run_id": run_id, "runbook": runbook, "path": relpath, "status": status,
+        entry = {"type": "run", "run_id": run_id, "runbook": runbook, "notebook": notebook or runbook,
+                 "path": relpath, "status": status,
                  "exit_code": exit_code, "trigger": trigger, "started": started.isoformat(),
                  "ended": ended.isoformat(), "duration_seconds": round((ended - started).total_seconds(), 3),
                  "sealed_at": datetime.now(UTC).isoformat(),
-                 "artifacts": {name: ledger.sha256(data) for name, data in artifacts.items()}}
+                 "artifacts": {name: ledger.sha256(data) for name, data in artifacts.items()}, **(extra or {})}
         with self._locked():
             ledger.append(self.ledger_path, entry)
             index.write(self.root, self._records())
@@ -181,10 +233,10 @@ class Archive:
         """Delete folders an earlier prune recorded as removed but did not get to (it was interrupted)."""
         for entry in ledger.entries(self.ledger_path):
             if entry.get("type") == "prune":
-                for removed in entry.get("removed", []):
-                    folder = self.root / str(removed.get("path", ""))
-                    if removed.get("path") and folder.is_dir():
-                        store.remove_sealed(folder)
+                for removed in entry.get("removed") or []:
+                    path = removed.get("path") if isinstance(removed, dict) else None
+                    if path_problem(self.root, path) is None:  # checked again just before: never outside
+                        store.remove_sealed(self.root / str(path))
 
     def quarantine(self, run_id: str, artifacts: dict[str, bytes]) -> Path:
         """Keep artifacts that failed the secret scan out of the archive, readable by the owner only."""
@@ -192,8 +244,22 @@ class Archive:
 
     def prune(self, *, keep_last: int = 0, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0,
               runbook: str | None = None, dry_run: bool = False) -> retention.PrunePlan:
-        """Delete the runs the retention policy does not keep, recording the deletion in the ledger."""
-        with self._locked():
+        """Delete the runs the retention policy does not keep, recording the deletion in the ledger.
+
+        Refuses (ArchiveError, nothing deleted) when the archive's structure is damaged: a
+        broken ledger chain, a ledger path outside the root, a symlink among the run folders.
+        """
+        retention.check_policy(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
+                               keep_monthly=keep_monthly)
+        if not (self.root / ledger.LEDGER).exists() and not self.root.is_dir():
+            return retention.PrunePlan()
+        with _writing(self.root), self._locked():
+            damage = structural_problems(self.root)
+            if damage:
+                more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+                raise ArchiveError(f"prune refused, nothing deleted: the archive {self.root} is damaged: "
+                                   f"{damage[0]}{more}",
+                                   hint="run 'kubebook reports verify' to see every problem, repair them, retry")
             plan = retention.plan(self.list_runs(runbook=runbook), keep_last=keep_last, keep_daily=keep_daily,
                                   keep_weekly=keep_weekly, keep_monthly=keep_monthly)
             if dry_run:

@@ -14,20 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubebook.archive.store import HTML
 from kubebook.fsutil import atomic_write_bytes
 
 INDEX_JSON = "index.json"
 INDEX_HTML = "index.html"
 _STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "timeout": "#9a6700",
                    "kernel_died": "#8250df"}
-
-
-def _row(run: Any) -> dict[str, Any]:
-    return {"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
-            "started": run.started.isoformat(), "ended": run.ended.isoformat() if run.ended else None,
-            "duration_seconds": run.duration, "trigger": run.trigger, "path": run.path,
-            "report": f"{run.path}/{HTML}"}
 
 
 def render_html(rows: Sequence[dict[str, Any]], generated: str) -> str:
@@ -59,7 +51,7 @@ Check integrity with <code>kubebook reports verify</code>.</p>
 
 def write(root: Path, runs: Sequence[Any]) -> Path:
     """Write both index files atomically; returns the path of ``index.html``."""
-    rows = [_row(run) for run in runs]
+    rows = [run.to_dict() for run in runs]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_bytes(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode(), 0o644)
     atomic_write_bytes(root / INDEX_HTML, render_html(rows, generated).encode(), 0o644)

@@ -4,7 +4,9 @@ The policy is the one restic and borg use: keep the N newest runs, the newest
 run of each of the last D days that have runs, of the last W ISO weeks and of
 the last M months; everything else goes. One rule overrides them all: the
 newest *successful* run of a runbook is never deleted, so a string of failures
-cannot prune away the last good evidence.
+cannot prune away the last good evidence. "A runbook" here is the notebook's
+identity (its path in the repository or a declared id), never the folder-safe
+name several notebooks can share.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from kubebook.errors import ParameterError
 class RunLike(Protocol):
     run_id: str
     runbook: str
+    notebook: str
     status: str
     started: datetime
 
@@ -46,9 +49,8 @@ def _buckets(runs: list[RunLike], count: int, key: Callable[[datetime], object],
         keep.setdefault(run.run_id, []).append(reason)
 
 
-def plan(runs: Iterable[RunLike], *, keep_last: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
-         keep_monthly: int = 0) -> PrunePlan:
-    """Apply the policy to ``runs``; raises ParameterError for a policy that would keep nothing."""
+def check_policy(*, keep_last: int = 0, keep_daily: int = 0, keep_weekly: int = 0, keep_monthly: int = 0) -> None:
+    """Raise ParameterError for a negative count or a policy that would keep nothing."""
     counts = {"--keep-last": keep_last, "--keep-daily": keep_daily, "--keep-weekly": keep_weekly,
               "--keep-monthly": keep_monthly}
     negative = [f"{flag} is {value}; use 0 or more" for flag, value in counts.items() if value < 0]
@@ -57,9 +59,15 @@ def plan(runs: Iterable[RunLike], *, keep_last: int = 0, keep_daily: int = 0, ke
     if not any(counts.values()):
         raise ParameterError("a prune needs at least one of --keep-last, --keep-daily, --keep-weekly, "
                              "--keep-monthly", hint="e.g. --keep-last 10 --keep-daily 7")
+
+
+def plan(runs: Iterable[RunLike], *, keep_last: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
+         keep_monthly: int = 0) -> PrunePlan:
+    """Apply the policy to ``runs``; raises ParameterError for a policy that would keep nothing."""
+    check_policy(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly, keep_monthly=keep_monthly)
     by_runbook: dict[str, list[RunLike]] = defaultdict(list)
     for run in runs:
-        by_runbook[run.runbook].append(run)
+        by_runbook[getattr(run, "notebook", "") or run.runbook].append(run)
     result = PrunePlan()
     for group in by_runbook.values():
         group.sort(key=lambda r: (r.started, r.run_id), reverse=True)

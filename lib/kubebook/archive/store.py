@@ -30,8 +30,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def default_root() -> Path:
-    """``$KUBEBOOK_ARCHIVE`` or ``./reports``."""
-    return Path(os.environ.get("KUBEBOOK_ARCHIVE") or "reports")
+    """The archive root when none is given (see :func:`kubebook.archive.location.default_root`)."""
+    from kubebook.archive.location import default_root as resolve
+
+    return resolve(None)
 
 
 def runbook_name(notebook: Path) -> str:
@@ -92,9 +94,17 @@ def write_quarantine(root: Path, run_id: str, artifacts: dict[str, bytes]) -> Pa
 
 
 def remove_sealed(folder: Path) -> None:
-    """Delete a sealed run folder (restoring the write bits first, as rmtree needs them)."""
-    if not folder.exists():
+    """Delete a sealed run folder (restoring the write bits first, as deleting needs them).
+
+    Never follows a symlink: a link where the folder should be, or inside it, is
+    removed as a link, and its target is left alone.
+    """
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
         return
+    if not stat.S_ISDIR(info.st_mode):  # a symlink or a file: refuse to treat it as a folder
+        raise NotADirectoryError(f"{folder} is not a real folder; not deleted")
     os.chmod(folder, stat.S_IRWXU)
     for child in folder.iterdir():
         if child.is_dir() and not child.is_symlink():

@@ -1,62 +1,176 @@
 """Check an archive against its ledger and name everything that does not match.
 
-Four things can be wrong, and each problem names the file or ledger line:
-the chain itself (an entry edited, deleted or re-ordered); an artifact whose
-bytes no longer hash to the ledger's value (modified) or that is gone (deleted);
-a file in a sealed folder that the ledger never listed (added); and a run
-folder that the ledger does not know (planted, or sealed without an entry).
-Runs removed by ``kubebook reports prune`` are expected to be absent: the prune
-wrote a ledger entry naming them.
+Five things can be wrong, and each problem names the file or ledger line:
+the chain itself (an entry edited, deleted or re-ordered); a path that is not a
+real folder inside the root (a symlink anywhere on the way, ``..``, an absolute
+path: never followed, never deleted); an artifact whose bytes no longer hash to
+the ledger's value (modified) or that is gone (deleted); a file in a sealed
+folder that the ledger never listed (added); and a run folder that the ledger
+does not know (planted, or sealed without an entry). Runs removed by ``kubebook
+reports prune`` are expected to be absent: the prune wrote a ledger entry naming
+them.
+
+:func:`structural_problems` is the cheap part (no artifact is hashed); prune runs
+it first and refuses to delete anything in a damaged archive.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from kubebook.archive import ledger
 from kubebook.archive.store import QUARANTINE
 
+RUN_DEPTH = 4  # <runbook>/<YYYY>/<MM>/<run-id>
+SPECIAL = {QUARANTINE, ".schedule", ".assets", "assets"}
 
-def run_folders(root: Path) -> set[str]:
-    """Relative paths of every ``<runbook>/<YYYY>/<MM>/<run-id>`` folder on disk."""
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def path_problem(root: Path, relpath: Any, *, on_disk: bool = True) -> str | None:
+    """Why ``relpath`` (from the ledger) is not a run folder path inside ``root``; None when it is.
+
+    Only the text and symlinks are judged here: a folder that does not exist is
+    fine (pruned, or the 'deleted' problem reports it). ``on_disk=False`` judges the text alone.
+    """
+    if not isinstance(relpath, str) or not relpath:
+        return "path is missing"
+    pure = PurePosixPath(relpath)
+    if pure.is_absolute() or "\\" in relpath or "\0" in relpath:
+        return f"path {relpath!r} is outside the archive (absolute)"
+    if any(part in ("..", ".", "") for part in relpath.split("/")):
+        return f"path {relpath!r} is outside the archive (it climbs with '..')"
+    if len(pure.parts) != RUN_DEPTH or pure.parts[0] in SPECIAL or pure.parts[0].startswith("."):
+        return f"path {relpath!r} is not a <runbook>/<YYYY>/<MM>/<run-id> folder"
+    if not on_disk:
+        return None
+    current = root
+    for part in pure.parts:
+        current = current / part
+        info = _lstat(current)
+        if info is None:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return f"{current.relative_to(root).as_posix()} is a symbolic link, not a folder (never followed)"
+        if not stat.S_ISDIR(info.st_mode):
+            return f"{current.relative_to(root).as_posix()} is not a folder"
+    return None
+
+
+def run_folders(root: Path) -> tuple[set[str], list[str]]:
+    """Relative paths of every real ``<runbook>/<YYYY>/<MM>/<run-id>`` folder, and every symlink met on the way.
+
+    Walks with ``lstat`` and never descends into a symlink.
+    """
     found: set[str] = set()
-    for runbook in root.iterdir() if root.is_dir() else []:
-        if not runbook.is_dir() or runbook.name.startswith(".") or runbook.name == QUARANTINE:
-            continue
-        for folder in runbook.glob("*/*/*"):
-            if folder.is_dir() and not folder.name.startswith("."):
-                found.add(folder.relative_to(root).as_posix())
-    return found
+    links: list[str] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        try:
+            children = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for child in children:
+            if child.name.startswith(".") or (depth == 0 and child.name in SPECIAL):
+                continue
+            rel = Path(child.path).relative_to(root).as_posix()
+            if child.is_symlink():
+                links.append(rel)
+            elif child.is_dir(follow_symlinks=False):
+                if depth + 1 == RUN_DEPTH:
+                    found.add(rel)
+                else:
+                    walk(Path(child.path), depth + 1)
+
+    if root.is_dir() and not root.is_symlink():
+        walk(root, 0)
+    return found, links
+
+
+def _sealed(lines: list[ledger.Line], root: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The live run paths with their artifact hashes, and every ledger path that is not safe."""
+    sealed: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
+    for line in lines:
+        entry = line.entry or {}
+        if entry.get("type") == "run":
+            problem = path_problem(root, entry.get("path"))
+            if problem:
+                problems.append(f"{ledger.LEDGER} line {line.number} ({entry.get('run_id')}): {problem}")
+                continue
+            artifacts = entry.get("artifacts")
+            sealed[entry["path"]] = dict(artifacts) if isinstance(artifacts, dict) else {}
+        elif entry.get("type") == "prune":
+            for removed in entry.get("removed") or []:
+                path = removed.get("path") if isinstance(removed, dict) else None
+                problem = path_problem(root, path)
+                if problem:
+                    problems.append(f"{ledger.LEDGER} line {line.number} (prune): {problem}")
+                else:
+                    sealed.pop(str(path), None)
+    return sealed, problems
+
+
+def structural_problems(root: Path) -> list[str]:
+    """The chain, the paths and the symlinks: what must be right before anything is deleted."""
+    if root.is_symlink():
+        return [f"the archive root {root} is a symbolic link (never followed)"]
+    lines = ledger.read_lines(root / ledger.LEDGER)
+    problems = ledger.chain_problems(lines)
+    _, unsafe = _sealed(lines, root)
+    _, links = run_folders(root)
+    return problems + unsafe + [f"{rel}: is a symbolic link inside the archive (never followed)" for rel in links]
 
 
 def verify(root: Path) -> list[str]:
     """Every problem found; an empty list means the archive matches its ledger."""
+    if root.is_symlink():
+        return [f"the archive root {root} is a symbolic link (never followed)"]
     lines = ledger.read_lines(root / ledger.LEDGER)
     problems = ledger.chain_problems(lines)
-    sealed: dict[str, dict[str, str]] = {}
-    for line in lines:
-        entry = line.entry or {}
-        if entry.get("type") == "run" and isinstance(entry.get("path"), str):
-            sealed[entry["path"]] = dict(entry.get("artifacts") or {})
-        elif entry.get("type") == "prune":
-            for removed in entry.get("removed", []):
-                sealed.pop(removed.get("path", ""), None)
-    on_disk = run_folders(root)
+    sealed, unsafe = _sealed(lines, root)
+    problems += unsafe
+    on_disk, links = run_folders(root)
+    problems += [f"{rel}: is a symbolic link inside the archive (never followed)" for rel in links]
     if not lines and on_disk:
         problems.append(f"{ledger.LEDGER} is missing or empty but {len(on_disk)} run folder(s) exist")
     for relpath, artifacts in sorted(sealed.items()):
         folder = root / relpath
-        if not folder.is_dir():
+        info = _lstat(folder)
+        if info is None:
             problems.append(f"{relpath}: run folder deleted (not by 'kubebook reports prune')")
             continue
+        if not stat.S_ISDIR(info.st_mode):
+            if not stat.S_ISLNK(info.st_mode):
+                problems.append(f"{relpath}: is not a folder")
+            continue  # a symlink is already named above
         for name, expected in sorted(artifacts.items()):
-            path = folder / name
-            if not path.is_file():
-                problems.append(f"{relpath}/{name}: deleted")
-            elif ledger.sha256(path.read_bytes()) != expected:
-                problems.append(f"{relpath}/{name}: modified (its SHA-256 differs from the ledger's)")
+            problems.extend(_artifact_problem(folder / name, f"{relpath}/{name}", expected))
         for extra in sorted(p.name for p in folder.iterdir() if p.name not in artifacts):
             problems.append(f"{relpath}/{extra}: not in the ledger (added after sealing)")
     for relpath in sorted(on_disk - set(sealed)):
         problems.append(f"{relpath}: run folder not in the ledger (planted, or its prune did not finish)")
     return problems
+
+
+def _artifact_problem(path: Path, label: str, expected: Any) -> list[str]:
+    info = _lstat(path)
+    if info is None:
+        return [f"{label}: deleted"]
+    if not stat.S_ISREG(info.st_mode):
+        return [f"{label}: not a regular file (a symbolic link or folder; never followed)"]
+    try:
+        digest = ledger.sha256_file(path)
+    except OSError as error:
+        return [f"{label}: unreadable ({error.strerror})"]
+    if digest != expected:
+        return [f"{label}: modified (its SHA-256 differs from the ledger's)"]
+    return []

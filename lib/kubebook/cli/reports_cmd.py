@@ -14,14 +14,16 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser = groups.add_parser(name, help=help_text, description=help_text)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--archive", type=Path, metavar="DIR",
-                        help="report archive (default: $KUBEBOOK_ARCHIVE or ./reports)")
+                        help="report archive (default: $KUBEBOOK_ARCHIVE, else reports/ under the "
+                             "repository root; relative paths are taken from the repository root)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(parser))
     commands.required = True
 
     listing = commands.add_parser("list", parents=[common], help="list archived runs, newest first")
-    listing.add_argument("--runbook", metavar="R", help="only this runbook")
+    listing.add_argument("--runbook", metavar="R", help="only this runbook (its name or notebook path)")
     listing.add_argument("--status", metavar="S",
-                         choices=["succeeded", "failed", "timeout", "kernel_died"], help="only this status")
+                         choices=["succeeded", "failed", "timeout", "kernel_died", "interrupted"],
+                         help="only this status")
     listing.add_argument("--since", metavar="D", help="only runs started since D (7d, 12h, 2026-01-31 ...)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=_list)
@@ -42,7 +44,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                        ("--keep-weekly", "the newest run of N weeks"),
                        ("--keep-monthly", "the newest run of N months")):
         prune.add_argument(flag, type=int, default=0, metavar="N", help=f"keep {what} (per runbook)")
-    prune.add_argument("--runbook", metavar="R", help="only prune this runbook")
+    prune.add_argument("--runbook", metavar="R", help="only prune this runbook (its name or notebook path)")
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     prune.set_defaults(handler=_prune)
 
@@ -59,9 +61,7 @@ def _archive(args: argparse.Namespace) -> Any:
 def _list(args: argparse.Namespace) -> int:
     runs = _archive(args).list_runs(runbook=args.runbook, status=args.status, since=args.since)
     if args.json:
-        print(json.dumps([{"run_id": r.run_id, "runbook": r.runbook, "status": r.status,
-                           "started": r.started.isoformat(), "duration_seconds": r.duration,
-                           "trigger": r.trigger, "run_dir": str(r.run_dir)} for r in runs], indent=1))
+        print(json.dumps([r.to_dict(absolute=True) for r in runs], indent=1))
         return 0
     if not runs:
         print("no runs archived" + (" match" if args.runbook or args.status or args.since else ""))

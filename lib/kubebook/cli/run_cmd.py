@@ -38,7 +38,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser.add_argument("--timeout", type=_seconds, metavar="S", help="whole-run limit; the kernel is killed")
     parser.add_argument("--cell-timeout", type=_seconds, metavar="S", help="limit for any one cell")
     parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="report archive (default: $KUBEBOOK_ARCHIVE or ./reports)")
+                        help="report archive (default: $KUBEBOOK_ARCHIVE, else reports/ under the repository "
+                             "root; relative paths are taken from the repository root)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="validate and inject parameters, write the notebook, do not execute")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE",

@@ -31,7 +31,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                          help="schedule file (default: $KUBEBOOK_SCHEDULES or scheduled/schedules.yaml)")
         if runs:
             sub.add_argument("--archive", type=Path, default=None,
-                             help="report archive (default: $KUBEBOOK_ARCHIVE or ./reports); the schedule "
+                             help="report archive (default: $KUBEBOOK_ARCHIVE, else reports/ under the "
+                                  "repository root); the schedule "
                                   "state lives in $KUBEBOOK_STATE_DIR or <archive>/.schedule")
             sub.add_argument("--cluster", dest="kubeconfig", metavar="KUBECONFIG", default=None,
                              help="kubeconfig the notebooks use (as in 'kubebook run')")

@@ -32,7 +32,15 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                    help="single: one of each; ha: 3 etcd, 3 apiservers behind HAProxy "
                         "(default: the existing cluster's, else single)")
     p.add_argument("--nodes", type=int, default=3, help="KWOK worker nodes (default 3)")
+    p.add_argument("--real-nodes", type=int, default=None, metavar="N",
+                   help="real worker nodes (kubelet + containerd + runc + CNI + kube-router): 0 or 1 "
+                        "(default: what the cluster has, else 0)")
     p.set_defaults(handler=_up)
+
+    p = commands.add_parser("images", help="images in the real node's local store")
+    _name(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output: [{name, ref, digest, size}]")
+    p.set_defaults(handler=_images)
 
     p = commands.add_parser("down", help="stop every process of a local cluster")
     _name(p)
@@ -66,11 +74,25 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes)
-    build.build_all(_progress)
+    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes, real_nodes=args.real_nodes)
+    wants_real = args.real_nodes if args.real_nodes is not None else cluster.load_state().get("real_nodes", 0)
+    build.build_all(_progress, real_node=bool(wants_real))
     status = cluster.up(progress=_progress)
     print(status["kubeconfig"])
     return 0 if status.get("healthy") else 1
+
+
+def _images(args: argparse.Namespace) -> int:
+    from kubebook.localcluster.node.runtime import RealNode
+
+    cluster = LocalCluster(name=args.name)
+    rows = RealNode(cluster.root, "", 0).images(cluster.load_state())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:12} {row['ref']:48} {row['digest'][:19]} {row['size']:>12}")
+    return 0
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -241,6 +241,13 @@ class RealNode:
                 progress(f"stopped {name} (pid {records[name].pid})")
 
         stop("kube-router")
+        if not self._owns_host():
+            # Another cluster's real node holds the host: stop our own processes, sweep nothing shared.
+            for name in ("kubelet", "containerd", "registry"):
+                stop(name)
+            node["components"] = {}
+            save()
+            return done
         router = build.RECIPES["kube-router"].path("kube-router")
         if router.is_file():
             subprocess.run([str(router), "--cleanup-config"], capture_output=True, check=False, timeout=60,
@@ -266,6 +273,15 @@ class RealNode:
             if Path(json.loads(LOCK.read_text()).get("cluster_root", "")) == self.cluster_root:
                 LOCK.unlink()
         return done
+
+    def _owns_host(self) -> bool:
+        """True unless the host lock names another cluster whose real node still runs."""
+        try:
+            holder = json.loads(LOCK.read_text())
+        except (OSError, json.JSONDecodeError):
+            return True
+        other = Path(holder.get("cluster_root", ""))
+        return other == self.cluster_root or not _node_running(other)
 
     def _stop_sandboxes(self, layout: NodeLayout) -> None:
         """Stop and remove every pod sandbox through the CRI: containerd runs CNI DEL for each."""

@@ -22,8 +22,8 @@ GROUPS: list[tuple[str, str, str]] = [
     ("reports", "kubebook.cli.reports_cmd", "list, show, verify and prune archived reports"),
     ("schedule", "kubebook.cli.schedule_cmd", "list and run scheduled notebooks"),
     ("audit", "kubebook.cli.audit_cmd", "audit a cluster, manifests or control-plane configuration"),
-    ("provision", "kubebook.cli.planned_cmd", "apply the security baseline (planned)"),
-    ("dr", "kubebook.cli.planned_cmd", "etcd snapshots, backups and restore drills (planned)"),
+    ("provision", "kubebook.cli.provision_cmd", "build, diff, apply and verify the security baseline overlays"),
+    ("dr", "kubebook.cli.dr_cmd", "etcd snapshots, restore drills and namespace backup/restore"),
     ("capacity", "kubebook.cli.planned_cmd", "capacity history, forecasts and rightsizing (planned)"),
     ("lab", "kubebook.cli.planned_cmd", "hands-on training labs (planned)"),
 ]

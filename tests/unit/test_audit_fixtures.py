@@ -45,7 +45,7 @@ def test_fixture_directories_name_known_checks() -> None:
     assert not unknown, f"fixture directories for unknown check ids: {unknown}"
 
 
-@pytest.mark.parametrize("section", ["pss", "source"])
+@pytest.mark.parametrize("section", ["pss", "source", "rbac", "exposure", "workloads"])
 def test_every_check_of_section_has_pass_and_fail_fixtures(section: str) -> None:
     checks = [c.id for c in catalog.load_catalog().values() if c.section == section]
     missing = [f"{check_id}/{kind}" for check_id in checks if check_id not in NOT_MANIFEST_CHECKS

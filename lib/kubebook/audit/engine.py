@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from kubebook.audit import catalog, controlplane, images, network, pss, rbac, score, secrets_check
+from kubebook.audit import (
+    catalog,
+    controlplane,
+    exposure,
+    images,
+    network,
+    pss,
+    rbac,
+    score,
+    secrets_check,
+    workload_policy,
+)
 from kubebook.audit.model import FAILING_RESULTS, Finding, FindingBatch, Resource, severity_rank
 from kubebook.audit.rows import COLUMNS, FindingRows
 from kubebook.audit.sources import AuditInventory, gc_paused
@@ -29,6 +40,8 @@ ENGINES: tuple[ModuleType, ...] = (
     network,
     secrets_check,
     images,
+    workload_policy,
+    exposure,
     controlplane,
 )
 

@@ -33,7 +33,8 @@ from kubebook.audit.workloads import CLUSTER, effective_automount, not_evaluated
 CHECK_IDS = ("rbac.cluster-admin-binding", "rbac.secret-read", "rbac.wildcard", "rbac.pod-create",
              "rbac.default-sa-automount", "rbac.default-sa-bound", "rbac.token-automount", "rbac.system-masters",
              "rbac.bind-escalate-impersonate", "rbac.pv-create", "rbac.node-proxy", "rbac.csr-approval",
-             "rbac.webhook-config", "rbac.sa-token-create", "rbac.pod-exec", "rbac.escalation-path")
+             "rbac.webhook-config", "rbac.sa-token-create", "rbac.pod-exec", "rbac.escalation-path",
+             "rbac.service-status-update", "rbac.admission-policy-write")
 BUILTIN = Resource("Cluster", None, "built-in-rbac")
 ADMINS = Resource("Cluster", None, "cluster-admin-bindings")
 LIST_LIMIT = 8

@@ -1,0 +1,217 @@
+"""Collect capacity history from a cluster: the metrics.k8s.io API or a Prometheus HTTP API.
+
+Every source is joined with the same inventory read through :mod:`kubebook.cluster`: nodes
+(allocatable by pool: the ``kubebook.io/pool`` label, else ``node.kubernetes.io/instance-type``,
+else ``default``) and pods (requests and limits per container, namespace, workload from the owner
+references, the ``team`` label, the last termination reason). The result is ``samples`` rows
+(one per container and time) and the ``series`` rows derived from them (per pool and for ``*``:
+cpu and memory on usage and requests, pod slots on requests), ready for the store.
+
+- ``metrics.k8s.io`` is a point in time: one collection appends one sample per running
+  container, stamped with the collection time so all rows of a snapshot line up.
+- Prometheus answers range queries (the normal case on a real cluster): CPU as
+  ``rate(container_cpu_usage_seconds_total[5m])``, so counter resets (a restarted container)
+  are handled by Prometheus itself; memory as ``container_memory_working_set_bytes``. Pods that
+  are gone by now keep their samples; their workload is derived from the pod name.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubebook.capacity.schema import ALL_POOLS
+from kubebook.errors import ClusterError, ParameterError
+
+POOL_LABELS = ("kubebook.io/pool", "node.kubernetes.io/instance-type")
+TEAM_LABEL = "team"
+METRICS_PODS = "/apis/metrics.k8s.io/v1beta1/pods"
+CPU_QUERY = 'sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{container!=""}[5m]))'
+MEMORY_QUERY = 'max by (namespace, pod, container) (container_memory_working_set_bytes{container!=""})'
+_GENERATED = [re.compile(r"^(?P<w>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$"), re.compile(r"^(?P<w>.+)-\d+$"),
+              re.compile(r"^(?P<w>.+)-[a-z0-9]{5}$")]
+
+
+@dataclass
+class Inventory:
+    """Nodes by pool and running containers with their requests, at one moment."""
+
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    containers: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def pool_capacity(self) -> dict[str, dict[str, float]]:
+        pools: dict[str, dict[str, float]] = {}
+        for node in self.nodes:
+            totals = pools.setdefault(node["pool"], {"cpu": 0.0, "memory": 0.0, "pods": 0.0, "nodes": 0})
+            for resource in ("cpu", "memory", "pods"):
+                totals[resource] += node[resource]
+            totals["nodes"] += 1
+        return pools
+
+
+def workload_from_pod_name(pod: str) -> str:
+    """A gone pod's workload: its name without the generated suffixes (Deployment, StatefulSet, DaemonSet)."""
+    for pattern in _GENERATED:
+        match = pattern.match(pod)
+        if match:
+            return match.group("w")
+    return pod
+
+
+def _workload(pod: dict[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    owners = meta.get("ownerReferences") or []
+    if not owners:
+        return str(meta.get("name", ""))
+    owner = owners[0]
+    name = str(owner.get("name", ""))
+    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    if owner.get("kind") == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):
+        return name[: -len(template_hash) - 1]
+    return name
+
+
+def inventory(cluster: Any) -> Inventory:
+    """Read nodes and running pods (raw JSON lists through kubebook.cluster)."""
+    from kubebook.cluster import quantity
+
+    result = Inventory()
+    pool_of: dict[str, str] = {}
+    for node in cluster.list_path("/api/v1/nodes"):
+        meta, status = node.get("metadata") or {}, node.get("status") or {}
+        labels = meta.get("labels") or {}
+        pool = next((labels[k] for k in POOL_LABELS if labels.get(k)), "default")
+        allocatable = status.get("allocatable") or {}
+        taints = tuple((t.get("key", ""), t.get("value", ""), t.get("effect", ""))
+                       for t in (node.get("spec") or {}).get("taints") or [])
+        pool_of[meta.get("name", "")] = pool
+        result.nodes.append({"name": meta.get("name", ""), "pool": pool, "labels": labels, "taints": taints,
+                             "cpu": quantity(allocatable.get("cpu")), "memory": quantity(allocatable.get("memory")),
+                             "pods": quantity(allocatable.get("pods"))})
+    for pod in cluster.list_path("/api/v1/pods"):
+        meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+        if status.get("phase") in ("Succeeded", "Failed") or not spec.get("nodeName"):
+            continue
+        statuses = {s.get("name"): s for s in status.get("containerStatuses") or []}
+        for container in spec.get("containers") or []:
+            resources = container.get("resources") or {}
+            requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+            terminated = ((statuses.get(container.get("name")) or {}).get("lastState") or {}).get("terminated") or {}
+            key = (meta.get("namespace", ""), meta.get("name", ""), container.get("name", ""))
+            result.containers[key] = {
+                "workload": _workload(pod), "team": (meta.get("labels") or {}).get(TEAM_LABEL, ""),
+                "node": spec["nodeName"], "pool": pool_of.get(spec["nodeName"], ""),
+                "cpu_request": quantity(requests["cpu"]) if "cpu" in requests else float("nan"),
+                "cpu_limit": quantity(limits["cpu"]) if "cpu" in limits else float("nan"),
+                "memory_request": quantity(requests["memory"]) if "memory" in requests else float("nan"),
+                "memory_limit": quantity(limits["memory"]) if "memory" in limits else float("nan"),
+                "oom_killed": terminated.get("reason") == "OOMKilled",
+                "tolerations": tuple(spec.get("tolerations") or ()), "node_selector": spec.get("nodeSelector") or {}}
+    return result
+
+
+def _sample_row(timestamp: Any, key: tuple[str, str, str], inv: Inventory, cpu: float, memory: float) -> dict[str, Any]:
+    namespace, pod, container = key
+    info = inv.containers.get(key) or {"workload": workload_from_pod_name(pod)}
+    nan = float("nan")
+    return {"timestamp": timestamp, "namespace": namespace, "workload": info["workload"], "container": container,
+            "pod": pod, "pool": info.get("pool", ""), "team": info.get("team", ""), "cpu_cores": cpu,
+            "memory_bytes": memory, "cpu_request": info.get("cpu_request", nan),
+            "cpu_limit": info.get("cpu_limit", nan), "memory_request": info.get("memory_request", nan),
+            "memory_limit": info.get("memory_limit", nan),
+            "oom_killed": bool(info.get("oom_killed", False))}
+
+
+def from_metrics_api(cluster: Any, inv: Inventory | None = None) -> Any:
+    """One ``samples`` snapshot from metrics.k8s.io; ClusterError when the API is not served."""
+    import pandas as pd
+
+    from kubebook.cluster import quantity
+    from kubebook.errors import ApiError
+
+    inv = inv or inventory(cluster)
+    try:
+        items = list(cluster.list_path(METRICS_PODS))
+    except ApiError as error:
+        raise ClusterError(f"the metrics.k8s.io API did not answer ({error.status}: {error.message})",
+                           hint="start metrics-server (local cluster: kubebook cluster up --with-metrics)") from error
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("s")
+    rows = []
+    for item in items:
+        meta = item.get("metadata") or {}
+        for container in item.get("containers") or []:
+            usage = container.get("usage") or {}
+            key = (meta.get("namespace", ""), meta.get("name", ""), container.get("name", ""))
+            rows.append(_sample_row(now, key, inv, quantity(usage.get("cpu")), quantity(usage.get("memory"))))
+    return pd.DataFrame(rows)
+
+
+def _query_range(url: str, query: str, start: float, end: float, step: float, timeout: float) -> list[dict[str, Any]]:
+    import requests
+
+    try:
+        response = requests.get(f"{url.rstrip('/')}/api/v1/query_range", timeout=timeout,
+                                params={"query": query, "start": start, "end": end, "step": step})
+    except requests.RequestException as error:
+        raise ClusterError(f"Prometheus at {url} did not answer: {error.__class__.__name__}",
+                           hint="check the URL (local cluster: kubebook cluster status shows it)") from error
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise ClusterError(f"Prometheus at {url} answered HTTP {response.status_code} without JSON") from error
+    if body.get("status") != "success":
+        raise ClusterError(f"Prometheus rejected the query: {body.get('error', response.status_code)}")
+    return list((body.get("data") or {}).get("result") or [])
+
+
+def from_prometheus(url: str, cluster: Any | None = None, hours: float = 24.0, step_seconds: float = 300.0,
+                    end: float | None = None, inv: Inventory | None = None, timeout: float = 30.0) -> Any:
+    """``samples`` for the last ``hours`` from a Prometheus HTTP API, joined with the inventory."""
+    import pandas as pd
+
+    if hours <= 0 or step_seconds <= 0:
+        raise ParameterError("hours and step_seconds must be positive")
+    if not url.startswith(("http://", "https://")):
+        raise ParameterError(f"Prometheus URL {url!r} must start with http:// or https://")
+    inv = inv or (inventory(cluster) if cluster is not None else Inventory())
+    end = end or time.time()
+    start = end - hours * 3600
+    values: dict[tuple[Any, tuple[str, str, str]], list[float]] = {}
+    for index, query in enumerate((CPU_QUERY, MEMORY_QUERY)):
+        for series in _query_range(url, query, start, end, step_seconds, timeout):
+            labels = series.get("metric") or {}
+            key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
+            for stamp, value in series.get("values") or []:
+                values.setdefault((float(stamp), key), [float("nan"), float("nan")])[index] = float(value)
+    rows = [_sample_row(pd.Timestamp(stamp, unit="s", tz="UTC"), key, inv, cpu, memory)
+            for (stamp, key), (cpu, memory) in values.items() if cpu == cpu and memory == memory]
+    return pd.DataFrame(rows)
+
+
+def series_from_samples(samples: Any, inv: Inventory) -> Any:
+    """``series`` rows per pool and ``*`` from ``samples``: capacity from the inventory's nodes."""
+    import pandas as pd
+
+    capacity = inv.pool_capacity()
+    if samples is None or len(samples) == 0 or not capacity:
+        return pd.DataFrame(columns=["timestamp", "pool", "resource", "basis", "capacity", "used"])
+    frame = samples.assign(pods=1.0)
+    frame = frame[frame["pool"].isin(capacity)]
+    rows = []
+    for scope, part in (("pool", frame), (ALL_POOLS, frame.assign(pool=ALL_POOLS))):
+        pools = capacity if scope == "pool" else {ALL_POOLS: {r: sum(c[r] for c in capacity.values())
+                                                              for r in ("cpu", "memory", "pods")}}
+        grouped = part.groupby(["timestamp", "pool"]).agg(
+            cpu_usage=("cpu_cores", "sum"), memory_usage=("memory_bytes", "sum"),
+            cpu_requests=("cpu_request", "sum"), memory_requests=("memory_request", "sum"),
+            pods_requests=("pod", "nunique")).reset_index()
+        for column, resource, basis in (("cpu_usage", "cpu", "usage"), ("memory_usage", "memory", "usage"),
+                                        ("cpu_requests", "cpu", "requests"), ("memory_requests", "memory", "requests"),
+                                        ("pods_requests", "pods", "requests")):
+            rows.append(pd.DataFrame({"timestamp": grouped["timestamp"], "pool": grouped["pool"],
+                                      "resource": resource, "basis": basis,
+                                      "capacity": grouped["pool"].map({p: c[resource] for p, c in pools.items()}),
+                                      "used": grouped[column].astype(float)}))
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,288 @@
+"""Days until CPU, memory and pod slots run out, per pool and basis, with intervals and a backtest.
+
+Every series (pool x resource x basis) goes through the same steps:
+
+1. resample to an even grid (hourly, or the sampling interval when coarser), averaging within a
+   step; gaps are filled by linear interpolation and counted; capacity is the latest value;
+2. a rolling-origin backtest of every model family that the history allows (``folds`` origins,
+   each forecasting ``holdout`` steps from the data before it), scored by MAPE and by how many
+   held-out points fell inside the 80 % and 95 % prediction intervals;
+3. the family with the lowest MAPE (the simpler one on a tie) is refitted on the whole history
+   and forecast ``horizon_days`` ahead;
+4. ``days_to_exhaustion`` is the first time the forecast path, seasonality included, reaches
+   capacity, in days from the last sample (interpolated within a step; 0 when already there;
+   None when not within the horizon). ``interval_95`` bounds that date by the first times the
+   upper and the lower 95 % band reach capacity (likewise for 80 %); a bound past the horizon
+   is None.
+
+With less than ``min_history_days`` of history, or fewer points than the simplest model needs
+for the backtest, the entry's status is ``insufficient_history`` and it carries no number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kubebook.capacity import models
+from kubebook.capacity.schema import ALL_POOLS, epoch_seconds
+from kubebook.errors import ParameterError
+
+INSUFFICIENT = "insufficient_history"
+DAY = 86400.0
+
+
+@dataclass
+class Fold:
+    """One backtest origin: what happened after it and what the model said would."""
+
+    origin: int
+    actual: np.ndarray
+    predicted: np.ndarray
+    lower: dict[int, np.ndarray]
+    upper: dict[int, np.ndarray]
+
+
+@dataclass
+class Backtest:
+    """A family's rolling-origin backtest; ``mape`` in percent, coverages as fractions."""
+
+    family: str
+    folds: list[Fold]
+
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.concatenate([f.actual for f in self.folds]), np.concatenate([f.predicted for f in self.folds]))
+
+    @property
+    def mape(self) -> float:
+        actual, predicted = self._pairs()
+        keep = actual != 0
+        if not keep.any():
+            return float("nan")
+        return float(np.mean(np.abs(actual[keep] - predicted[keep]) / np.abs(actual[keep])) * 100)
+
+    def coverage(self, level: int) -> float:
+        actual = np.concatenate([f.actual for f in self.folds])
+        lower = np.concatenate([f.lower[level] for f in self.folds])
+        upper = np.concatenate([f.upper[level] for f in self.folds])
+        return float(np.mean((actual >= lower) & (actual <= upper)))
+
+
+@dataclass
+class ForecastEntry:
+    """The forecast of one pool x resource x basis; ``to_json`` is the CLI contract."""
+
+    pool: str
+    resource: str
+    basis: str
+    status: str
+    model: str | None = None
+    days_to_exhaustion: float | None = None
+    interval_80: tuple[float | None, float | None] | None = None
+    interval_95: tuple[float | None, float | None] | None = None
+    backtest: Backtest | None = None
+    candidates: dict[str, float] = field(default_factory=dict)
+    capacity: float = float("nan")
+    last_used: float = float("nan")
+    last_timestamp: Any = None
+    step_seconds: float = 3600.0
+    history_days: float = 0.0
+    gaps_filled: int = 0
+    reason: str = ""
+    history: Any = None
+    prediction: models.Prediction | None = None
+
+    @property
+    def backtest_mape(self) -> float | None:
+        return None if self.backtest is None else self.backtest.mape
+
+    @property
+    def exhaustion_date(self) -> Any:
+        if self.days_to_exhaustion is None or self.last_timestamp is None:
+            return None
+        import pandas as pd
+
+        return self.last_timestamp + pd.Timedelta(days=self.days_to_exhaustion)
+
+    def to_json(self) -> dict[str, Any]:
+        def days(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        def pair(interval: tuple[float | None, float | None] | None) -> list[float | None] | None:
+            return None if interval is None else [days(interval[0]), days(interval[1])]
+
+        ok = self.status == "ok"
+        mape = self.backtest_mape
+        entry: dict[str, Any] = {
+            "pool": self.pool, "resource": self.resource, "basis": self.basis, "model": self.model,
+            "days_to_exhaustion": days(self.days_to_exhaustion) if ok else INSUFFICIENT,
+            "interval_80": pair(self.interval_80), "interval_95": pair(self.interval_95),
+            "backtest_mape": None if mape is None or np.isnan(mape) else round(mape, 4),
+            "interval_coverage": None if self.backtest is None else round(self.backtest.coverage(95), 4),
+            "interval_coverage_80": None if self.backtest is None else round(self.backtest.coverage(80), 4),
+            "status": self.status,
+            "capacity": _finite(self.capacity), "last_used": _finite(self.last_used),
+            "last_timestamp": None if self.last_timestamp is None else self.last_timestamp.isoformat(),
+            "exhaustion_date": None if self.exhaustion_date is None else self.exhaustion_date.isoformat(),
+            "history_days": round(self.history_days, 3), "step_minutes": round(self.step_seconds / 60, 3),
+            "gaps_filled": self.gaps_filled,
+            "candidates": {k: (None if np.isnan(v) else round(v, 4)) for k, v in self.candidates.items()},
+        }
+        if self.reason:
+            entry["reason"] = self.reason
+        return entry
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Forecast knobs; defaults suit hourly history of one to a few weeks."""
+
+    horizon_days: float = 90.0
+    min_history_days: float = 3.0
+    folds: int = 3
+    holdout_days: float = 7.0
+    families: tuple[str, ...] = models.FAMILIES
+
+    def check(self) -> None:
+        problems = []
+        if not 0 < self.horizon_days <= 3650:
+            problems.append(f"horizon_days must be in (0, 3650], got {self.horizon_days}")
+        if self.min_history_days < 0:
+            problems.append(f"min_history_days must be >= 0, got {self.min_history_days}")
+        if not 1 <= self.folds <= 20:
+            problems.append(f"folds must be 1..20, got {self.folds}")
+        if self.holdout_days <= 0:
+            problems.append(f"holdout_days must be > 0, got {self.holdout_days}")
+        unknown = sorted(set(self.families) - set(models.FAMILIES))
+        if unknown or not self.families:
+            problems.append(f"families must be a non-empty subset of {', '.join(models.FAMILIES)}")
+        if problems:
+            raise ParameterError("invalid forecast settings: " + "; ".join(problems))
+
+
+def crossing_days(path: np.ndarray, start: float, capacity: float, step_days: float) -> float | None:
+    """First time ``path`` (steps 1..h after ``start``, linearly between steps) reaches ``capacity``, in days."""
+    if start >= capacity:
+        return 0.0
+    above = np.nonzero(path >= capacity)[0]
+    if above.size == 0:
+        return None
+    k = int(above[0])
+    before = start if k == 0 else float(path[k - 1])
+    fraction = (capacity - before) / (float(path[k]) - before) if path[k] != before else 1.0
+    return (k + fraction) * step_days
+
+
+def regular(times: Any, values: Any, capacity: Any) -> tuple[Any, np.ndarray, float, float, int]:
+    """Resample one series to an even grid: (index, values, capacity, step seconds, gaps filled)."""
+    import pandas as pd
+
+    series = pd.Series(np.asarray(values, dtype=float), index=pd.DatetimeIndex(times))
+    spacing = np.diff(epoch_seconds(series.index)) if len(series) > 1 else np.array([3600.0])
+    step = max(3600.0, float(np.round(np.median(spacing) / 60) * 60)) if spacing.size else 3600.0
+    rule = pd.Timedelta(seconds=step)
+    grid = series.resample(rule, origin="epoch").mean()
+    gaps = int(grid.isna().sum())
+    grid = grid.interpolate(method="linear", limit_direction="both")
+    caps = pd.Series(np.asarray(capacity, dtype=float), index=pd.DatetimeIndex(times)).dropna()
+    return grid.index, grid.to_numpy(dtype=float), float(caps.iloc[-1]) if len(caps) else float("nan"), step, gaps
+
+
+def backtest(family: str, y: np.ndarray, steps_per_day: float, settings: Settings) -> Backtest | None:
+    """Rolling-origin evaluation of one family; None when the history is too short for it."""
+    n = len(y)
+    holdout = max(1, min(round(settings.holdout_days * steps_per_day), n // 4))
+    stride = max(1, holdout // 2)
+    origins = [n - holdout - i * stride for i in reversed(range(settings.folds))]
+    if origins[0] < models.min_train(family, steps_per_day):
+        return None
+    folds = []
+    for origin in origins:
+        try:
+            prediction = models.fit_predict(family, y[:origin], steps_per_day, holdout)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        folds.append(Fold(origin, y[origin:origin + holdout], prediction.mean, prediction.lower, prediction.upper))
+    return Backtest(family, folds)
+
+
+def forecast_series(pool: str, resource: str, basis: str, times: Any, used: Any, capacity: Any,
+                    settings: Settings | None = None) -> ForecastEntry:
+    """Forecast one series (raw, unevenly sampled times allowed) to a :class:`ForecastEntry`."""
+    settings = settings or Settings()
+    index, y, cap, step, gaps = regular(times, used, capacity)
+    steps_per_day = DAY / step
+    span = (index[-1] - index[0]).total_seconds() / DAY if len(index) > 1 else 0.0
+    entry = ForecastEntry(pool, resource, basis, status="ok", capacity=cap, last_used=float(y[-1]),
+                          last_timestamp=index[-1], step_seconds=step, history_days=span, gaps_filled=gaps)
+    entry.history = (index, y)
+    if span < settings.min_history_days:
+        entry.status, entry.reason = INSUFFICIENT, (
+            f"{span:.2f} days of history, at least {settings.min_history_days:g} needed")
+        return entry
+    horizon = max(1, int(np.ceil(settings.horizon_days * steps_per_day)))
+    if np.ptp(y) == 0:
+        entry.model, entry.prediction = "constant", models.constant(y[-1], horizon)
+        entry.backtest = Backtest("constant", [Fold(len(y), y[-1:], y[-1:], {80: y[-1:], 95: y[-1:]},
+                                                    {80: y[-1:], 95: y[-1:]})])
+        entry.candidates = {"constant": 0.0}
+    else:
+        results = [b for f in settings.families if (b := backtest(f, y, steps_per_day, settings)) is not None]
+        if not results:
+            entry.status, entry.reason = INSUFFICIENT, f"{len(y)} points are too few for a backtest"
+            return entry
+        entry.candidates = {b.family: b.mape for b in results}
+        best = min(results, key=lambda b: (np.inf if np.isnan(b.mape) else b.mape,
+                                           models.FAMILIES.index(b.family)))
+        entry.model, entry.backtest = best.family, best
+        entry.prediction = models.fit_predict(best.family, y, steps_per_day, horizon)
+    step_days = step / DAY
+    p = entry.prediction
+    entry.days_to_exhaustion = crossing_days(p.mean, y[-1], cap, step_days)
+    entry.interval_80 = (crossing_days(p.upper[80], y[-1], cap, step_days),
+                         crossing_days(p.lower[80], y[-1], cap, step_days))
+    entry.interval_95 = (crossing_days(p.upper[95], y[-1], cap, step_days),
+                         crossing_days(p.lower[95], y[-1], cap, step_days))
+    return entry
+
+
+def _with_cluster_total(series: Any) -> Any:
+    """Add pool ``*`` (the sum over pools on a common hourly grid) when several pools and no ``*`` exist."""
+    import pandas as pd
+
+    extra = []
+    for (resource, basis), group in series.groupby(["resource", "basis"], sort=False):
+        pools = set(group["pool"])
+        if ALL_POOLS in pools or len(pools) < 2:
+            continue
+        hourly = (group.set_index("timestamp").groupby("pool")[["capacity", "used"]]
+                  .resample("1h", origin="epoch").mean().dropna())
+        per_time = hourly.groupby(level="timestamp")
+        totals = per_time.sum()[per_time.size() == len(pools)].reset_index()
+        totals["pool"], totals["resource"], totals["basis"] = ALL_POOLS, resource, basis
+        extra.append(totals)
+    return pd.concat([series, *extra], ignore_index=True) if extra else series
+
+
+def forecast(series: Any, settings: Settings | None = None) -> list[ForecastEntry]:
+    """Forecast every pool x resource x basis of a validated ``series`` frame (see schema)."""
+    settings = settings or Settings()
+    settings.check()
+    series = _with_cluster_total(series)
+    entries = []
+    for (pool, resource, basis), group in series.groupby(["pool", "resource", "basis"], sort=True):
+        entries.append(forecast_series(str(pool), str(resource), str(basis), group["timestamp"].to_numpy(),
+                                       group["used"].to_numpy(), group["capacity"].to_numpy(), settings))
+    return entries
+
+
+def to_json(entries: list[ForecastEntry], settings: Settings | None = None) -> dict[str, Any]:
+    """The ``kubebook capacity forecast --json`` document."""
+    settings = settings or Settings()
+    return {"horizon_days": settings.horizon_days, "forecasts": [e.to_json() for e in entries]}

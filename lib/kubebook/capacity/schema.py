@@ -1,0 +1,171 @@
+"""The capacity history schema: two tables, their columns, and reading them from CSV or Parquet.
+
+Why a fixed schema: forecasts, rightsizing and cost allocation are computed long after the
+samples were taken, often from history written by an older kubebook or by another tool (a
+Prometheus export, a spreadsheet). A small documented column set, checked on read with a
+one-line error naming the column, is what keeps that history usable.
+
+``series`` (what the forecast reads; the ``--history`` CSV of ``kubebook capacity forecast``):
+
+============  ==========================================================================
+timestamp     ISO 8601, UTC (a naive time is taken as UTC)
+pool          node pool name; ``*`` is the whole cluster
+resource      ``cpu`` (cores), ``memory`` (bytes) or ``pods`` (count)
+capacity      allocatable of the pool at that time, same unit
+used          usage (or requested amount, see basis) at that time, same unit
+basis         optional: ``usage`` (default) or ``requests``
+============  ==========================================================================
+
+``samples`` (what rightsizing and cost allocation read; one row per container and time):
+
+==============  ========================================================================
+timestamp       UTC
+namespace       pod namespace
+workload        owner name (Deployment/StatefulSet/DaemonSet/Job, else the pod's name)
+container       container name
+pod             pod name (pods come and go; workload + container is the identity)
+pool            pool of the node the pod ran on ('' when unknown)
+team            the pod's ``team`` label ('' when absent)
+cpu_cores       CPU usage in cores (a rate, never a counter)
+memory_bytes    working-set memory in bytes
+cpu_request     requested cores (NaN when unset); likewise cpu_limit
+memory_request  requested bytes (NaN when unset); likewise memory_limit
+oom_killed      true when the container's last termination was OOMKilled at that time
+==============  ========================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kubebook.errors import ParameterError
+
+RESOURCES = ("cpu", "memory", "pods")
+BASES = ("usage", "requests")
+ALL_POOLS = "*"
+
+SERIES_COLUMNS = ("timestamp", "pool", "resource", "capacity", "used")
+SERIES_OPTIONAL = {"basis": "usage"}
+SAMPLE_COLUMNS = ("timestamp", "namespace", "workload", "container", "cpu_cores", "memory_bytes")
+SAMPLE_OPTIONAL: dict[str, Any] = {
+    "pod": "", "pool": "", "team": "", "cpu_request": float("nan"), "cpu_limit": float("nan"),
+    "memory_request": float("nan"), "memory_limit": float("nan"), "oom_killed": False,
+}
+
+
+def read_table(path: str | Path) -> Any:
+    """A CSV or Parquet file as a DataFrame (by suffix); a missing or unreadable file is a ParameterError."""
+    import pandas as pd
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ParameterError(f"history file {file} does not exist", hint="pass a CSV or Parquet file")
+    try:
+        if file.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(file)
+        return pd.read_csv(file)
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise ParameterError(f"history file {file} could not be read: {str(error).splitlines()[0]}",
+                             hint="CSV with a header row, or Parquet") from error
+
+
+def _require(frame: Any, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"{what} lacks column(s) {', '.join(missing)}",
+                             hint=f"expected columns: {', '.join(columns)}")
+
+
+def _timestamps(frame: Any, what: str) -> Any:
+    import pandas as pd
+
+    try:
+        stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    except (ValueError, TypeError) as error:
+        raise ParameterError(f"{what}: a timestamp is not ISO 8601 ({str(error).splitlines()[0]})",
+                             hint="write times like 2026-11-28T18:00:00Z") from error
+    if stamps.isna().any():
+        row = int(stamps.isna().to_numpy().argmax())
+        raise ParameterError(f"{what}: timestamp missing in data row {row + 1}")
+    return stamps.dt.as_unit("ns")
+
+
+def epoch_seconds(stamps: Any) -> Any:
+    """Seconds since 1970 of a datetime column or index, whatever its resolution (pandas 3 keeps ``us``)."""
+    import numpy as np
+
+    values = stamps.dt.as_unit("ns") if hasattr(stamps, "dt") else stamps.as_unit("ns")
+    return np.asarray(values.astype("int64"), dtype=float) / 1e9
+
+
+def _numbers(frame: Any, column: str, what: str) -> Any:
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise ParameterError(f"{what}: column {column} has a non-number {frame[column].iloc[row]!r} "
+                             f"in data row {row + 1}")
+    if (values < 0).any():
+        row = int((values < 0).to_numpy().argmax())
+        raise ParameterError(f"{what}: column {column} is negative in data row {row + 1}")
+    return values.astype(float)
+
+
+def validate_series(frame: Any, what: str = "history") -> Any:
+    """A clean ``series`` frame (typed, sorted, duplicate times averaged), or a one-line ParameterError."""
+    _require(frame, SERIES_COLUMNS, what)
+    if frame.empty:
+        raise ParameterError(f"{what} has no rows", hint="collect some history first: kubebook capacity collect")
+    out = frame.copy()
+    for column, default in SERIES_OPTIONAL.items():
+        if column not in out.columns:
+            out[column] = default
+    out["timestamp"] = _timestamps(out, what)
+    for column in ("pool", "resource", "basis"):
+        out[column] = out[column].fillna("").astype(str).str.strip()
+    out["resource"] = out["resource"].str.lower()
+    out["basis"] = out["basis"].str.lower().replace("", "usage")
+    for column, allowed in (("resource", RESOURCES), ("basis", BASES)):
+        bad = ~out[column].isin(allowed)
+        if bad.any():
+            raise ParameterError(f"{what}: {column} {out[column][bad].iloc[0]!r} is not one of "
+                                 f"{', '.join(allowed)}")
+    if (out["pool"] == "").any():
+        raise ParameterError(f"{what}: a row has an empty pool", hint=f"name the node pool, or {ALL_POOLS!r}")
+    for column in ("capacity", "used"):
+        out[column] = _numbers(out, column, what)
+    out = out.dropna(subset=["used"])
+    keys = ["pool", "resource", "basis", "timestamp"]
+    out = out.groupby(keys, as_index=False, sort=True)[["capacity", "used"]].mean()
+    return out[["timestamp", "pool", "resource", "basis", "capacity", "used"]]
+
+
+def validate_samples(frame: Any, what: str = "samples") -> Any:
+    """A clean ``samples`` frame (typed, optional columns filled), or a one-line ParameterError."""
+    _require(frame, SAMPLE_COLUMNS, what)
+    out = frame.copy()
+    for column, default in SAMPLE_OPTIONAL.items():
+        if column not in out.columns:
+            out[column] = default
+    out["timestamp"] = _timestamps(out, what)
+    for column in ("namespace", "workload", "container", "pod", "pool", "team"):
+        out[column] = out[column].fillna("").astype(str)
+    for column in ("cpu_cores", "memory_bytes"):
+        out[column] = _numbers(out, column, what)
+    for column in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
+        out[column] = _numbers(out, column, what)
+    out["oom_killed"] = out["oom_killed"].fillna(False).astype(bool)
+    return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def read_series(path: str | Path) -> Any:
+    """Read and validate a ``series`` history file (CSV or Parquet)."""
+    return validate_series(read_table(path), what=f"history {Path(path).name}")
+
+
+def read_samples(path: str | Path) -> Any:
+    """Read and validate a ``samples`` history file (CSV or Parquet)."""
+    return validate_samples(read_table(path), what=f"samples {Path(path).name}")

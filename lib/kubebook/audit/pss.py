@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kubebook.audit import catalog
+from kubebook.audit import catalog, pss_admission
 from kubebook.audit.grouped import entry as grouped_entry
 from kubebook.audit.model import Finding, FindingBatch, Resource
 from kubebook.audit.pss_checks import APPARMOR_ANNOTATION_PREFIX, containers
@@ -263,7 +263,7 @@ def evaluate(inv: AuditInventory, version: str = "latest") -> Iterator[Finding]:
     for _, fails in verdicts.values():  # and the FAIL verdicts as one batch per (template, check)
         for check, message, resources in fails:
             yield grouped_entry(check, resources, "FAIL", message)
-    yield from _namespace_findings(inv)
+    yield from pss_admission.namespace_findings(inv)
 
 
 def _judge(checks: list[tuple[Any, Any, list[Resource]]], meta: dict[str, Any],
@@ -329,25 +329,6 @@ def _owned_by_audited_controllers(inv: AuditInventory, kind: str) -> set[str]:
             if ref.get("controller") and ref.get("uid") in owner_uids:
                 owned.add(meta.get("uid"))
     return owned
-
-
-def _namespace_findings(inv: AuditInventory) -> Iterator[Finding]:
-    check = catalog.get("pss.namespace-enforce")
-    for ns in inv.objects("Namespace"):
-        meta = ns.get("metadata") or {}
-        level = (meta.get("labels") or {}).get(ENFORCE_LABEL)
-        resource = Resource("Namespace", None, str(meta.get("name") or ""))
-        if level in ("baseline", "restricted"):
-            yield Finding(check, resource, "PASS", f"{ENFORCE_LABEL}={level}")
-        elif level is None:
-            yield Finding(check, resource, "FAIL", f"no {ENFORCE_LABEL} label: the level is the API server's "
-                          "admission default (privileged unless its PodSecurity configuration sets one), which the "
-                          "namespace does not state")
-        elif level == "privileged":
-            yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}=privileged: pods are admitted unchecked")
-        else:
-            yield Finding(check, resource, "FAIL", f"{ENFORCE_LABEL}={level!r} is not a valid level "
-                          "(baseline, restricted or privileged)")
 
 
 def checks_from_message(message: str, level: str, version: str = "latest") -> list[str]:

@@ -22,6 +22,7 @@ from kubebook.audit import (
     exposure,
     images,
     network,
+    node,
     pss,
     rbac,
     score,
@@ -43,6 +44,7 @@ ENGINES: tuple[ModuleType, ...] = (
     workload_policy,
     exposure,
     controlplane,
+    node,
 )
 
 __all__ = ["COLUMNS", "ENGINES", "AuditResult", "findings_frame", "run_audit"]

@@ -24,7 +24,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("audit", "kubebook.cli.audit_cmd", "audit a cluster, manifests or control-plane configuration"),
     ("provision", "kubebook.cli.provision_cmd", "build, diff, apply and verify the security baseline overlays"),
     ("dr", "kubebook.cli.dr_cmd", "etcd snapshots, restore drills and namespace backup/restore"),
-    ("capacity", "kubebook.cli.planned_cmd", "capacity history, forecasts and rightsizing (planned)"),
+    ("capacity", "kubebook.cli.capacity_cmd", "capacity history, forecasts, rightsizing, node counts and cost"),
     ("lab", "kubebook.cli.planned_cmd", "hands-on training labs (planned)"),
 ]
 

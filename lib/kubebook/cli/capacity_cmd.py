@@ -1,0 +1,178 @@
+"""`kubebook capacity collect|forecast|rightsize`: a thin shell over kubebook.capacity.
+
+``forecast --history FILE --json`` prints one JSON object with ``forecasts`` (the contract in
+the README, "Capacity forecasting"). Bad input (a missing column, a negative number, a bad
+flag value) is one line on stderr and exit 2, before anything is read from a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    parser = groups.add_parser(name, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    collect = commands.add_parser("collect", help="append a snapshot (metrics.k8s.io) or a range (Prometheus) "
+                                                  "to the local history store")
+    collect.add_argument("--cluster", metavar="KUBECONFIG", default="", help="kubeconfig (default: usual resolution)")
+    collect.add_argument("--prometheus", metavar="URL", default="",
+                         help="read a range from this Prometheus HTTP API instead of metrics.k8s.io")
+    collect.add_argument("--hours", type=float, default=24.0, help="Prometheus range in hours (default 24)")
+    collect.add_argument("--step", type=float, default=300.0, help="Prometheus step in seconds (default 300)")
+    collect.add_argument("--store", metavar="DIR", default="", help="history store folder "
+                         "(default $KUBEBOOK_CAPACITY_DIR, else ~/.local/share/kubebook/capacity/default)")
+    collect.add_argument("--json", action="store_true", help="print what was appended as JSON")
+    collect.set_defaults(handler=run_collect)
+
+    forecast = commands.add_parser("forecast", help="days until cpu, memory and pod slots run out, with intervals")
+    forecast.add_argument("--history", metavar="FILE", default="",
+                          help="CSV or Parquet: timestamp, pool, resource, capacity, used [, basis]; "
+                               "default: the history store")
+    forecast.add_argument("--store", metavar="DIR", default="", help="history store folder (when no --history)")
+    forecast.add_argument("--horizon-days", type=float, default=90.0, help="how far to look (default 90)")
+    forecast.add_argument("--min-history-days", type=float, default=3.0,
+                          help="less history than this is 'insufficient_history' (default 3)")
+    forecast.add_argument("--folds", type=int, default=3, help="rolling-origin backtest folds (default 3)")
+    forecast.add_argument("--json", action="store_true", help="print one JSON object")
+    forecast.set_defaults(handler=run_forecast)
+
+    rightsize = commands.add_parser("rightsize", help="per-container request recommendations and savings")
+    rightsize.add_argument("--samples", metavar="FILE", default="", help="CSV or Parquet samples "
+                           "(see the README for the columns); default: the history store")
+    rightsize.add_argument("--store", metavar="DIR", default="", help="history store folder (when no --samples)")
+    rightsize.add_argument("--strategy", choices=("simple", "vpa"), default="simple",
+                           help="simple: KRR's (percentile CPU, peak+buffer memory); vpa: VPA recommender-style")
+    rightsize.add_argument("--cpu-percentile", type=float, default=95.0, help="simple strategy (default 95)")
+    rightsize.add_argument("--memory-buffer", type=float, default=15.0, help="percent over the peak (default 15)")
+    rightsize.add_argument("--min-points", type=int, default=100, help="fewer samples: insufficient_history")
+    rightsize.add_argument("--prices", metavar="JSON", default="",
+                           help='per-pool prices as JSON, e.g. {"default": {"cpu_core_hour": 0.03, '
+                                '"memory_gib_hour": 0.004}}')
+    rightsize.add_argument("--json", action="store_true", help="print one JSON object")
+    rightsize.set_defaults(handler=run_rightsize)
+
+
+def _store(folder: str) -> Any:
+    from kubebook.capacity.store import HistoryStore
+
+    return HistoryStore(folder or None)
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def _days(value: Any) -> str:
+    return "-" if value is None else value if isinstance(value, str) else f"{value:.1f}"
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    from kubebook.capacity import forecast, schema
+    from kubebook.capacity.forecast import Settings
+
+    settings = Settings(horizon_days=args.horizon_days, min_history_days=args.min_history_days, folds=args.folds)
+    settings.check()
+    if args.history:
+        series = schema.read_series(args.history)
+    else:
+        store = _store(args.store)
+        series = store.read("series")
+        if len(series) == 0:
+            from kubebook.errors import ParameterError
+
+            raise ParameterError(f"the history store {store.root} is empty",
+                                 hint="run 'kubebook capacity collect' or pass --history FILE")
+        series = schema.validate_series(series)
+    entries = forecast.forecast(series, settings)
+    if args.json:
+        _print_json(forecast.to_json(entries, settings))
+        return 0
+    print(f"{'pool':<12} {'resource':<8} {'basis':<9} {'model':<16} {'days':>7} {'80% interval':>17} "
+          f"{'95% interval':>17} {'MAPE%':>7} {'cover':>6}")
+    for entry in (e.to_json() for e in entries):
+        def pair(interval: Any) -> str:
+            return "-" if interval is None else f"[{_days(interval[0])}, {_days(interval[1])}]"
+
+        mape = "-" if entry["backtest_mape"] is None else f"{entry['backtest_mape']:.2f}"
+        cover = "-" if entry["interval_coverage"] is None else f"{entry['interval_coverage']:.2f}"
+        print(f"{entry['pool']:<12} {entry['resource']:<8} {entry['basis']:<9} {entry['model'] or '-':<16} "
+              f"{_days(entry['days_to_exhaustion']):>7} {pair(entry['interval_80']):>17} "
+              f"{pair(entry['interval_95']):>17} {mape:>7} {cover:>6}")
+    return 0
+
+
+def run_rightsize(args: argparse.Namespace) -> int:
+    from kubebook.capacity import rightsize, schema
+    from kubebook.capacity.cost import Prices
+    from kubebook.errors import ParameterError
+
+    try:
+        prices = Prices.parse(json.loads(args.prices)) if args.prices else Prices()
+    except ValueError as error:
+        raise ParameterError(f"--prices is not JSON: {error}") from error
+    settings = rightsize.Settings(strategy=args.strategy, cpu_percentile=args.cpu_percentile,
+                                  memory_buffer_percent=args.memory_buffer, min_points=args.min_points)
+    settings.check()
+    if args.samples:
+        samples = schema.read_samples(args.samples)
+    else:
+        store = _store(args.store)
+        samples = store.read("samples")
+        if len(samples) == 0:
+            raise ParameterError(f"the history store {store.root} has no samples",
+                                 hint="run 'kubebook capacity collect' or pass --samples FILE")
+        samples = schema.validate_samples(samples)
+    recommendations = rightsize.recommend(samples, settings, prices)
+    if args.json:
+        _print_json({"strategy": settings.strategy, "totals": rightsize.totals(recommendations),
+                     "recommendations": [r.to_dict() for r in recommendations]})
+        return 0
+    print(f"{'namespace/workload/container':<44} {'status':<20} {'cpu now':>8} {'cpu rec':>8} "
+          f"{'mem now':>9} {'mem rec':>9} {'save/mo':>8}")
+    for r in recommendations:
+        def gib(value: float | None) -> str:
+            return "-" if value is None else f"{value / 2**30:.2f}Gi"
+
+        def cores(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f}"
+
+        print(f"{r.namespace + '/' + r.workload + '/' + r.container:<44} {r.status:<20} {cores(r.cpu_request_now):>8} "
+              f"{cores(r.cpu_request):>8} {gib(r.memory_request_now):>9} {gib(r.memory_request):>9} "
+              f"{r.savings_per_month:>8.2f}")
+    print("totals:", json.dumps(rightsize.totals(recommendations)))
+    return 0
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    from kubebook import cluster
+    from kubebook.capacity import collect
+
+    if args.prometheus and not args.prometheus.startswith(("http://", "https://")):
+        from kubebook.errors import ParameterError
+
+        raise ParameterError(f"--prometheus {args.prometheus!r} must be an http:// or https:// URL")
+    store = _store(args.store)
+    target = cluster.connect(args.cluster or None)
+    inv = collect.inventory(target)
+    if args.prometheus:
+        samples = collect.from_prometheus(args.prometheus, hours=args.hours, step_seconds=args.step, inv=inv)
+    else:
+        samples = collect.from_metrics_api(target, inv)
+    series = collect.series_from_samples(samples, inv)
+    store.append("samples", samples)
+    store.append("series", series)
+    summary = {"store": str(store.root), "source": args.prometheus or "metrics.k8s.io", "samples": len(samples),
+               "series": len(series), "containers": int(samples[["namespace", "pod", "container"]].drop_duplicates()
+                                                        .shape[0]) if len(samples) else 0}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"appended {summary['samples']} samples and {summary['series']} series rows "
+              f"from {summary['source']} to {summary['store']}")
+    return 0

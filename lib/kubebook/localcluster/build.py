@@ -43,6 +43,7 @@ class Recipe:
     assets: dict[str, str] = field(default_factory=dict)
     real_node: bool = False  # needed only by a real worker node: built for `cluster up --real-nodes N`
     own_code: bool = False  # our own Go program (no upstream pin): versioned by a hash of its sources
+    metrics: bool = False  # needed only by the metrics pipeline: built for `cluster up --with-metrics`
 
     @property
     def module_dir(self) -> Path:
@@ -113,6 +114,11 @@ RECIPES: dict[str, Recipe] = {
         "registry", "github.com/distribution/distribution/v3",
         {"registry": "github.com/distribution/distribution/v3/cmd/registry"}, real_node=True),
     "pause": Recipe("pause", "", {"pause": "."}, real_node=True, own_code=True),
+    # The metrics pipeline (see localcluster/metrics.py): metrics.k8s.io and a Prometheus keeping the history.
+    "metrics-server": Recipe("metrics-server", "sigs.k8s.io/metrics-server",
+                             {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, metrics=True),
+    "prometheus": Recipe("prometheus", "github.com/prometheus/prometheus",
+                         {"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"}, metrics=True),
 }
 
 
@@ -223,12 +229,14 @@ def _module_source_dir(recipe: Recipe) -> Path:
 
 
 def build_all(progress: Progress = print, force: bool = False, only: list[str] | None = None,
-              real_node: bool = False) -> dict[str, Path]:
+              real_node: bool = False, metrics: bool = False) -> dict[str, Path]:
     """Build every recipe that is missing (or ``only`` those named); return their folders.
 
-    The real node's recipes are built only when ``real_node`` is set (or when named in ``only``).
+    The real node's recipes are built only when ``real_node`` is set, the metrics pipeline's only
+    when ``metrics`` is (or when named in ``only``).
     """
-    names = only or [name for name, recipe in RECIPES.items() if real_node or not recipe.real_node]
+    names = only or [name for name, recipe in RECIPES.items()
+                     if (real_node or not recipe.real_node) and (metrics or not recipe.metrics)]
     unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise BuildError(f"unknown component(s) {unknown}; choose from {sorted(RECIPES)}")

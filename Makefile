@@ -41,6 +41,7 @@ run: $(STAMP) system-deps cluster-build bytecode
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests benchmarks tools scripts
+	$(BIN)/lint-imports --no-cache
 
 clean-venv:
 	rm -rf $(VENV)

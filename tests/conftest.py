@@ -3,7 +3,14 @@
 ``local_cluster`` reuses a running cluster when ``$KUBEBOOK_KUBECONFIG`` points
 at one; otherwise it starts the ``pytest`` local cluster (single topology) and
 stops it at the end of the session. Notebook items (nbval) get it automatically,
-and the kernel they start inherits ``$KUBEBOOK_KUBECONFIG``.
+and the kernel they start inherits ``$KUBEBOOK_KUBECONFIG`` and
+``KUBEBOOK_HEADLESS=1`` (nobody can press a button under nbval: the mutation
+guard fails instead of waiting, plotly embeds its library for offline reports).
+
+Markers: ``unit`` (tests/unit: pure and fast, ``pytest -m unit``), ``process``
+(tests that start kernels, daemons, ``go build`` or other processes; they live
+beside the unit tests of their module but are not ``unit``), ``cluster``,
+``notebook`` and ``browser``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,25 @@ import pytest
 from kubebook import cluster as cluster_mod
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ["KUBEBOOK_HEADLESS"] = "1"
+
+# Tests in tests/unit that start processes: a whole file (None) or the named tests.
+PROCESS_TESTS: dict[str, set[str] | None] = {
+    "test_cli.py": None,  # the CLI in a fresh interpreter
+    "test_schedule_run.py": None,  # the scheduler daemon
+    "test_schedule_warmkernels.py": None,  # Jupyter kernels
+    "test_audit_cli.py": {"test_a_manifest_audit_never_imports_pandas_or_the_kubernetes_client"},
+    "test_localcluster.py": {"test_unreachable_module_proxy_is_a_clear_error"},  # a real go build
+    "test_schedule_state.py": {
+        "test_the_run_lock_held_by_another_process_is_refused_at_once_and_freed_when_it_dies"},
+}
+
+
+def _spawns(path: Path, name: str) -> bool:
+    if path.name not in PROCESS_TESTS:
+        return False
+    names = PROCESS_TESTS[path.name]
+    return names is None or name.split("[", 1)[0] in names
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,6 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.usefixtures("local_cluster"))
         elif "cluster" in path.parts and path.parent.name == "cluster":
             item.add_marker(pytest.mark.cluster)
+        elif path.parent.name == "unit" and _spawns(path, item.name):
+            item.add_marker(pytest.mark.process)
         elif path.parent.name == "unit":
             item.add_marker(pytest.mark.unit)
         elif path.parent.name == "notebooks":

@@ -8,7 +8,11 @@ Every notebook under runbooks/, labs/ and notebooks/ must:
   properties match the names assigned in the parameters cell) and ``rbac`` (the API
   permissions it needs: a list of ``{apiGroups, resources, verbs}`` rules);
 - store no outputs, except in cells explicitly marked for nbval to check
-  (a ``# NBVAL_CHECK_OUTPUT`` comment or the ``nbval-check-output`` tag).
+  (a ``# NBVAL_CHECK_OUTPUT`` comment or the ``nbval-check-output`` tag);
+- keep logic out of cells: outside the parameters cell no ``def``, ``class``,
+  ``lambda``, ``for``/``while`` loop, ``try`` or ``if`` with an ``elif``/``else``
+  branch (a single guarding ``if`` and conditional expressions are fine). Logic
+  that can be wrong belongs in ``lib/`` where pytest tests it.
 """
 
 from __future__ import annotations
@@ -111,7 +115,33 @@ def check_notebook(path: Path) -> list[Problem]:
         if cell.cell_type == "code" and cell.get("outputs") and not is_checked_cell(cell):
             problems.append(Problem(path, f"cell {index} stores outputs but is not marked for nbval "
                                           "(strip outputs or add '# NBVAL_CHECK_OUTPUT')"))
+        if cell.cell_type == "code" and "parameters" not in cell.get("metadata", {}).get("tags", []):
+            problems.extend(Problem(path, f"cell {index}: {text}") for text in control_flow(cell.source))
     return problems
+
+
+_LOGIC = {ast.FunctionDef: "a 'def'", ast.AsyncFunctionDef: "a 'def'", ast.ClassDef: "a 'class'",
+          ast.Lambda: "a 'lambda'", ast.For: "a 'for' loop", ast.AsyncFor: "a 'for' loop",
+          ast.While: "a 'while' loop", ast.Try: "a 'try'"}
+
+
+def control_flow(source: str) -> list[str]:
+    """What in a code cell's source is more control flow than a runbook step needs, one message each."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # IPython magics and the like: the kernel reports real syntax errors
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        what = _LOGIC.get(type(node))
+        if what is None and isinstance(node, ast.If) and node.orelse:
+            what = "an 'if' with 'elif'/'else'"
+        if what is not None:
+            line = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
+            found.append(f"holds {what} at line {node.lineno} ({line[:60]!r}); move the logic into a library "
+                         "function in lib/kubebook and call it from the cell")
+    return found
 
 
 def _check_schema(path: Path, meta: dict[str, Any], param_cells: list[Any]) -> list[Problem]:

@@ -50,10 +50,6 @@ class ConfirmationRequired(ParameterError):
     """
 
 
-class ConventionError(KubebookError):
-    """A notebook breaks the kubebook notebook conventions; fix the notebook file."""
-
-
 class ClusterError(KubebookError):
     """The cluster could not be reached or answered unexpectedly."""
 
@@ -80,10 +76,6 @@ class BuildError(KubebookError):
 
 class LocalClusterError(KubebookError):
     """The local control plane could not be started, stopped or inspected."""
-
-
-class RunError(KubebookError):
-    """A headless notebook run failed; the report was still archived."""
 
 
 class ArchiveError(KubebookError):

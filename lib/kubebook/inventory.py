@@ -1,79 +1,90 @@
-"""One paginated list per kind, turned into typed rows and pandas frames.
+"""The cluster's nodes, namespaces and pods as plain rows: one raw-JSON paginated list per kind.
 
-Every engine (overview, audit, capacity) reads the cluster through here, so a
-kind is listed once per run and the shapes of the rows are the same everywhere.
+The shared inventory for the engines that read these kinds as *rows* (cluster-info,
+the cluster overview, capacity): each list goes through :meth:`Cluster.list_path`
+(no model deserialization), and every engine gets the same row shapes. Rows are
+NamedTuples; :mod:`kubebook.views.cluster` turns them into tables. (The audit keeps
+whole objects in its own :class:`kubebook.audit.AuditInventory`, because its checks
+read every field.)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-import pandas as pd
-from kubernetes.utils import parse_quantity
-
-from kubebook.cluster import Cluster
+from kubebook.cluster import Cluster, quantity
 
 PSA_PREFIX = "pod-security.kubernetes.io/"
 
 
-def _quantity(value: str | None) -> float:
-    return float(parse_quantity(value)) if value else 0.0
+class Node(NamedTuple):
+    name: str
+    pool: str
+    ready: bool
+    cpu: float  # allocatable cores
+    memory_gib: float  # allocatable memory
+    pods: int  # allocatable pod slots
+    taints: str  # key=value:effect, comma-separated
 
 
-def _ready(node: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+class Namespace(NamedTuple):
+    name: str
+    phase: str
+    enforce: str  # Pod Security admission labels; empty: the cluster default applies
+    audit: str
+    warn: str
 
 
-def nodes_frame(cluster: Cluster) -> pd.DataFrame:
-    """Nodes with pool, readiness, allocatable CPU (cores), memory (GiB) and pods."""
+class Pod(NamedTuple):
+    namespace: str
+    name: str
+    node: str
+    phase: str
+    cpu_request: float  # summed over containers, cores
+    memory_request_gib: float
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def nodes(cluster: Cluster) -> list[Node]:
+    """Nodes with pool (``kubebook.io/pool`` label, else ``type``), readiness and allocatable resources."""
     rows = []
-    for node in cluster.list_all(cluster.core.list_node):
-        labels = node.metadata.labels or {}
-        alloc = node.status.allocatable or {}
-        rows.append({
-            "name": node.metadata.name,
-            "pool": labels.get("kubebook.io/pool", labels.get("type", "")),
-            "ready": _ready(node),
-            "cpu": _quantity(alloc.get("cpu")),
-            "memory_gib": round(_quantity(alloc.get("memory")) / 2**30, 2),
-            "pods": int(_quantity(alloc.get("pods"))),
-            "taints": ",".join(f"{t.key}={t.value or ''}:{t.effect}" for t in (node.spec.taints or [])),
-        })
-    columns = ["name", "pool", "ready", "cpu", "memory_gib", "pods", "taints"]
-    return pd.DataFrame(rows, columns=columns)
+    for node in cluster.list_path("/api/v1/nodes"):
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        alloc = (node.get("status") or {}).get("allocatable") or {}
+        taints = (node.get("spec") or {}).get("taints") or []
+        rows.append(Node(
+            node["metadata"]["name"], labels.get("kubebook.io/pool", labels.get("type", "")), _ready(node),
+            quantity(alloc.get("cpu")), round(quantity(alloc.get("memory")) / 2**30, 2),
+            int(quantity(alloc.get("pods"))),
+            ",".join(f"{t.get('key')}={t.get('value') or ''}:{t.get('effect')}" for t in taints)))
+    return rows
 
 
-def namespaces_frame(cluster: Cluster) -> pd.DataFrame:
+def namespaces(cluster: Cluster) -> list[Namespace]:
     """Namespaces with phase and their Pod Security admission labels (enforce/audit/warn)."""
     rows = []
-    for ns in cluster.list_all(cluster.core.list_namespace):
-        labels = ns.metadata.labels or {}
-        rows.append({
-            "name": ns.metadata.name,
-            "phase": ns.status.phase,
-            "enforce": labels.get(PSA_PREFIX + "enforce", ""),
-            "audit": labels.get(PSA_PREFIX + "audit", ""),
-            "warn": labels.get(PSA_PREFIX + "warn", ""),
-        })
-    return pd.DataFrame(rows, columns=["name", "phase", "enforce", "audit", "warn"])
+    for ns in cluster.list_path("/api/v1/namespaces"):
+        labels = (ns.get("metadata") or {}).get("labels") or {}
+        rows.append(Namespace(ns["metadata"]["name"], (ns.get("status") or {}).get("phase", ""),
+                              labels.get(PSA_PREFIX + "enforce", ""), labels.get(PSA_PREFIX + "audit", ""),
+                              labels.get(PSA_PREFIX + "warn", "")))
+    return rows
 
 
-def pods_frame(cluster: Cluster) -> pd.DataFrame:
+def pods(cluster: Cluster) -> list[Pod]:
     """Pods with node, phase and summed container requests (CPU cores, memory GiB)."""
     rows = []
-    for pod in cluster.list_all(cluster.core.list_pod_for_all_namespaces):
+    for pod in cluster.list_path("/api/v1/pods"):
         cpu = mem = 0.0
-        for container in pod.spec.containers or []:
-            requests = (container.resources.requests or {}) if container.resources else {}
-            cpu += _quantity(requests.get("cpu"))
-            mem += _quantity(requests.get("memory"))
-        rows.append({
-            "namespace": pod.metadata.namespace,
-            "name": pod.metadata.name,
-            "node": pod.spec.node_name or "",
-            "phase": pod.status.phase if pod.status else "",
-            "cpu_request": cpu,
-            "memory_request_gib": round(mem / 2**30, 3),
-        })
-    columns = ["namespace", "name", "node", "phase", "cpu_request", "memory_request_gib"]
-    return pd.DataFrame(rows, columns=columns)
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            requests = (container.get("resources") or {}).get("requests") or {}
+            cpu += quantity(requests.get("cpu"))
+            mem += quantity(requests.get("memory"))
+        meta = pod["metadata"]
+        rows.append(Pod(meta.get("namespace", ""), meta["name"], (pod.get("spec") or {}).get("nodeName") or "",
+                        (pod.get("status") or {}).get("phase", ""), cpu, round(mem / 2**30, 3)))
+    return rows

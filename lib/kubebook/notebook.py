@@ -1,9 +1,10 @@
-"""Helpers a notebook cell calls: record results, show tables, guard mutations.
+"""Helpers a notebook cell calls: record results and guard mutations.
 
 ``record(name, value)`` writes the value into the cell's output under a kubebook
 MIME type, so the executed notebook itself carries the evidence; the runner
 collects these into ``results.json`` after the run (the scrapbook approach,
-without scrapbook's separate storage).
+without scrapbook's separate storage). A record is silent: it shows nothing, the
+runbook's headline and views say what matters.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def record(name: str, value: Any) -> Any:
     if not name or not isinstance(name, str):
         raise ValueError("record() needs a non-empty string name, e.g. record('score', 87)")
     payload = {"name": name, "value": _jsonable(value)}
-    display({RECORD_MIME: payload, "text/plain": f"recorded {name} = {payload['value']!r}"}, raw=True)
-    return value
+    display({RECORD_MIME: payload, "text/plain": "", "text/html": ""}, raw=True)
+    return None
 
 
 def records_from_notebook(nb: Any) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class Decision:
     counts: dict[str, int]
     message: str
     result: Any = None
+    shown: Any = None  # what follow_up() returned last (a re-audit after the click, say)
     _handles: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -155,7 +157,8 @@ def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | 
                            f"{html.escape(decision.message)}</p>"}
     show(bundle, raw=True, display_id=decision._handles[0])
     if follow_up is not None and (decision.state != WAITING or update):
-        show(follow_up(), display_id=decision._handles[1])
+        decision.shown = follow_up()
+        show(decision.shown, display_id=decision._handles[1])
 
 
 def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follow_up: Callable[[], Any] | None,
@@ -183,51 +186,17 @@ def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follo
 
 
 def changes_view(changes: Sequence[Change]) -> Any:
-    """Counts per action, then each object's unified diff (collapsed), as ``kubectl diff`` shows them."""
+    """Counts per action, then each object's unified diff, as ``kubectl diff`` shows them (see views.changes)."""
+    from kubebook.views.changes import changes_view as view
 
-    counts = summary(changes)
-    head = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
-    parts = [f"<p><b>{html.escape(head or 'no objects')}</b></p>"]
-    for change in changes:
-        if change.action == "unchanged":
-            continue
-        lines = []
-        for line in change.diff.splitlines():
-            colour = "#1a7f37" if line.startswith("+") else "#cf222e" if line.startswith("-") else "inherit"
-            lines.append(f'<span style="color:{colour}">{html.escape(line)}</span>')
-        body = "\n".join(lines) or html.escape(change.reason)
-        parts.append(f"<details><summary><code>{html.escape(change.action)}</code> {html.escape(change.key)}"
-                     f"{' - ' + html.escape(change.reason) if change.reason else ''}</summary>"
-                     f'<pre style="white-space:pre-wrap">{body}</pre></details>')
-    text = "\n".join(f"{c.action:9} {c.key}" for c in changes if c.action != "unchanged") or head
-    return _Rich("".join(parts), text)
-
-
-class _Rich:
-    """An object with an HTML and a plain-text form (so papermill, nbval and JupyterLab all show it)."""
-
-    def __init__(self, html_text: str, plain: str) -> None:
-        self._html, self._plain = html_text, plain
-
-    def _repr_html_(self) -> str:
-        return self._html
-
-    def __repr__(self) -> str:
-        return self._plain
+    return view(changes)
 
 
 def configure_display() -> None:
-    """Plotly figures carry both plotly's JSON (for JupyterLab) and self-contained HTML.
+    """Plotly output for notebooks: see :func:`kubebook.views.configure_plotly`."""
+    from kubebook.views import configure_plotly
 
-    Headless runs turn the executed notebook into an HTML report with nbconvert, which
-    cannot draw plotly's JSON MIME type; the ``notebook`` renderer adds an HTML output
-    with plotly.js embedded once per notebook, so archived reports show their charts
-    with no CDN (these machines are offline) and no live kernel.
-    """
-    import plotly.io as pio
-
-    pio.renderers.default = "plotly_mimetype+notebook"
+    configure_plotly()
 
 
 configure_display()
-

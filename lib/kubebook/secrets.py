@@ -75,18 +75,16 @@ def _decode(encoded: str) -> str:
 
 def read_secret(cluster: Any, namespace: str, name: str) -> dict[str, str]:
     """The decoded data of Secret ``namespace/name``; every value is registered for redaction."""
-    from kubernetes.client.exceptions import ApiException
-
-    from kubebook.cluster import call
+    from kubebook.errors import ApiError
 
     try:
-        secret = call(cluster.core.read_namespaced_secret, name, namespace, server=cluster.server)
-    except ApiException as error:
+        secret = cluster.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except ApiError as error:
         if error.status == 404:
             raise ClusterError(f"Secret {namespace}/{name} does not exist",
                                hint="check the namespace and name (kubectl get secrets -n NAMESPACE)") from error
         raise
-    encoded: dict[str, str] = dict(secret.data or {})
+    encoded: dict[str, str] = dict(secret.get("data") or {})
     try:
         values = {key: _decode(value) for key, value in encoded.items()}
     except (binascii.Error, ValueError) as error:

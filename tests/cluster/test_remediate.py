@@ -35,10 +35,17 @@ def test_dry_run_shows_the_diff_and_changes_nothing(kube, namespace) -> None:
     plan = remediate.plan(AuditInventory.from_cluster(kube), namespaces=[namespace])
     assert {f.check for f in plan.fixes} == {"pss.namespace-enforce", "network.default-deny-ingress",
                                              "rbac.default-sa-automount"}
-    diff = remediate.preview(kube, plan.fixes)
-    changes = list(zip(diff["object"], diff["field"], diff["after"], strict=True))
-    assert (f"Namespace/{namespace}", "metadata.labels.pod-security.kubernetes.io/enforce", "baseline") in changes
-    assert (f"ServiceAccount/{namespace}/default", "automountServiceAccountToken", False) in changes
+    changes = {c.key: c for c in remediate.preview(kube, plan.fixes)}
+    assert {c.action for c in changes.values()} == {"change", "create"}
+    labels = changes[f"Namespace/{namespace}"]
+    assert labels.action == "change"
+    assert "+    pod-security.kubernetes.io/enforce: baseline" in labels.diff.splitlines(), labels.diff
+    assert labels.diff.startswith(f"--- live/Namespace/{namespace}\n+++ planned/Namespace/{namespace}\n")
+    account = changes[f"ServiceAccount/{namespace}/default"]
+    assert "+automountServiceAccountToken: false" in account.diff.splitlines(), account.diff
+    policy = changes[f"NetworkPolicy/{namespace}/{remediate.POLICY_NAME}"]
+    assert policy.action == "create" and "+  - Egress" in policy.diff.splitlines(), policy.diff
+    assert "None" not in policy.diff and "resourceVersion" not in policy.diff
     assert _verdicts(kube, namespace) == before
     assert kube.networking.list_namespaced_network_policy(namespace).items == []
 
@@ -49,7 +56,8 @@ def test_confirmed_run_fixes_and_the_re_audit_shows_it(kube, namespace) -> None:
     with pytest.raises(ParameterError):
         remediate.apply(kube, plan.fixes, confirm=False)
     applied = remediate.apply(kube, plan.fixes, confirm=True)
-    assert len(applied) >= 3
+    assert len(applied) == 3 and {c.action for c in applied} == {"change", "create"}
+    assert [c.action for c in remediate.preview(kube, plan.fixes)] == ["unchanged"] * 3, "applying is idempotent"
     assert set(_verdicts(kube, namespace).values()) == {"PASS"}
     again = remediate.plan(AuditInventory.from_cluster(kube), namespaces=[namespace])
     assert again.fixes == [], "a second plan after applying has nothing left to do"
@@ -74,3 +82,15 @@ def test_system_namespaces_and_bad_settings_are_refused_before_anything_is_sent(
         remediate.plan(AuditInventory.from_cluster(kube), level="strict")
     with pytest.raises(ParameterError, match="not found"):
         remediate.plan(AuditInventory.from_cluster(kube), namespaces=["no-such-namespace"])
+    with pytest.raises(ParameterError, match="unknown fix kinds"):
+        remediate.plan(AuditInventory.from_cluster(kube), kinds="psa-labels, nonsense")
+
+
+def test_a_refused_fix_carries_the_servers_reason(kube, namespace) -> None:
+    _wait_for_default_account(kube, namespace)
+    plan = remediate.plan(AuditInventory.from_cluster(kube), namespaces=namespace, kinds="default-deny")
+    broken = plan.fixes[0]
+    broken.body["spec"]["policyTypes"] = ["Sideways"]  # the API server's validation refuses it
+    (change,) = remediate.preview(kube, plan.fixes)
+    assert change.action == "refused" and "Sideways" in change.reason, change
+

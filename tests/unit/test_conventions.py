@@ -109,3 +109,27 @@ def test_stored_outputs_are_named_unless_marked_for_nbval(tmp_path: Path) -> Non
     assert any("cell 1 stores outputs" in p for p in problems_of(tmp_path, nb))
     nb.cells[1].source = "# NBVAL_CHECK_OUTPUT\nprint(namespace)"
     assert problems_of(tmp_path, nb) == []
+
+
+@pytest.mark.parametrize(("source", "what"), [
+    ("def helper():\n    return 1", "a 'def'"),
+    ("class Thing:\n    pass", "a 'class'"),
+    ("for n in range(3):\n    print(n)", "a 'for' loop"),
+    ("while False:\n    pass", "a 'while' loop"),
+    ("if namespace:\n    print(1)\nelse:\n    print(2)", "an 'if' with 'elif'/'else'"),
+    ("try:\n    x = 1\nexcept Exception:\n    pass", "a 'try'"),
+    ("f = lambda: 1", "a 'lambda'"),
+])
+def test_control_flow_in_a_cell_is_named_with_the_cell(tmp_path: Path, source: str, what: str) -> None:
+    nb = good_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    found = problems_of(tmp_path, nb)
+    assert len(found) == 1 and f"cell 2: holds {what} at line" in found[0], found
+
+
+def test_a_single_guard_and_conditional_expressions_are_a_runbook_step(tmp_path: Path) -> None:
+    nb = good_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell('if namespace:\n    print(namespace)\nx = 1 if namespace else 2\n'
+                                              "names = [n.strip() for n in namespace.split(',')]"))
+    nb.cells[0].source += "\nfor _ in range(1):\n    pass"  # the parameters cell is not checked for logic
+    assert problems_of(tmp_path, nb) == []

@@ -1,4 +1,4 @@
-"""Overview frames: pools and capacity computed from node and pod rows."""
+"""Overview views: pools and capacity computed from node and pod rows; the local-cluster lookup."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kubebook import overview
+from kubebook import localcluster
+from kubebook.views import cluster as overview
 
 
 def nodes() -> pd.DataFrame:
@@ -50,7 +51,8 @@ def test_local_cluster_is_recognised_by_its_kubeconfig_path(tmp_path: Path, monk
     monkeypatch.setenv("KUBEBOOK_DATA_DIR", str(tmp_path))
     path = tmp_path / "clusters" / "lab" / "kubeconfig"
     path.parent.mkdir(parents=True)
-    path.write_text("{}")
-    found = overview.local_cluster_for(path)
-    assert found is not None and found.name == "lab"
-    assert overview.local_cluster_for(tmp_path / "elsewhere.kubeconfig") is None
+    path.write_text("apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:41234\n  name: lab\n")
+    assert localcluster.name_for_kubeconfig(path) == "lab"
+    assert localcluster.name_for_kubeconfig(tmp_path / "elsewhere.kubeconfig") is None
+    assert localcluster.name_serving("https://127.0.0.1:41234") == "lab"
+    assert localcluster.name_serving("https://127.0.0.1:41235") is None

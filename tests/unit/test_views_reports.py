@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from kubebook import reportview
 from kubebook.archive import Archive
+from kubebook.views import Message
+from kubebook.views import reports as reportview
 
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 
@@ -37,10 +38,20 @@ def archive(tmp_path: Path) -> Path:
 
 def test_archive_defaults_to_the_environment_then_reports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KUBEBOOK_ARCHIVE", raising=False)
-    assert reportview.resolve_archive("") == Path("reports")
+    repo = Path(__file__).resolve().parents[2]
+    assert reportview.resolve_archive("") == repo / "reports", "the repository's archive, wherever the kernel runs"
+    monkeypatch.chdir(repo / "notebooks")
+    assert reportview.resolve_archive("") == repo / "reports", "not notebooks/reports"
+    assert reportview.resolve_archive("elsewhere/runs") == repo / "elsewhere" / "runs"
     monkeypatch.setenv("KUBEBOOK_ARCHIVE", str(tmp_path))
     assert reportview.resolve_archive("") == tmp_path
     assert reportview.resolve_archive("/elsewhere") == Path("/elsewhere")
+
+
+def test_numbers_inside_a_recorded_mapping_are_trended_too() -> None:
+    found = reportview.numbers({"score": 91.5, "counts": {"high": 2, "low": 0, "note": "x"}, "ok": True,
+                                "keys": ["a"]})
+    assert found == {"score": 91.5, "counts.high": 2.0, "counts.low": 0.0}
 
 
 def test_a_missing_archive_gives_empty_frames_and_says_so_clearly(tmp_path: Path) -> None:
@@ -51,7 +62,7 @@ def test_a_missing_archive_gives_empty_frames_and_says_so_clearly(tmp_path: Path
     assert "No runs archived yet" in reportview.describe(tmp_path / "nothing", runs)
     for shown in (reportview.status_summary(runs), reportview.runs_over_time(runs),
                   reportview.metric_trends(metrics), reportview.report_links(runs)):
-        assert isinstance(shown, reportview.Message) and shown._repr_markdown_().startswith("No ")
+        assert isinstance(shown, Message) and shown._repr_markdown_().startswith("No ")
 
 
 def test_runs_are_listed_newest_first_with_their_report(archive: Path) -> None:

@@ -1,14 +1,15 @@
-"""What the harden-audit runbook shows: one combined audit, its charts, top risks and the diff to the last run.
+"""The data behind the harden-audit runbook: one combined audit, open findings, top risks, the diff to the last run.
 
 A finding's *key* (``check|kind|namespace|name``) identifies it across runs; the
 runbook records the keys of the open findings (FAIL, WARN, ERROR, not waived) so
 the next run can say what is new, what was fixed and what is still open.
+:mod:`kubebook.views.audit` draws all of it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -22,23 +23,29 @@ RUNBOOK = "harden-audit"
 
 def local_control_plane_for(cluster: Any) -> str | None:
     """The name of the local control plane that serves ``cluster`` (same server URL), if any."""
-    import yaml
+    from kubebook.localcluster import name_serving
 
-    from kubebook.localcluster.paths import data_dir
+    return name_serving(cluster.server)
 
-    for kubeconfig in sorted((data_dir() / "clusters").glob("*/kubeconfig")):
-        try:
-            config = yaml.safe_load(kubeconfig.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if cluster.server in [c.get("cluster", {}).get("server") for c in config.get("clusters") or []]:
-            return kubeconfig.parent.name
-    return None
+
+def registries(text: str | list[str] | None) -> list[str] | None:
+    """A registry allow-list from the runbook's comma-separated parameter, checked as the CLI checks it."""
+    from kubebook.audit.images import parse_allow_list
+
+    if not text:
+        return None
+    if isinstance(text, list):
+        text = ",".join(text)
+    return parse_allow_list(text) or None  # bad input is refused before anything is read
 
 
 def audit(cluster: Any, *, control_plane: str | None = None,
-          allowed_registries: list[str] | None = None) -> AuditResult:
-    """Audit the cluster through its API and, when given (or local), its control plane; one score over both."""
+          allowed_registries: str | list[str] | None = None) -> AuditResult:
+    """Audit the cluster through its API and, when given (or local), its control plane; one score over both.
+
+    ``allowed_registries`` is a list or the comma-separated text a runbook parameter holds.
+    """
+    allowed_registries = registries(allowed_registries)  # refused before anything is read
     inv = AuditInventory.from_cluster(cluster)
     if allowed_registries:
         inv.allowed_registries = allowed_registries  # type: ignore[attr-defined]
@@ -77,43 +84,51 @@ def by(findings: pd.DataFrame, column: str) -> pd.DataFrame:
     return table.sort_values(groups, key=lambda s: s.map(order) if s.name == "severity" else s).reset_index(drop=True)
 
 
-def chart(findings: pd.DataFrame, column: str, title: str) -> Any:
-    import plotly.express as px
-
-    table = by(findings, column)
-    return px.bar(table, x=column, y="findings", color="severity", title=title,
-                  category_orders={"severity": list(SEVERITIES)},
-                  color_discrete_map={"critical": "#7f0000", "high": "#d7301f", "medium": "#fc8d59",
-                                      "low": "#fdcc8a", "info": "#bdbdbd"})
-
-
 def top_risks(findings: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     """The most severe open checks, with how many resources each hits and what to do."""
     frame = open_findings(findings)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     grouped = (frame.groupby(["check", "title", "severity", "remediation"], dropna=False)
-               .agg(resources=("name", "count"), example=("message", "first")).reset_index())
+               .agg(resources=("name", "count"), example=("message", "first"),
+                    example_kind=("kind", "first"), example_namespace=("namespace", "first"),
+                    example_name=("name", "first")).reset_index())
     grouped = grouped.sort_values(["severity", "resources"], key=lambda s: s.map(order) if s.name == "severity"
                                   else -s)
     return grouped.head(limit).reset_index(drop=True)
 
 
-def previous_keys(archive: str | Path, runbook: str = RUNBOOK) -> tuple[str | None, list[str] | None]:
-    """(run id, recorded open-finding keys) of the newest archived run that recorded them."""
+class PreviousRun(NamedTuple):
+    """The newest archived run that recorded its open findings: id, those keys, its score."""
+
+    run_id: str | None
+    keys: list[str] | None
+    score: float | None = None
+
+
+def previous_run(archive: str | Path, runbook: str = RUNBOOK) -> PreviousRun:
+    """The newest archived ``runbook`` run that recorded ``open_findings`` (all None without one)."""
     from kubebook.archive import Archive
     from kubebook.errors import ArchiveError
 
     store = Archive(archive)
     if not store.ledger_path.exists():
-        return None, None
+        return PreviousRun(None, None)
     for run in store.list_runs(runbook=runbook):
         try:
             records = store.results(run.run_id).get("records") or {}
         except ArchiveError:
             continue
         if isinstance(records.get("open_findings"), list):
-            return run.run_id, [str(k) for k in records["open_findings"]]
-    return None, None
+            score = records.get("score")
+            return PreviousRun(run.run_id, [str(k) for k in records["open_findings"]],
+                               float(score) if isinstance(score, int | float) else None)
+    return PreviousRun(None, None)
+
+
+def previous_keys(archive: str | Path, runbook: str = RUNBOOK) -> tuple[str | None, list[str] | None]:
+    """(run id, recorded open-finding keys) of the newest archived run that recorded them."""
+    found = previous_run(archive, runbook)
+    return found.run_id, found.keys
 
 
 def diff(previous: list[str] | None, current: list[str]) -> pd.DataFrame:

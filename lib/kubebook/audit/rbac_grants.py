@@ -28,7 +28,7 @@ checks report them in one INFO finding per check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,16 +178,6 @@ def rule_allows(rule: dict[str, Any], verb: str, group: str, resource: str) -> b
     """Whether one PolicyRule allows ``verb`` on ``group``/``resource`` (any name)."""
     return (_covers(rule.get("verbs") or [], verb) and _covers(rule.get("apiGroups") or [], group)
             and resource_matches(rule.get("resources") or [], resource))
-
-
-def who_can(all_grants: Iterable[Grant], verb: str, group: str, resource: str,
-            namespace: str | None = None) -> Iterator[Grant]:
-    """Grants allowing the action; ``namespace`` None asks for cluster-wide power only."""
-    for grant in all_grants:
-        if not rule_allows(grant.rule, verb, group, resource):
-            continue
-        if grant.namespace is None or (namespace is not None and grant.namespace == namespace):
-            yield grant
 
 
 def restricted_names(grant: Grant) -> list[str]:

@@ -13,25 +13,25 @@ who set the field):
   skipped when a binding grants that account permissions (someone relies on it).
 
 System namespaces (kube-system, kube-public, kube-node-lease) are never touched.
-``plan`` reads, ``preview`` sends every fix with ``dryRun=All`` and returns the diff
-the API server would produce, ``apply`` sends them for real. Nothing mutates unless
-``apply`` is called.
+``plan`` reads, ``preview`` sends every fix with ``dryRun=All`` and returns one
+:class:`kubebook.changes.Change` per object (the unified diff the API server's own
+answer makes), ``apply`` sends them for real and returns the same per-object diffs.
+Nothing mutates unless ``apply`` is called; harden-remediate calls it only through
+the mutation guard in :mod:`kubebook.notebook`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-import pandas as pd
-from kubernetes.client.exceptions import ApiException
 
 from kubebook.audit import pss
 from kubebook.audit.network import SYSTEM_NAMESPACES, default_deny
 from kubebook.audit.rbac_grants import grants
 from kubebook.audit.sources import AuditInventory
-from kubebook.cluster import Cluster, call
+from kubebook.changes import Change, diff_objects, dry_run_apply
+from kubebook.cluster import Cluster
 from kubebook.errors import ClusterError, ParameterError
 
 FIELD_MANAGER = "kubebook-remediate"
@@ -39,7 +39,10 @@ POLICY_NAME = "kubebook-default-deny"
 PSA = "pod-security.kubernetes.io/"
 LEVELS = ("baseline", "restricted")
 FIX_KINDS = ("psa-labels", "default-deny", "default-sa-automount")
-APPLY = "application/apply-patch+yaml"
+# The checks each kind of fix resolves (the re-audit looks at these).
+CHECKS = {"psa-labels": ("pss.namespace-enforce",),
+          "default-deny": ("network.default-deny-ingress", "network.default-deny-egress"),
+          "default-sa-automount": ("rbac.default-sa-automount",)}
 
 
 @dataclass
@@ -63,9 +66,14 @@ class Plan:
     fixes: list[Fix] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
 
-    def frame(self) -> pd.DataFrame:
-        rows = [{"fix": f.key, "check": f.check, "reason": f.reason} for f in self.fixes]
-        return pd.DataFrame(rows, columns=["fix", "check", "reason"])
+    def rows(self) -> list[dict[str, str]]:
+        """One row per fix: the object, the check it resolves, why."""
+        return [{"fix": f.key, "check": f.check, "reason": f.reason} for f in self.fixes]
+
+
+def names(text: str) -> list[str]:
+    """A runbook's comma-separated parameter as a list (``"a, b,"`` gives ``["a", "b"]``)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _validate(level: str, kinds: Iterable[str]) -> list[str]:
@@ -80,10 +88,15 @@ def _validate(level: str, kinds: Iterable[str]) -> list[str]:
     return list(kinds)
 
 
-def plan(inv: AuditInventory, *, namespaces: Iterable[str] | None = None, level: str = "baseline",
-         kinds: Iterable[str] = FIX_KINDS) -> Plan:
-    """The fixes the inventory needs, limited to ``namespaces`` (default: every non-system namespace)."""
-    kinds = _validate(level, kinds)
+def plan(inv: AuditInventory, *, namespaces: str | Iterable[str] | None = None, level: str = "baseline",
+         kinds: str | Iterable[str] = FIX_KINDS) -> Plan:
+    """The fixes the inventory needs, limited to ``namespaces`` (default: every non-system namespace).
+
+    ``namespaces`` and ``kinds`` may be lists or comma-separated text (a runbook parameter).
+    """
+    if isinstance(namespaces, str):
+        namespaces = names(namespaces) or None
+    kinds = _validate(level, names(kinds) if isinstance(kinds, str) else kinds)
     existing = {str((ns.get("metadata") or {}).get("name")): ns for ns in inv.objects("Namespace")}
     wanted = sorted(existing) if namespaces is None else list(namespaces)
     missing = [n for n in wanted if n not in existing]
@@ -121,10 +134,7 @@ def _psa(inv: AuditInventory, namespace: dict[str, Any], level: str, result: Pla
     if violations:
         result.skipped.append({"namespace": name, "reason": f"pods violate {level}: {', '.join(violations[:3])}"})
         return
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {
-        PSA + "enforce": level, PSA + "enforce-version": "latest", PSA + "audit": "restricted",
-        PSA + "warn": "restricted"}}}
-    result.fixes.append(Fix("pss.namespace-enforce", "Namespace", None, name, body,
+    result.fixes.append(Fix("pss.namespace-enforce", "Namespace", None, name, psa_body(name, level),
                             f"enforce Pod Security {level} (audit and warn restricted)"))
 
 
@@ -132,12 +142,7 @@ def _deny(inv: AuditInventory, name: str, result: Plan) -> None:
     policies = [p for p in inv.objects("NetworkPolicy") if (p.get("metadata") or {}).get("namespace") == name]
     if any(default_deny(p, "Ingress") for p in policies) and any(default_deny(p, "Egress") for p in policies):
         return
-    dns = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
-    labels = {"app.kubernetes.io/managed-by": "kubebook"}
-    body = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": POLICY_NAME, "namespace": name, "labels": labels},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": [{"ports": dns}]}}
-    result.fixes.append(Fix("network.default-deny-ingress", "NetworkPolicy", name, POLICY_NAME, body,
+    result.fixes.append(Fix("network.default-deny-ingress", "NetworkPolicy", name, POLICY_NAME, deny_body(name),
                             "deny all ingress and all egress but DNS by default"))
 
 
@@ -152,106 +157,84 @@ def _automount(inv: AuditInventory, name: str, result: Plan) -> None:
         result.skipped.append({"namespace": name, "reason": f"default ServiceAccount is granted permissions by "
                                f"{used[0].binding}: give that workload its own account first"})
         return
-    body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name},
-            "automountServiceAccountToken": False}
-    result.fixes.append(Fix("rbac.default-sa-automount", "ServiceAccount", name, "default", body,
+    result.fixes.append(Fix("rbac.default-sa-automount", "ServiceAccount", name, "default", automount_body(name),
                             "stop mounting API tokens into pods that use the default account"))
 
 
-def _calls(cluster: Cluster, fix: Fix) -> tuple[Callable[..., Any], Callable[..., Any], tuple[Any, ...]]:
-    """(read, server-side-apply patch, positional args) for a fix's object."""
-    core, net = cluster.core, cluster.networking
-    if fix.kind == "Namespace":
-        return core.read_namespace, core.patch_namespace, (fix.name,)
-    if fix.kind == "ServiceAccount":
-        return core.read_namespaced_service_account, core.patch_namespaced_service_account, (fix.name, fix.namespace)
-    return net.read_namespaced_network_policy, net.patch_namespaced_network_policy, (fix.name, fix.namespace)
+def psa_body(namespace: str, level: str = "baseline") -> dict[str, Any]:
+    """Pod Security labels: enforce ``level``, audit and warn restricted."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": {
+        PSA + "enforce": level, PSA + "enforce-version": "latest", PSA + "audit": "restricted",
+        PSA + "warn": "restricted"}}}
 
 
-def _send(cluster: Cluster, fix: Fix, dry_run: bool) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(object before, object after) for one fix; ``dry_run`` asks the server not to persist."""
-    read, patch, args = _calls(cluster, fix)
-    client = cluster.api_client
-    try:
-        before = client.sanitize_for_serialization(call(read, *args, server=cluster.server))
-    except ApiException as error:
-        if error.status != 404:
-            raise ClusterError(f"reading {fix.key} failed: {error.status} {error.reason}") from error
-        before = None
-    extra = {"dry_run": "All"} if dry_run else {}
-    try:
-        after = call(patch, *args, fix.body, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY,
-                     server=cluster.server, **extra)
-    except ApiException as error:
-        raise ClusterError(f"applying {fix.key} failed: {error.status} {error.reason}",
-                           hint="nothing after this fix was sent; earlier fixes are listed in the result") from error
-    return before, client.sanitize_for_serialization(after)
+def deny_body(namespace: str) -> dict[str, Any]:
+    """A default-deny NetworkPolicy (all ingress, all egress but DNS)."""
+    dns = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": POLICY_NAME, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "kubebook"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": [{"ports": dns}]}}
 
 
-FIELDS = {"Namespace": ("metadata", "labels"), "ServiceAccount": ("automountServiceAccountToken",),
-          "NetworkPolicy": ("spec",)}
+def automount_body(namespace: str) -> dict[str, Any]:
+    """The namespace's default ServiceAccount without automounted API tokens."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace},
+            "automountServiceAccountToken": False}
 
 
-def _field(obj: dict[str, Any] | None, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
+_SNIPPETS = {"pss.namespace-enforce": psa_body, "network.default-deny-ingress": deny_body,
+             "network.default-deny-egress": deny_body, "rbac.default-sa-automount": automount_body}
 
 
-def _rows(fix: Fix, before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
-    path = FIELDS[fix.kind]
-    old, new = _field(before, path), _field(after, path)
-    if isinstance(new, dict) and isinstance(old, dict | None):
-        old = old or {}
-        keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        return [{"object": fix.key, "field": ".".join((*path, k)), "before": old.get(k), "after": new.get(k),
-                 "check": fix.check} for k in keys]
-    if old == new:
-        return []
-    return [{"object": fix.key, "field": ".".join(path), "before": old, "after": new, "check": fix.check}]
+def snippet(check: str, namespace: str | None) -> dict[str, Any] | None:
+    """The document this module would apply for ``check`` in ``namespace`` (for a report's remediation card)."""
+    build = _SNIPPETS.get(check)
+    return build(namespace) if build is not None and namespace else None
 
 
-COLUMNS = ["object", "field", "before", "after", "check"]
+def preview(cluster: Cluster, fixes: list[Fix]) -> list[Change]:
+    """What each fix would change: the API server's own server-side dry run, one diff per object.
 
-
-def preview(cluster: Cluster, fixes: list[Fix]) -> pd.DataFrame:
-    """What each fix would change, from the API server's own server-side dry run; nothing is persisted.
-
-    A fix the server refuses (its namespace was deleted meanwhile, say) shows as a row
-    with field ``(refused)`` and the reason, so the preview of the others still shows.
+    A fix the server refuses (its namespace was deleted meanwhile, say) is a ``refused``
+    Change with the server's message, so the preview of the others still shows.
     """
-    rows: list[dict[str, Any]] = []
-    for fix in fixes:
-        try:
-            rows.extend(_rows(fix, *_send(cluster, fix, dry_run=True)))
-        except ClusterError as error:
-            rows.append({"object": fix.key, "field": "(refused)", "before": None, "after": str(error),
-                         "check": fix.check})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    changes = dry_run_apply(cluster, [fix.body for fix in fixes], field_manager=FIELD_MANAGER)
+    return [c._replace(reason=c.reason or fix.reason) for c, fix in zip(changes, fixes, strict=True)]
 
 
-def apply(cluster: Cluster, fixes: list[Fix], *, confirm: bool) -> pd.DataFrame:
-    """Apply the fixes for real; ``confirm`` must be True (the caller asked a human or got the parameter)."""
+def apply(cluster: Cluster, fixes: list[Fix], *, confirm: bool) -> list[Change]:
+    """Apply the fixes for real; ``confirm`` must be True (the mutation guard asked a human or got the parameter).
+
+    Returns the per-object diff between the object before and what the server stored.
+    """
     if not confirm:
         raise ParameterError("refusing to change the cluster without confirmation",
                              hint="set confirm = True (headless) or press the Apply button")
-    rows = [row for fix in fixes for row in _rows(fix, *_send(cluster, fix, dry_run=False))]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    done = []
+    for fix in fixes:
+        before = cluster.get_object(fix.body["apiVersion"], fix.kind, fix.name, fix.namespace)
+        try:
+            after = cluster.apply_object(fix.body, field_manager=FIELD_MANAGER)
+        except ClusterError as error:
+            raise ClusterError(f"applying {fix.key} failed: {error.message}",
+                               hint="nothing after this fix was sent; earlier fixes were applied") from error
+        done.append(diff_objects(before, after, key=fix.key, reason=fix.reason))
+    return done
 
 
-def confirm_button(cluster: Cluster, fixes: list[Fix], on_done: Callable[[pd.DataFrame], None]) -> Any:
-    """An ipywidgets button that applies the fixes when a person presses it (interactive confirmation)."""
-    import ipywidgets as widgets
+def planned_checks(fixes: Iterable[Fix]) -> set[tuple[str, str]]:
+    """(check, namespace) pairs the fixes resolve: what a re-audit looks at."""
+    kinds = {"Namespace": "psa-labels", "NetworkPolicy": "default-deny", "ServiceAccount": "default-sa-automount"}
+    return {(check, fix.namespace or fix.name) for fix in fixes for check in CHECKS[kinds[fix.kind]]}
 
-    button = widgets.Button(description=f"Apply {len(fixes)} fix(es)", button_style="danger")
-    output = widgets.Output()
 
-    def clicked(_: Any) -> None:
-        button.disabled = True
-        with output:
-            on_done(apply(cluster, fixes, confirm=True))
+def reaudit(cluster: Cluster, fixes: list[Fix]) -> list[dict[str, Any]]:
+    """Audit the cluster again and keep the findings of the checks the fixes resolve."""
+    from kubebook.audit.engine import run_audit
 
-    button.on_click(clicked)
-    return widgets.VBox([button, output])
+    wanted = planned_checks(fixes)
+    findings = run_audit(AuditInventory.from_cluster(cluster)).findings
+    columns = ["check", "kind", "namespace", "name", "result", "message"]
+    return [row for row in findings[columns].to_dict(orient="records")
+            if (row["check"], row["namespace"] or row["name"]) in wanted]

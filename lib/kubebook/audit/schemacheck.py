@@ -1,32 +1,24 @@
-"""JSON Schema validation that is fast when the input is valid and thorough when it is not.
+"""JSON Schema validation of the audit's own data files (check catalog, waivers), fast when they are valid.
 
-``jsonschema`` can cost seconds to import (its format checkers pull in grammar
-libraries), which would dominate a short ``kubebook audit``. Valid input, the
-common case, is checked with a compiled ``fastjsonschema`` validator; only when
-that fails is ``jsonschema`` imported to list every problem with its path.
+Valid input, the common case, is decided by :func:`kubebook.schemamsg.is_valid` (a
+compiled ``fastjsonschema`` validator, cached: ``jsonschema`` can cost seconds to
+import, which would dominate a short ``kubebook audit``). Only when that fails is
+``jsonschema`` imported to list every problem with its path. These files are
+policy, not secrets, so the messages may quote their values (unlike run
+parameters, whose messages come from :mod:`kubebook.schemamsg` alone).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Any
 
-import fastjsonschema
-
-
-@functools.cache
-def _compiled(schema_json: str) -> Any:
-    return fastjsonschema.compile(json.loads(schema_json))
+from kubebook.schemamsg import is_valid
 
 
 def problems(schema: dict[str, Any], data: Any) -> list[str]:
     """Every way ``data`` breaks ``schema`` as ``path: message`` (empty when valid)."""
-    try:
-        _compiled(json.dumps(schema, sort_keys=True))(data)
+    if is_valid(schema, data, formats=True):
         return []
-    except fastjsonschema.JsonSchemaException:
-        pass
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())

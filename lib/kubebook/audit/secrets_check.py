@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubebook.audit import catalog, controlplane, yamlload
+from kubebook.audit import catalog, controlplane
 from kubebook.audit.cprules import Component, Unknown
 from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Finding, Resource
@@ -73,25 +73,17 @@ def _env_secrets(inv: Any) -> Iterator[Finding]:
 
 def _local_collection_for(inv: Any) -> dict[str, Any] | None:
     """For a cluster source: the local control plane that serves it (same server URL), if any."""
-    from kubebook.localcluster.paths import data_dir
+    from kubebook.localcluster import name_serving
 
-    server = getattr(inv.cluster, "server", None)
-    if not server:
+    name = name_serving(getattr(inv.cluster, "server", None))
+    if name is None:
         return None
-    for kubeconfig in sorted((data_dir() / "clusters").glob("*/kubeconfig")):
-        try:
-            config = yamlload.load(kubeconfig.read_text())
-        except (OSError, yamlload.YAMLError):
-            continue
-        servers = [c.get("cluster", {}).get("server") for c in (config or {}).get("clusters") or []]
-        if server in servers:
-            from kubebook.audit import cpcollect
+    from kubebook.audit import cpcollect
 
-            try:
-                return cpcollect.collect_local(kubeconfig.parent.name)
-            except AuditError:
-                return None
-    return None
+    try:
+        return cpcollect.collect_local(name)
+    except AuditError:
+        return None
 
 
 def _encryption_at_rest(inv: Any) -> Iterator[Finding]:

@@ -18,15 +18,14 @@ import gc
 import json
 import re
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubebook.audit import yamlload
-from kubebook.errors import AuditError, ClusterUnreachableError, ParameterError
+from kubebook.errors import ApiError, AuditError, ParameterError
 
 KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Namespace",
          "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "NetworkPolicy",
@@ -159,65 +158,45 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+# Collection paths of the audited kinds: the audit lists them without a discovery round trip.
+KIND_PATHS = {
+    "Pod": "/api/v1/pods", "Namespace": "/api/v1/namespaces", "ServiceAccount": "/api/v1/serviceaccounts",
+    "Secret": "/api/v1/secrets", "Node": "/api/v1/nodes", "ConfigMap": "/api/v1/configmaps",
+    "Deployment": "/apis/apps/v1/deployments", "StatefulSet": "/apis/apps/v1/statefulsets",
+    "DaemonSet": "/apis/apps/v1/daemonsets", "ReplicaSet": "/apis/apps/v1/replicasets",
+    "Job": "/apis/batch/v1/jobs", "CronJob": "/apis/batch/v1/cronjobs",
+    "Role": "/apis/rbac.authorization.k8s.io/v1/roles",
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "NetworkPolicy": "/apis/networking.k8s.io/v1/networkpolicies",
+}
+
+
 def list_kind_raw(cluster: Any, kind: str, page_size: int = LIST_PAGE_SIZE,
                   clean: bool = False) -> list[dict[str, Any]]:
-    """Every object of ``kind`` in the cluster as raw JSON dicts, one page at a time.
+    """Every object of ``kind`` in the cluster as raw JSON dicts, through ``Cluster.list_path``.
 
     ``clean`` applies ``_clean`` (drop managedFields and Secret values) page by page,
     inside the listing thread, so it overlaps with waiting for the next page.
     """
-    list_fn = _list_function(cluster, kind)
-    items: list[dict[str, Any]] = []
-    token: str | None = None
-    with gc_paused():
-        while True:
-            response = list_fn(limit=page_size, _continue=token, _preload_content=False)
-            page = json.loads(response.data)
-            response.release_conn()
-            for item in page.get("items") or []:
-                item.setdefault("kind", kind)
-                items.append(_clean(kind, item) if clean else item)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-
-
-def _list_function(cluster: Any, kind: str) -> Callable[..., Any]:
-    api, method = {
-        "Pod": ("core", "list_pod_for_all_namespaces"),
-        "Namespace": ("core", "list_namespace"),
-        "ServiceAccount": ("core", "list_service_account_for_all_namespaces"),
-        "Secret": ("core", "list_secret_for_all_namespaces"),
-        "Node": ("core", "list_node"),
-        "ConfigMap": ("core", "list_config_map_for_all_namespaces"),
-        "Deployment": ("apps", "list_deployment_for_all_namespaces"),
-        "StatefulSet": ("apps", "list_stateful_set_for_all_namespaces"),
-        "DaemonSet": ("apps", "list_daemon_set_for_all_namespaces"),
-        "ReplicaSet": ("apps", "list_replica_set_for_all_namespaces"),
-        "Job": ("batch", "list_job_for_all_namespaces"),
-        "CronJob": ("batch", "list_cron_job_for_all_namespaces"),
-        "Role": ("rbac", "list_role_for_all_namespaces"),
-        "ClusterRole": ("rbac", "list_cluster_role"),
-        "RoleBinding": ("rbac", "list_role_binding_for_all_namespaces"),
-        "ClusterRoleBinding": ("rbac", "list_cluster_role_binding"),
-        "NetworkPolicy": ("networking", "list_network_policy_for_all_namespaces"),
-    }.get(kind, (None, None))
-    if api is None:
+    path = KIND_PATHS.get(kind)
+    if path is None:
         raise AuditError(f"the audit cannot list kind {kind!r}", hint=f"supported kinds: {', '.join(KINDS)}")
-    return getattr(getattr(cluster, api), method)  # type: ignore[no-any-return]
+    items: list[dict[str, Any]] = []
+    with gc_paused():
+        for item in cluster.list_path(path, page_size=page_size):
+            item.setdefault("kind", kind)
+            items.append(_clean(kind, item) if clean else item)
+    return items
 
 
 def _list_kind_safely(cluster: Any, kind: str) -> tuple[list[dict[str, Any]], str | None]:
-    import urllib3
-    from kubernetes.client.exceptions import ApiException
-
+    """A kind's objects, or why the server refused to list them (an RBAC gap is a finding, not a crash)."""
     try:
         return list_kind_raw(cluster, kind, clean=True), None
-    except ApiException as error:
-        return [], f"listing {kind} failed: {error.status} {error.reason}"
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise ClusterUnreachableError(f"the API server at {cluster.server} stopped answering while listing {kind}",
-                                      hint="check the cluster and retry the audit") from error
+    except ApiError as error:
+        return [], f"listing {kind} failed: {error.status} {error.reason or error.message}"
 
 
 def _clean(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -300,11 +279,3 @@ def _split_documents(text: str) -> list[tuple[int, str]]:
 
 def _only_comments(doc: str) -> bool:
     return all(not ln.strip() or ln.lstrip().startswith("#") for ln in doc.splitlines())
-
-
-def group_by_namespace(objects: Iterable[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
-    """Objects grouped by metadata.namespace (None for cluster-scoped)."""
-    groups: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-    for obj in objects:
-        groups[(obj.get("metadata") or {}).get("namespace")].append(obj)
-    return dict(groups)

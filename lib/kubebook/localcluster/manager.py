@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import config
 
 from kubebook.errors import BuildError, LocalClusterError, ParameterError
+from kubebook.fsutil import atomic_write_text
 from kubebook.localcluster import bootstrap, build, components, configs, health, pki, processes
 from kubebook.localcluster.components import Layout
 from kubebook.localcluster.paths import NAME_PATTERN, cluster_dir
@@ -83,10 +84,7 @@ class LocalCluster:
                                     hint=f"'kubebook cluster down --purge --name {self.name}' starts afresh") from error
 
     def _save_state(self, state: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state, indent=2, sort_keys=True))
-        os.replace(temporary, self.state_path)
+        atomic_write_text(self.state_path, json.dumps(state, indent=2, sort_keys=True))
 
     def layout(self) -> Layout:
         """Addresses, ports and file locations of this (existing) cluster."""

@@ -1,5 +1,10 @@
 """What the report-browser notebook shows: archived runs, their numeric records, links to reports.
 
+The archive is found as every runbook finds it (:func:`resolve_archive`): the
+parameter, else ``$KUBEBOOK_ARCHIVE`` (``kubebook run`` and the scheduler export
+it), else ``reports`` - and a relative path is taken from the repository root,
+not from the notebook's folder, and shown absolute.
+
 The archive's ledger says which runs exist (pruned and quarantined runs are not
 listed); each run's ``results.json`` holds what its notebook recorded. Every
 function accepts an empty archive - a new installation has one - and the
@@ -16,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from kubebook.views import Message
+
 RUN_COLUMNS = ["run_id", "runbook", "status", "started", "ended", "duration_seconds", "trigger", "exit_code",
                "run_dir", "report"]
 METRIC_COLUMNS = ["run_id", "runbook", "status", "started", "metric", "value"]
@@ -24,18 +31,12 @@ STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "timeout": "#9a67
 MAX_TREND_SERIES = 24
 
 
-class Message(str):
-    """Text a notebook displays as Markdown (a figure helper's answer when there is nothing to plot)."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
 def resolve_archive(archive: str | os.PathLike[str] | None = "") -> Path:
-    """The archive folder: ``archive`` if given, else ``$KUBEBOOK_ARCHIVE``, else ``./reports``."""
-    if archive:
-        return Path(archive).expanduser()
-    return Path(os.environ.get("KUBEBOOK_ARCHIVE") or "reports")
+    """The archive folder, absolute: ``archive``, else ``$KUBEBOOK_ARCHIVE``, else ``<repository>/reports``
+    (the one rule every entry point uses: :func:`kubebook.archive.location.default_root`)."""
+    from kubebook.archive.location import default_root
+
+    return default_root(archive or None)
 
 
 def empty_message(root: Path) -> Message:
@@ -76,11 +77,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every numeric value the runs recorded (``record(name, number)``), one row per run and metric.
+def numbers(records: dict[str, Any]) -> dict[str, float]:
+    """The trendable numbers of one run's records: numbers, and numbers one level inside a mapping
+    (``counts = {"high": 2}`` gives ``counts.high``). Booleans, text, lists and tables have no trend."""
+    found: dict[str, float] = {}
+    for name, value in records.items():
+        if _is_number(value):
+            found[name] = float(value)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if _is_number(inner):
+                    found[f"{name}.{key}"] = float(inner)
+    return found
 
-    Booleans, strings, lists and tables are left out: they have no trend. A run
-    whose results cannot be read is skipped (``kubebook reports verify`` names it).
+
+def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every number the runs recorded (see :func:`numbers`), one row per run and metric.
+
+    A run whose results cannot be read is skipped (``kubebook reports verify`` names it).
     """
     rows = []
     for run in runs.itertuples(index=False):
@@ -88,10 +102,9 @@ def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
             results = json.loads((Path(run.run_dir) / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for name, value in (results.get("records") or {}).items():
-            if _is_number(value):
-                rows.append({"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
-                             "started": run.started, "metric": name, "value": float(value)})
+        for name, value in numbers(results.get("records") or {}).items():
+            rows.append({"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
+                         "started": run.started, "metric": name, "value": value})
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
@@ -168,3 +181,16 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
     more = f"<p>Showing the latest {limit} of {len(runs)} runs.</p>" if len(runs) > limit else ""
     return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Started (UTC)</th>"
                 "<th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + more)
+
+
+def browser_headline(root: Path, runs: pd.DataFrame) -> Any:
+    """The report browser's headline: runs found, how many did not succeed, the archive it read (absolute)."""
+    from kubebook.views import headline
+
+    if runs.empty:
+        return headline("archived runs", 0, tone="warn", note=f"no runs archived yet in {root}")
+    failed = int((runs["status"] != "succeeded").sum())
+    latest = runs["started"].max()
+    return headline("archived runs", len(runs), tone="good" if not failed else "bad",
+                    change=f"{failed} did not succeed; latest {latest:%Y-%m-%d %H:%M} UTC",
+                    counts=runs["status"].value_counts().to_dict(), note=f"archive {root}")

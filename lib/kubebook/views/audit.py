@@ -1,0 +1,168 @@
+"""harden-audit and harden-remediate on screen: headline, charts, top-risk cards, run diff, finding tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from kubebook.audit import posture, remediate
+from kubebook.audit.model import SEVERITIES
+from kubebook.views import SEVERITY_COLOURS, Html, Message, cards, headline, table
+
+FINDING_COLUMNS = ["severity", "check", "kind", "namespace", "name", "result", "message"]
+
+
+def audit_headline(result: Any, previous: posture.PreviousRun, *, archive: Any = "") -> Html:
+    """The score in large type, its change since the previous archived run, open findings by severity."""
+    score = result.score["overall"]
+    counts = posture.counts(result.findings)
+    opened = sum(counts.values())
+    if previous.run_id is None:
+        change = "first archived run" + (f" in {archive}" if archive else "")
+    elif score is not None and previous.score is not None:
+        change = f"{score - previous.score:+.1f} since run {previous.run_id}"
+    else:
+        change = f"compared with run {previous.run_id}"
+    tone = "good" if score is not None and score >= 90 else "warn" if score is not None and score >= 70 else "bad"
+    checks = result.score.get("checks")
+    note = f"{opened} open finding(s)" + (f"; {result.score.get('passed')} of {checks} scored checks pass"
+                                          if checks else "")
+    return headline("posture score", "n/a" if score is None else f"{score:.1f}", unit="/ 100", change=change,
+                    tone=tone, counts=counts, note=note)
+
+
+def sections(result: Any) -> Html | Message:
+    """Score per section: score, checks passed of scored."""
+    rows = [{"section": name, "score": s.get("score"), "passed": s.get("passed"), "checks": s.get("checks")}
+            for name, s in sorted(result.score["sections"].items())]
+    return table(rows, ["section", "score", "passed", "checks"], empty="no scored check was evaluated")
+
+
+def chart(findings: pd.DataFrame, column: str, title: str) -> Any:
+    """Open findings counted by ``column``, stacked by severity (a message when nothing is open)."""
+    import plotly.express as px
+
+    data = posture.by(findings, column)
+    if data.empty:
+        return Message("_No open findings._")
+    return px.bar(data, x=column, y="findings", color="severity", title=title,
+                  category_orders={"severity": list(SEVERITIES)}, color_discrete_map=SEVERITY_COLOURS)
+
+
+def _snippet(row: Mapping[str, Any]) -> str:
+    body = remediate.snippet(str(row["check"]), row.get("example_namespace") or row.get("example_name"))
+    if body is not None:
+        import yaml
+
+        return "kubectl apply --server-side -f - <<'EOF'\n" + yaml.safe_dump(body, sort_keys=False) + "EOF"
+    return ""
+
+
+def risk_cards(risks: pd.DataFrame) -> Html | Message:
+    """The top risks as cards: what is wrong, where, and what to do - in full, with a snippet where one exists."""
+    items = []
+    for row in risks.to_dict(orient="records"):
+        where = "/".join(str(p) for p in (row.get("example_kind"), row.get("example_namespace"),
+                                          row.get("example_name")) if p and not pd.isna(p))
+        items.append({"severity": row["severity"], "title": row["title"],
+                      "subtitle": f"{row['check']} · {row['resources']} resource(s), e.g. {where}",
+                      "body": f"{row['example']}\n\nWhat to do: {row['remediation']}", "snippet": _snippet(row)})
+    return cards(items, empty="No open findings: nothing to remediate.")
+
+
+def run_diff(changes: pd.DataFrame, previous: posture.PreviousRun) -> Html | Message:
+    """New, fixed and still-open findings against the previous run, cluster-scoped ones with an empty namespace."""
+    if previous.run_id is None:
+        title = "No previous archived run: every open finding is new."
+    else:
+        counts = changes["status"].value_counts().to_dict()
+        title = (f"Compared with run {previous.run_id}: {counts.get('new', 0)} new, {counts.get('fixed', 0)} fixed, "
+                 f"{counts.get('still open', 0)} still open.")
+    shown = table(changes, ["status", "check", "kind", "namespace", "name"], empty="nothing open, nothing fixed")
+    return Html(f"<p><b>{title}</b></p>" + (shown.html if isinstance(shown, Html) else f"<p>{shown}</p>"),
+                f"{title}\n{shown}")
+
+
+def open_findings(findings: pd.DataFrame) -> Html | Message:
+    """Every open finding with its full message, most severe first."""
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    frame = posture.open_findings(findings).sort_values(
+        ["severity", "check"], key=lambda s: s.map(order) if s.name == "severity" else s)
+    return table(frame, FINDING_COLUMNS, code=("check",), empty="No open findings.")
+
+
+def plan_table(plan: remediate.Plan) -> Html | Message:
+    return table(plan.rows(), ["fix", "check", "reason"], code=("fix",), empty="Nothing to fix.")
+
+
+def skipped_table(plan: remediate.Plan) -> Html | Message:
+    return table(plan.skipped, ["namespace", "reason"], empty="Nothing was skipped.")
+
+
+def reaudit_view(rows: Sequence[Mapping[str, Any]]) -> Html | Message:
+    """The re-audit of the planned checks: still failing in the headline, then every row."""
+    failing = sum(1 for r in rows if r["result"] != "PASS")
+    shown = table(list(rows), ["check", "kind", "namespace", "name", "result", "message"],
+                  empty="No planned check to re-audit.")
+    head = headline("re-audit of the planned checks", f"{failing} still failing",
+                    tone="good" if not failing else "warn", change=f"{len(rows)} finding(s) checked")
+    return Html(head.html + (shown.html if isinstance(shown, Html) else ""), f"{head.plain}\n{shown}")
+
+
+def remediate_headline(plan: remediate.Plan, changes: Sequence[Any], dry_run: bool, confirm: bool) -> Html:
+    """What this run will do: fixes planned, objects the server would change, and the mode."""
+    pending = sum(1 for c in changes if c.action in ("create", "change", "delete"))
+    refused = sum(1 for c in changes if c.action == "refused")
+    mode = "dry run" if dry_run else "apply (confirmed)" if confirm else "apply after confirmation"
+    return headline("remediation plan", f"{pending} change(s)", tone="good" if not pending else "warn",
+                    change=f"{len(plan.fixes)} fix(es) planned, {len(plan.skipped)} skipped; mode: {mode}",
+                    note=f"{refused} refused by the API server" if refused else "")
+
+
+class _Recorded(Html):
+    """An Html view that also records one named value (so a redrawn view updates the record too)."""
+
+    def __init__(self, html_text: str, plain: str, name: str, value: Any) -> None:
+        super().__init__(html_text, plain)
+        self.name, self.value = name, value
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from kubebook.notebook import RECORD_MIME
+
+        return {"text/html": self.html, "text/plain": self.plain,
+                RECORD_MIME: {"name": self.name, "value": self.value}}
+
+
+def remediation_guard(cluster: Any, plan: remediate.Plan, changes: Sequence[Any], *, dry_run: bool,
+                      confirm: bool) -> Any:
+    """harden-remediate's Apply step: the mutation guard over the server's dry-run diff, re-audit below it.
+
+    The outcome is recorded as ``outcome`` and the re-audit's failure count as
+    ``still_failing``; after an Apply click both are redrawn (and re-recorded) in place.
+    """
+    from kubebook.notebook import guard
+
+    def follow_up() -> _Recorded:
+        rows = remediate.reaudit(cluster, plan.fixes)
+        shown = reaudit_view(rows)
+        failing = sum(1 for r in rows if r["result"] != "PASS")
+        view = _Recorded(shown.html if isinstance(shown, Html) else str(shown), str(shown), "still_failing", failing)
+        view.rows = rows  # type: ignore[attr-defined]
+        return view
+
+    return guard(changes, lambda: remediate.apply(cluster, plan.fixes, confirm=True), dry_run=dry_run,
+                 confirm=confirm, name="outcome", follow_up=follow_up)
+
+
+def remediation_status(decision: Any) -> str:
+    """``ok``, or an error when a confirmed apply left a planned check failing (the fix did not take effect)."""
+    from kubebook.errors import KubebookError
+
+    rows = getattr(decision.shown, "rows", [])
+    failing = [f"{r['check']} on {r['namespace'] or r['name']}" for r in rows if r["result"] != "PASS"]
+    if decision.applied and failing:
+        raise KubebookError(f"applied, but {len(failing)} planned check(s) still fail: {', '.join(failing[:5])}",
+                            hint="read the re-audit above; an admission webhook or another manager may revert it")
+    return "ok"

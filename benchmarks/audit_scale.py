@@ -1,4 +1,4 @@
-"""Audit at scale: live-cluster audit vs a plain list, and manifest audit vs checkov, kube-score and Polaris.
+"""Audit at scale: live-cluster audit vs a plain list, and manifest audit vs checkov, kube-score, Trivy and Polaris.
 
 (a) ``live``: on the cluster of $KUBEBOOK_KUBECONFIG (or --kubeconfig), create KWOK
     nodes, namespaces, pods bound to those nodes and RoleBindings (concurrently, all
@@ -11,12 +11,16 @@
     ``kubebook audit --manifests`` and each other tool on the same files in the same
     run. checkov is pip-installed into its own venv under ~/.cache/kubebook/tools,
     kube-score and Polaris are ``go install``ed from the Go module proxy into
-    ~/.cache/kubebook/tools/bin; a tool that cannot be installed is reported with the
-    exact error and skipped. Target: faster than each, >= 10x faster than checkov.
+    ~/.cache/kubebook/tools/bin; Trivy (``trivy config``, its built-in checks only,
+    ``--skip-check-update``) is the binary ``--build-trivy`` builds from the module proxy
+    into ~/.cache/kubebook/trivy/v0.74.0 (a long build, never part of ``make test``); a
+    tool that cannot be installed or needs the network is reported NOT RUN with the
+    exact error. Besides the times, each tool's failing findings on the corpus are
+    counted from its JSON output. Target: faster than kube-score, >= 20x faster than checkov.
 
 Usage::
 
-    python benchmarks/audit_scale.py manifests [--objects 1200] [--repeat 3]
+    python benchmarks/audit_scale.py manifests [--objects 1200] [--repeat 3] [--build-trivy]
     python benchmarks/audit_scale.py live [--nodes 2000 --pods 50000 --namespaces 500 --bindings 5000]
 """
 
@@ -43,6 +47,12 @@ LABEL = {"kubebook.io/benchmark": "audit-scale"}
 SELECTOR = "kubebook.io/benchmark=audit-scale"
 GO_TOOLS = {"kube-score": "github.com/zegl/kube-score/cmd/kube-score@latest",
             "polaris": "github.com/fairwindsops/polaris@latest"}
+TRIVY_VERSION = "v0.74.0"
+TRIVY_MODULE = f"github.com/aquasecurity/trivy/cmd/trivy@{TRIVY_VERSION}"
+TRIVY_DIR = TOOLS.parent / "trivy" / TRIVY_VERSION
+TRIVY_LOG = TOOLS.parent / "logs" / f"trivy-{TRIVY_VERSION}-build.log"
+# Trivy's sources import encoding/json/v2, which Go 1.25/1.26 only build with this experiment (its Makefile sets it).
+TRIVY_ENV = {"GOEXPERIMENT": "jsonv2", "GOTOOLCHAIN": "local"}
 
 
 # --- (b) manifests ----------------------------------------------------------------------------------------
@@ -126,14 +136,15 @@ def write_corpus(directory: Path, objects: int) -> list[Path]:
     return files
 
 
-def _run(argv: list[str], timeout: float) -> tuple[float, int | None, str]:
-    """Wall time, exit code (None when killed at ``timeout``) and the end of stderr."""
+def _run(argv: list[str], timeout: float, stdout: Path | None = None) -> tuple[float, int | None, str]:
+    """Wall time, exit code (None when killed at ``timeout``) and the end of stderr; stdout goes to ``stdout``."""
     start = time.perf_counter()
-    try:
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, None, f"killed after {timeout:.0f} s"
+    with open(stdout or os.devnull, "w") as sink:
+        try:
+            done = subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, text=True, check=False,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return time.perf_counter() - start, None, f"killed after {timeout:.0f} s"
     return time.perf_counter() - start, done.returncode, done.stderr[-600:]
 
 
@@ -164,6 +175,65 @@ def ensure_go_tool(name: str) -> tuple[Path | None, str]:
     return binary, ""
 
 
+def build_trivy(timeout: float) -> None:
+    """``go install`` Trivy into TRIVY_DIR (niced), its output kept in TRIVY_LOG for the NOT RUN reason."""
+    TRIVY_LOG.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["nice", "-n", "15", "go", "install", TRIVY_MODULE]
+    env = {**os.environ, **TRIVY_ENV, "GOBIN": str(TRIVY_DIR)}
+    start = time.monotonic()
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=timeout)
+        outcome = f"exit status {done.returncode}\n{done.stderr[-3000:]}"
+    except subprocess.TimeoutExpired:
+        outcome = f"killed after {timeout:.0f} s"
+    TRIVY_LOG.write_text(f"$ GOEXPERIMENT=jsonv2 GOTOOLCHAIN=local GOBIN={TRIVY_DIR} {' '.join(argv)}\n"
+                         f"{outcome}\n({time.monotonic() - start:.0f} s)\n")
+
+
+def ensure_trivy(corpus: Path) -> tuple[Path | None, str]:
+    """The Trivy binary when it is built and its built-in checks run offline; else why not."""
+    binary = TRIVY_DIR / "trivy"
+    if not binary.exists():
+        log = TRIVY_LOG.read_text().strip().splitlines() if TRIVY_LOG.exists() else []
+        last = " | ".join(line for line in log[-4:] if line.strip()) or "never built (pass --build-trivy)"
+        return None, f"no {binary}: {last}"
+    # one file, a short timeout: a scan that reaches for the network (checks bundle, cache) fails here
+    probe = next(iter(sorted(corpus.glob("*.yaml"))))
+    with tempfile.TemporaryDirectory(prefix="kubebook-trivy-cache-") as cache:
+        argv = [str(binary), "config", "--skip-check-update", "--cache-dir", cache, "--format", "json", "--quiet",
+                str(probe)]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+        except subprocess.TimeoutExpired:
+            return None, f"{' '.join(argv)} did not finish in 120 s (waiting for the network?)"
+    if done.returncode != 0 or '"Misconfigurations"' not in done.stdout:
+        return None, f"{' '.join(argv)} failed offline ({done.returncode}): {done.stderr.strip()[-600:]}"
+    return binary, ""
+
+
+def count_findings(tool: str, output: str) -> tuple[int, int] | None:
+    """(failing findings, distinct failing check ids) in a tool's JSON output; None when it cannot be read."""
+    try:
+        data = json.loads(output)
+    except json.JSONDecodeError:
+        return None
+    failed: list[str] = []
+    if tool == "kubebook":
+        failed = [f["check"] for f in data.get("findings", []) if f.get("result") == "FAIL"]
+    elif tool == "checkov":
+        reports = data if isinstance(data, list) else [data]
+        failed = [c.get("check_id", "") for r in reports for c in (r.get("results") or {}).get("failed_checks", [])]
+    elif tool == "kube-score":
+        failed = [c.get("check", {}).get("id", "") for obj in data or [] for c in obj.get("checks") or []
+                  if not c.get("skipped") and c.get("grade", 10) < 10]
+    elif tool == "trivy":
+        failed = [m.get("ID", "") for r in data.get("Results") or [] for m in r.get("Misconfigurations") or []
+                  if m.get("Status") == "FAIL"]
+    elif tool == "polaris":
+        return None
+    return len(failed), len(set(failed))
+
+
 def bench_manifests(args: argparse.Namespace) -> int:
     TOOLS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kubebook-audit-corpus-") as tmp:
@@ -171,9 +241,10 @@ def bench_manifests(args: argparse.Namespace) -> int:
         files = write_corpus(corpus, args.objects)
         count = sum(len(app_objects(0)) for _ in files)
         print(f"corpus: {count} objects in {len(files)} files under {corpus}")
+        outputs = Path(tempfile.mkdtemp(prefix="kubebook-audit-outputs-"))
         commands: dict[str, list[str]] = {
             "kubebook": [sys.executable, "-m", "kubebook.cli", "audit", "--manifests", str(corpus),
-                         "--format", "json", "--output", os.devnull, "--fail-on", "critical"]}
+                         "--format", "json", "--fail-on", "critical"]}
         notes = {}
         checkov, problem = ensure_checkov() if args.checkov_repeat > 0 else (None, "skipped (--checkov-repeat 0)")
         if checkov:
@@ -189,6 +260,14 @@ def bench_manifests(args: argparse.Namespace) -> int:
                 commands[tool] = [str(binary), "score", "--output-format", "json", *map(str, files)]
             else:
                 commands[tool] = [str(binary), "audit", "--audit-path", str(corpus), "--format", "json"]
+        if args.build_trivy and not (TRIVY_DIR / "trivy").exists():
+            build_trivy(args.trivy_build_timeout)
+        trivy, problem = ensure_trivy(corpus)
+        if trivy is None:
+            notes["trivy"] = problem
+        else:
+            commands["trivy"] = [str(trivy), "config", "--skip-check-update", "--cache-dir", str(outputs / "cache"),
+                                 "--format", "json", "--quiet", str(corpus)]
         # Round-robin: every round runs each tool once, so load drift on a shared machine hits all alike.
         runs: dict[str, list[float]] = {tool: [] for tool in commands}
         codes: dict[str, list[int | None]] = {tool: [] for tool in commands}
@@ -196,7 +275,7 @@ def bench_manifests(args: argparse.Namespace) -> int:
             for tool, argv in commands.items():
                 if round_number >= (args.checkov_repeat if tool == "checkov" else args.repeat):
                     continue
-                seconds, code, err = _run(argv, args.timeout)
+                seconds, code, err = _run(argv, args.timeout, outputs / f"{tool}.json")
                 if tool == "kubebook" and code not in (0, 1):
                     print(f"kubebook failed ({code}): {err}")
                     return 2
@@ -214,7 +293,15 @@ def bench_manifests(args: argparse.Namespace) -> int:
         for tool, seconds in times.items():
             if tool != "kubebook":
                 print(f"ratio {tool}/kubebook = {seconds / base:.1f}x")
-        print(json.dumps({"objects": count, "times_s": times, "not_run": notes}))
+        found: dict[str, Any] = {}
+        for tool in commands:
+            path = outputs / f"{tool}.json"
+            found[tool] = count_findings(tool, path.read_text(errors="replace")) if path.exists() else None
+            counted = found[tool]
+            print(f"findings {tool:<11} " + (f"{counted[0]} failing, {counted[1]} distinct checks" if counted
+                                              else "(output not readable)"))
+        shutil.rmtree(outputs, ignore_errors=True)
+        print(json.dumps({"objects": count, "times_s": times, "failing_findings": found, "not_run": notes}))
     return 0
 
 
@@ -392,11 +479,13 @@ def bench_live(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    m = sub.add_parser("manifests", help="kubebook vs checkov, kube-score and Polaris on a generated corpus")
+    m = sub.add_parser("manifests", help="kubebook vs checkov, kube-score, Trivy and Polaris on a generated corpus")
     m.add_argument("--objects", type=int, default=1200)
     m.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
     m.add_argument("--checkov-repeat", type=int, default=1, help="runs of checkov (slow; 0 skips it)")
     m.add_argument("--timeout", type=float, default=900.0, help="seconds before a tool run is killed")
+    m.add_argument("--build-trivy", action="store_true", help=f"go install Trivy {TRIVY_VERSION} first if missing")
+    m.add_argument("--trivy-build-timeout", type=float, default=1500.0, help="seconds before the build is given up")
     for name in ("live", "measure"):
         p = sub.add_parser(name)
         p.add_argument("--kubeconfig", default=os.environ.get("KUBEBOOK_KUBECONFIG"))

@@ -38,10 +38,6 @@ VERSION = "v0.15.1"
 BENCHMARK = "cis-1.12"
 MODULE = "github.com/aquasecurity/kube-bench"
 TARGETS = "master,etcd,controlplane,policies"
-PSS_NUMBERS = ("kubebook's Pod Security checks (checks/pss.yaml) still carry the CIS v1.8 numbers for this item "
-               "(hostPathVolumes 5.2.12, hostPorts 5.2.13, windowsHostProcess 5.2.11, seccompProfile_restricted "
-               "5.7.2); CIS v1.12 renumbered them (5.2.11, 5.2.12, 5.2.10, 5.6.2), so the same control appears "
-               "under two ids.")
 # Why the verdicts differ, for the CIS ids where they do on the local control plane (checked against the run:
 # an id listed here whose verdicts agree is reported as such, an id that differs without a reason is flagged).
 REASONS = {
@@ -67,7 +63,6 @@ REASONS = {
              "kubebook lists every binding outside the bootstrap policy that allows get/list/watch on secrets.",
     "5.1.4": "kube-bench only asks whether every authenticated user (system:authenticated) can create pods; "
              "kubebook lists every binding that allows creating pods or pod controllers.",
-    "5.2.10": PSS_NUMBERS, "5.2.11": PSS_NUMBERS, "5.2.12": PSS_NUMBERS, "5.2.13": PSS_NUMBERS, "5.7.2": PSS_NUMBERS,
     "5.4.2": "External secret storage: kubebook has no check (an architecture choice).",
     "5.6.1": "Administrative boundaries: kubebook has no check (needs intent).",
 }

@@ -146,3 +146,34 @@ def test_escalation_path_through_pod_creation_on_the_live_api(kube, namespace) -
 def test_control_plane_engine_applies_only_where_it_has_input(kube, plane) -> None:
     assert controlplane.applies_to(AuditInventory.from_control_plane(plane))
     assert not controlplane.applies_to(AuditInventory.from_cluster(kube)), "processes are not Pods in the API"
+
+
+def _served_scopes(kube) -> dict[tuple[str, str], bool]:
+    """(group, resource) -> namespaced, for every resource the API server serves (legacy discovery)."""
+    def get(path: str) -> dict:
+        return kube.api_client.call_api(path, "GET", auth_settings=["BearerToken"], response_type="object",
+                                        _return_http_data_only=True)
+
+    found = {("", r["name"]): r["namespaced"] for r in get("/api/v1")["resources"] if "/" not in r["name"]}
+    for group in get("/apis")["groups"]:
+        version = group["preferredVersion"]["groupVersion"]
+        for r in get(f"/apis/{version}")["resources"]:
+            if "/" not in r["name"]:
+                found.setdefault((group["name"], r["name"]), r["namespaced"])
+    return found
+
+
+def test_built_in_scope_table_matches_the_api_servers_discovery(kube) -> None:
+    """Every cluster-scoped resource the real API server serves is in rules/scope.yaml, and nothing there is
+    namespaced on the server (the table is what manifests audits use instead of discovery)."""
+    from kubebook.audit import rbac_scope
+
+    served = _served_scopes(kube)
+    table = rbac_scope._pairs("cluster_scoped")
+    missing = sorted(key for key, namespaced in served.items() if not namespaced and key not in table)
+    wrong = sorted(key for key in table if served.get(key) is True)
+    assert not missing and not wrong, f"cluster-scoped but not in the table: {missing}; namespaced: {wrong}"
+    scopes = rbac_scope.for_inventory(AuditInventory.from_cluster(kube))
+    if hasattr(kube, "resources"):  # the client layer offers discovery: the audit uses it
+        assert scopes.source == "the API server's discovery"
+        assert {k for k, namespaced in served.items() if not namespaced} <= scopes.cluster_scoped

@@ -404,16 +404,22 @@ def measure(args: argparse.Namespace) -> int:
     """
     from kubebook.audit import AuditInventory, run_audit
     from kubebook.audit.engine import ENGINES, findings_frame
+    from kubebook.audit.extra_kinds import API_VERSIONS
     from kubebook.audit.sources import KINDS, gc_paused, list_kind_raw
     from kubebook.cluster import connect
 
     kube = connect(args.kubeconfig)
+    # the kinds the audit lists beyond sources.KINDS (Services, Ingresses, PDBs) are listed by the baseline too
+    extra = [k for k in API_VERSIONS if k not in KINDS] if callable(getattr(kube, "list_objects", None)) else []
+
+    def list_any(kind: str) -> list[dict[str, Any]]:
+        return list_kind_raw(kube, kind) if kind in KINDS else list(kube.list_objects(API_VERSIONS[kind], kind))
 
     def plain_list() -> list[list[dict[str, Any]]]:
         with ThreadPoolExecutor(max_workers=4) as pool:  # the same concurrency as AuditInventory.from_cluster
-            return list(pool.map(lambda kind: list_kind_raw(kube, kind), KINDS))
+            return list(pool.map(list_any, [*KINDS, *extra]))
 
-    counts = {kind: len(items) for kind, items in zip(KINDS, plain_list(), strict=True)}
+    counts = {kind: len(items) for kind, items in zip([*KINDS, *extra], plain_list(), strict=True)}
     list_times, audit_times, rows = [], [], 0
     for _ in range(args.rounds):
         start = time.perf_counter()

@@ -206,12 +206,13 @@ class Archive:
 
     def seal_run(self, *, run_id: str, runbook: str, started: datetime, ended: datetime, status: str,
                  exit_code: int, trigger: str, artifacts: dict[str, bytes], notebook: str | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, assets: dict[str, bytes] | None = None) -> Path:
         """Write a run's folder atomically, seal it, append its ledger entry and refresh the index.
 
         ``notebook`` is the run's identity for retention and filtering (see
         :func:`~kubebook.archive.location.notebook_identity`); it defaults to ``runbook``.
-        ``extra`` adds fields to the ledger entry (e.g. the shared assets a report links to).
+        ``extra`` adds fields to the ledger entry; ``assets`` are content-addressed files the
+        artifacts link to (see :mod:`kubebook.archive.assets`), stored once and listed in the entry.
         """
         relpath = store.run_relpath(runbook, started, run_id)
         problem = path_problem(self.root, relpath)
@@ -224,7 +225,10 @@ class Archive:
                  "ended": ended.isoformat(), "duration_seconds": round((ended - started).total_seconds(), 3),
                  "sealed_at": datetime.now(UTC).isoformat(),
                  "artifacts": {name: ledger.sha256(data) for name, data in artifacts.items()}, **(extra or {})}
-        with self._locked():
+        if assets:
+            entry["assets"] = {name: ledger.sha256(data) for name, data in sorted(assets.items())}
+        with self._locked():  # assets under the lock: a concurrent prune must not collect them first
+            store.write_assets(self.root, assets or {})
             ledger.append(self.ledger_path, entry)
             index.write(self.root, self._records())
         return folder
@@ -237,6 +241,18 @@ class Archive:
                     path = removed.get("path") if isinstance(removed, dict) else None
                     if path_problem(self.root, path) is None:  # checked again just before: never outside
                         store.remove_sealed(self.root / str(path))
+
+    def _linked_assets(self, exclude: set[str]) -> set[str]:
+        """Asset names the live runs (minus ``exclude``) link to."""
+        live: dict[str, set[str]] = {}
+        for entry in ledger.entries(self.ledger_path):
+            if entry.get("type") == "run" and isinstance(entry.get("assets"), dict):
+                live[str(entry.get("run_id"))] = set(entry["assets"])
+            elif entry.get("type") == "prune":
+                for removed in entry.get("removed") or []:
+                    if isinstance(removed, dict):
+                        live.pop(str(removed.get("run_id")), None)
+        return {name for run_id, names in live.items() if run_id not in exclude for name in names}
 
     def quarantine(self, run_id: str, artifacts: dict[str, bytes]) -> Path:
         """Keep artifacts that failed the secret scan out of the archive, readable by the owner only."""
@@ -267,12 +283,16 @@ class Archive:
             self._finish_earlier_prunes()
             if not plan.remove:
                 return plan
+            gone = {r.run_id for r in plan.remove}
+            stale = store.stale_assets(self.root, self._linked_assets(exclude=gone))
             ledger.append(self.ledger_path, {
                 "type": "prune", "at": datetime.now(UTC).isoformat(), "by": who(),
                 "policy": {"keep_last": keep_last, "keep_daily": keep_daily, "keep_weekly": keep_weekly,
                            "keep_monthly": keep_monthly, "runbook": runbook},
-                "removed": [{"run_id": r.run_id, "path": r.path} for r in plan.remove]})
+                "removed": [{"run_id": r.run_id, "path": r.path} for r in plan.remove],
+                **({"assets_removed": stale} if stale else {})})
             for run in plan.remove:  # the ledger says they go; now make it so
                 store.remove_sealed(run.run_dir)
+            store.delete_assets(self.root, stale)
             index.write(self.root, self._records())
         return plan

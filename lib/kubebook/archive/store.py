@@ -17,7 +17,8 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
-from kubebook.fsutil import fsync_dir
+from kubebook.archive.assets import ASSETS, NAME
+from kubebook.fsutil import atomic_write_bytes, fsync_dir
 
 NOTEBOOK = "notebook.ipynb"
 HTML = "report.html"
@@ -39,6 +40,8 @@ def default_root() -> Path:
 def runbook_name(notebook: Path) -> str:
     """The archive's name for a notebook: its file stem, made safe for a folder name."""
     name = _UNSAFE.sub("-", Path(notebook).stem).strip("-.")
+    if name in (ASSETS, QUARANTINE.strip(".")):
+        return f"{name}-notebook"  # never the shared assets folder
     return name or "notebook"
 
 
@@ -118,3 +121,41 @@ def is_sealed(folder: Path) -> bool:
     """True when neither the folder nor any file in it has a write bit."""
     paths = [folder, *folder.iterdir()]
     return all(not (p.stat().st_mode & 0o222) for p in paths)
+
+
+def write_assets(root: Path, assets: dict[str, bytes]) -> None:
+    """Store content-addressed assets under ``root/assets`` (read-only; an intact copy is kept as is)."""
+    if not assets:
+        return
+    import hashlib
+
+    folder = root / ASSETS
+    if folder.is_symlink():
+        raise NotADirectoryError(f"{folder} is a symbolic link; assets are not written through it")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in sorted(assets.items()):
+        if not NAME.match(name):
+            raise ValueError(f"{name!r} is not a content-addressed asset name")
+        path = folder / name
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                if hashlib.sha256(handle.read()).hexdigest() == name.split("-", 1)[1].split(".")[0]:
+                    continue
+        atomic_write_bytes(path, data, SEALED_FILE_MODE, make_parents=False)
+
+
+def stale_assets(root: Path, keep: set[str]) -> list[str]:
+    """The stored assets that no remaining run links to."""
+    folder = root / ASSETS
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if NAME.match(p.name) and p.name not in keep and p.is_file() and not p.is_symlink())
+
+
+def delete_assets(root: Path, names: list[str]) -> None:
+    """Delete the named assets (never through a symlink)."""
+    for name in names:
+        path = root / ASSETS / name
+        if NAME.match(name) and not path.is_symlink():
+            path.unlink(missing_ok=True)

@@ -22,10 +22,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kubebook.archive import ledger
+from kubebook.archive.assets import ASSETS, NAME
 from kubebook.archive.store import QUARANTINE
 
 RUN_DEPTH = 4  # <runbook>/<YYYY>/<MM>/<run-id>
-SPECIAL = {QUARANTINE, ".schedule", ".assets", "assets"}
+SPECIAL = {QUARANTINE, ".schedule", ASSETS}
 
 
 def _lstat(path: Path) -> os.stat_result | None:
@@ -95,9 +96,9 @@ def run_folders(root: Path) -> tuple[set[str], list[str]]:
     return found, links
 
 
-def _sealed(lines: list[ledger.Line], root: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """The live run paths with their artifact hashes, and every ledger path that is not safe."""
-    sealed: dict[str, dict[str, str]] = {}
+def _sealed(lines: list[ledger.Line], root: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The live run paths with their ledger entries, and every ledger path that is not safe."""
+    sealed: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     for line in lines:
         entry = line.entry or {}
@@ -106,8 +107,7 @@ def _sealed(lines: list[ledger.Line], root: Path) -> tuple[dict[str, dict[str, s
             if problem:
                 problems.append(f"{ledger.LEDGER} line {line.number} ({entry.get('run_id')}): {problem}")
                 continue
-            artifacts = entry.get("artifacts")
-            sealed[entry["path"]] = dict(artifacts) if isinstance(artifacts, dict) else {}
+            sealed[entry["path"]] = entry
         elif entry.get("type") == "prune":
             for removed in entry.get("removed") or []:
                 path = removed.get("path") if isinstance(removed, dict) else None
@@ -127,6 +127,8 @@ def structural_problems(root: Path) -> list[str]:
     problems = ledger.chain_problems(lines)
     _, unsafe = _sealed(lines, root)
     _, links = run_folders(root)
+    if (root / ASSETS).is_symlink():
+        links.append(ASSETS)
     return problems + unsafe + [f"{rel}: is a symbolic link inside the archive (never followed)" for rel in links]
 
 
@@ -142,7 +144,10 @@ def verify(root: Path) -> list[str]:
     problems += [f"{rel}: is a symbolic link inside the archive (never followed)" for rel in links]
     if not lines and on_disk:
         problems.append(f"{ledger.LEDGER} is missing or empty but {len(on_disk)} run folder(s) exist")
-    for relpath, artifacts in sorted(sealed.items()):
+    if (root / ASSETS).is_symlink():
+        problems.append(f"{ASSETS}: is a symbolic link inside the archive (never followed)")
+    for relpath, entry in sorted(sealed.items()):
+        artifacts = entry.get("artifacts") if isinstance(entry.get("artifacts"), dict) else {}
         folder = root / relpath
         info = _lstat(folder)
         if info is None:
@@ -158,6 +163,28 @@ def verify(root: Path) -> list[str]:
             problems.append(f"{relpath}/{extra}: not in the ledger (added after sealing)")
     for relpath in sorted(on_disk - set(sealed)):
         problems.append(f"{relpath}: run folder not in the ledger (planted, or its prune did not finish)")
+    return problems + _asset_problems(root, sealed)
+
+
+def _asset_problems(root: Path, sealed: dict[str, dict[str, Any]]) -> list[str]:
+    """Each linked asset present with the ledger's hash (which is also its name); none unlinked."""
+    linked: dict[str, str] = {}
+    for entry in sealed.values():
+        for name, digest in (entry.get("assets") or {}).items() if isinstance(entry.get("assets"), dict) else []:
+            linked[str(name)] = str(digest)
+    folder = root / ASSETS
+    if folder.is_symlink():
+        return []
+    problems = []
+    for name, digest in sorted(linked.items()):
+        if not NAME.match(name) or name != f"sha256-{digest}.{name.rsplit('.', 1)[-1]}":
+            problems.append(f"{ASSETS}/{name}: the ledger's hash does not match the asset's name")
+            continue
+        problems.extend(_artifact_problem(folder / name, f"{ASSETS}/{name}", digest))
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.name not in linked and not path.name.startswith("."):
+                problems.append(f"{ASSETS}/{path.name}: not linked by any run in the ledger (added)")
     return problems
 
 

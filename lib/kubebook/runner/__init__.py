@@ -12,6 +12,7 @@ and the exit codes, one per way a run ends.
 from kubebook.runner.core import (
     EXIT_CELL_ERROR,
     EXIT_CODES,
+    EXIT_INTERRUPTED,
     EXIT_INVALID_PARAMETERS,
     EXIT_KERNEL_DIED,
     EXIT_LEAKED,
@@ -26,6 +27,7 @@ from kubebook.runner.params import describe_parameters, validate_parameters
 __all__ = [
     "EXIT_CELL_ERROR",
     "EXIT_CODES",
+    "EXIT_INTERRUPTED",
     "EXIT_INVALID_PARAMETERS",
     "EXIT_KERNEL_DIED",
     "EXIT_LEAKED",

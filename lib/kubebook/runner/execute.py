@@ -19,6 +19,7 @@ from kubebook.errors import ParameterError
 from kubebook.runner.kernel import KernelWatch, kernel_manager_class
 
 SUCCEEDED, FAILED, TIMEOUT, KERNEL_DIED = "succeeded", "failed", "timeout", "kernel_died"
+INTERRUPTED = "interrupted"
 KERNEL_START_TIMEOUT = 60
 
 
@@ -30,6 +31,8 @@ class Execution:
     status: str
     error: str | None = None
     stopped_at: int | None = None
+    signal: int | None = None
+    output_truncated: bool = False
 
 
 def prepare(notebook: Path, parameters: dict[str, Any], output_label: str) -> Any:
@@ -101,18 +104,24 @@ def mark_stop(nb: Any, index: int, headline: str, detail: str) -> Any:
 
 
 def execute(nb: Any, *, env: dict[str, str], cwd: Path, stdio: Path, timeout: float | None,
-            cell_timeout: float | None, progress: bool) -> Execution:
-    """Run every cell of ``nb`` (mutated in place) in a fresh kernel; never raises for a failed run."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.engines import NBClientEngine
+            cell_timeout: float | None, progress: bool, output_cap: int = 0,
+            watch: KernelWatch | None = None) -> Execution:
+    """Run every cell of ``nb`` (mutated in place) in a fresh kernel; never raises for a failed run.
+
+    ``watch`` lets the caller stop the run from outside (a signal); ``output_cap``
+    bounds the bytes of output kept (0: no cap).
+    """
     from papermill.utils import nb_kernel_name
 
-    watch = KernelWatch()
+    from kubebook.runner.outputcap import capped_engine
+
+    watch = watch or KernelWatch()
+    engine, client = capped_engine(output_cap)
     km_class = kernel_manager_class(env, cwd, stdio, watch)
     watch.arm(timeout)
     failure: BaseException | None = None
     try:
-        NBClientEngine.execute_notebook(
+        engine.execute_notebook(
             nb, nb_kernel_name(nb), output_path=None, progress_bar=progress, log_output=False,
             autosave_cell_every=0, start_timeout=KERNEL_START_TIMEOUT, execution_timeout=cell_timeout,
             kernel_manager_class=km_class, shutdown_kernel="immediate")
@@ -120,7 +129,22 @@ def execute(nb: Any, *, env: dict[str, str], cwd: Path, stdio: Path, timeout: fl
         failure = error
     finally:
         watch.disarm()
+    result = _classify(nb, watch, failure, timeout, cell_timeout, stdio)
+    result.output_truncated = bool(client.truncated)
+    return result
+
+
+def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeout: float | None,
+              cell_timeout: float | None, stdio: Path) -> Execution:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
     stopped = _last_started(nb)
+    if watch.interrupted:
+        name = _signal_name(watch.interrupted)
+        detail = f"the runner received {name}; the kernel was killed and this report archived"
+        result = _stopped(nb, INTERRUPTED, "The run was interrupted", detail, stopped)
+        result.signal = watch.interrupted
+        return result
     if watch.expired.is_set():
         detail = f"the whole run exceeded --timeout {timeout:g} s; the kernel was killed"
         return _stopped(nb, TIMEOUT, "The run timed out", detail, stopped)
@@ -147,6 +171,15 @@ def _stopped(nb: Any, status: str, headline: str, detail: str, index: int | None
         nb = mark_stop(nb, index, headline, detail)
         detail = f"{detail} (stopped at cell {index + 1})"
     return Execution(nb, status, f"{headline.lower()}: {detail}", index)
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _kernel_tail(stdio: Path, lines: int = 5) -> str:

@@ -19,20 +19,27 @@ from typing import Any
 
 
 class KernelWatch:
-    """Holds the kernel's process ids and kills them when the run's deadline passes."""
+    """Holds the kernel's process ids and kills them when the run's deadline passes or a signal stops it."""
 
     def __init__(self) -> None:
         self.pid: int | None = None
         self.pgid: int | None = None
         self.expired = threading.Event()
+        self.interrupted: int | None = None  # the signal number that stopped the run
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
     def started(self, pid: int | None, pgid: int | None) -> None:
         with self._lock:
             self.pid, self.pgid = pid, pgid
-        if self.expired.is_set():  # the deadline passed while the kernel was starting
+        if self.expired.is_set() or self.interrupted:  # stopped while the kernel was starting
             self.kill()
+
+    def interrupt(self, signum: int) -> None:
+        """A signal asked the run to stop: kill the kernel; the run then ends as interrupted."""
+        if self.interrupted is None:
+            self.interrupted = signum
+        self.kill()
 
     def kill(self) -> None:
         """SIGKILL the kernel's process group (its own process if the group is unknown)."""

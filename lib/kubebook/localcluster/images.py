@@ -156,6 +156,7 @@ def push(registry: str, built: Image, ca_file: Path) -> str:
 
     base = f"https://{registry}/v2/{built.repository}"
     with requests.Session() as session:
+        session.trust_env = False  # loopback only: no proxy, and REQUESTS_CA_BUNDLE must not replace our CA
         session.verify = str(ca_file)
         for digest, blob in built.blobs.items():
             if session.head(f"{base}/blobs/{digest}", timeout=30).status_code == 200:

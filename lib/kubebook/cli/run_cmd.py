@@ -46,6 +46,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                         help="where --prepare-only writes (default: NOTEBOOK-STEM.prepared.ipynb here)")
     parser.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
     parser.add_argument("--show-code", action="store_true", help="include code cells in the HTML report")
+    parser.add_argument("--output-cap", metavar="SIZE",
+                        help="keep at most SIZE of cell output (e.g. 32M, 512K; 0 = no cap); past it output is "
+                             "dropped with a marker, the run goes on (default: $KUBEBOOK_OUTPUT_CAP or 32M)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_run)
 
@@ -73,7 +76,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     outcome = runner.run_notebook(args.notebook, parameters, archive=args.archive, kubeconfig=args.cluster,
                                   timeout=args.timeout, cell_timeout=args.cell_timeout, trigger="cli",
-                                  progress=not args.no_progress, show_code=args.show_code)
+                                  progress=not args.no_progress, show_code=args.show_code,
+                                  output_cap=args.output_cap)
     seconds = (outcome.ended - outcome.started).total_seconds()
     stream = sys.stdout if outcome.exit_code == 0 else sys.stderr
     stream.write(f"run {outcome.run_id} {outcome.status} in {seconds:.1f} s (exit {outcome.exit_code})\n")

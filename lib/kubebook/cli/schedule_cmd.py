@@ -104,8 +104,9 @@ def _list(args: argparse.Namespace) -> int:
         last = scheduler.store.read(schedule.name).last_run or {}
         when = last.get("ended") or last.get("started")
         last_text = f"{last.get('status')} {_short(when)}".strip() if last else "-"
-        upcoming = next_due(schedule.cron_expression, now).strftime("%Y-%m-%d %H:%M") if schedule.enabled \
-            else "disabled"
+        upcoming_at = next_due(schedule.cron_expression, now) if schedule.enabled else None
+        upcoming = "disabled" if not schedule.enabled else (
+            upcoming_at.strftime("%Y-%m-%d %H:%M") if upcoming_at else "never")
         rows.append((schedule.name, schedule.cron, schedule.notebook.name, schedule.concurrency_policy,
                      str(schedule.retries), upcoming, last_text))
     _print_table(rows)

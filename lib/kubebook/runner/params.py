@@ -14,13 +14,13 @@ when the YAML value does not fit one of its other types.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubebook import schemamsg
 from kubebook.errors import ParameterError
+from kubebook.runner import safeyaml
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -97,9 +97,12 @@ def coerce(value: Any, prop: dict[str, Any]) -> Any:
     types = _types(prop)
     if types == ["string"]:
         return value
+    if len(value.encode("utf-8", "surrogatepass")) > safeyaml.MAX_VALUE_BYTES:
+        raise safeyaml.InputError(f"a -p value is longer than {safeyaml.MAX_VALUE_BYTES} bytes",
+                                  hint="pass large values with -f FILE")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else value
-    except yaml.YAMLError:
+        parsed = safeyaml.load(value, "a -p value") if value.strip() else value
+    except safeyaml.SyntaxProblem:
         return value  # the schema check then says what was expected
     if not types:
         return parsed
@@ -152,6 +155,9 @@ def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], 
     problems: list[str] = []
     values: dict[str, Any] = {}
     for name, value in (parameters or {}).items():
+        safeyaml.check_text(str(name), "a parameter name")
+        if isinstance(value, str):
+            safeyaml.check_text(value, f"the value of parameter '{schemamsg.safe_key(name)}'")
         if name not in properties:
             known = ", ".join(sorted(properties)) or "none"
             problems.append(f"unknown parameter '{name}' (accepted parameters: {known})")
@@ -160,6 +166,7 @@ def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], 
     effective = {name: prop["default"] for name, prop in properties.items()
                  if isinstance(prop, dict) and "default" in prop}
     effective.update(values)
+    problems.extend(_number_problems(values, properties))
     for problem in schemamsg.check(schema, effective):
         top = str(problem.path[0]) if problem.path else None
         if problem.keyword == "required":
@@ -181,6 +188,30 @@ def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], 
             hint="-p values are parsed as YAML for non-string parameters; see --help-params",
         )
     return effective
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _number_problems(values: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    """NaN and infinities anywhere, and a float given for an integer (JSON Schema would take 3.0)."""
+    problems = []
+    for name, value in values.items():
+        prop = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        label = schemamsg.safe_key(name)
+        if _non_finite(value):
+            problems.append(f"parameter '{label}': NaN and infinities are not numbers a runbook can use")
+        elif isinstance(value, float) and "integer" in _types(prop) and "number" not in _types(prop):
+            problems.append(f"parameter '{label}': must be integer, got number (write it without a "
+                            f"fraction) (accepts {accepted(prop)})")
+    return problems
 
 
 def describe_parameters(notebook: Path) -> str:
@@ -208,12 +239,8 @@ def describe_parameters(notebook: Path) -> str:
 
 
 def load_params_file(path: Path) -> dict[str, Any]:
-    """Parameters from a YAML (or JSON) mapping file; values keep their YAML types."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ParameterError(f"cannot read parameters file {path}: {error}",
-                             hint="pass a YAML mapping of parameter names to values") from error
+    """Parameters from a YAML (or JSON) mapping file; values keep their YAML types (bounded, see safeyaml)."""
+    data = safeyaml.load_file(path, f"parameters file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 # How many older missed due times are listed individually; the rest are only counted.
 MAX_LISTED_MISSES = 20
@@ -47,15 +47,27 @@ def minute_floor(moment: datetime) -> datetime:
     return utc(moment).replace(second=0, microsecond=0)
 
 
+def never_fires(cron: str) -> bool:
+    """True for a valid expression naming no real date (``0 0 31 2 *``): it would never be due."""
+    try:
+        croniter(cron, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return True
+    return False
+
+
 def latest_due(cron: str, now: datetime) -> datetime:
     """The latest due time at or before ``now`` (to the minute)."""
     start = minute_floor(now) + timedelta(minutes=1)
     return utc(croniter(cron, start).get_prev(datetime))
 
 
-def next_due(cron: str, after: datetime) -> datetime:
-    """The first due time strictly after ``after``."""
-    return utc(croniter(cron, minute_floor(after)).get_next(datetime))
+def next_due(cron: str, after: datetime) -> datetime | None:
+    """The first due time strictly after ``after``; None for a cron that never fires."""
+    try:
+        return utc(croniter(cron, minute_floor(after)).get_next(datetime))
+    except CroniterBadDateError:
+        return None
 
 
 def decide(cron: str, now: datetime, last_handled: datetime | None) -> Decision:
@@ -65,6 +77,8 @@ def decide(cron: str, now: datetime, last_handled: datetime | None) -> Decision:
     the schedule was first seen; the caller stores it in the schedule's state.
     """
     now = utc(now)
+    if never_fires(cron):  # validation refuses these; a file edited behind its back must not stop a tick
+        return Decision(due=None, next_due=None, notes=[f"'{cron}' never fires"])
     if last_handled is None:
         return Decision(due=None, next_due=next_due(cron, now),
                         notes=["first seen now: earlier due times are not run"])

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from croniter import croniter
 
 from kubebook import schemamsg
 from kubebook.conventions import check_notebook
 from kubebook.errors import ParameterError
+from kubebook.runner import safeyaml
 
 FAILURE_STATUSES = ("failed", "timeout", "kernel_died", "leaked")
 RUN_STATUSES = ("succeeded", *FAILURE_STATUSES)
@@ -137,11 +137,7 @@ def load_schedules(path: Path) -> list[Schedule]:
     if not path.is_file():
         raise ParameterError(f"schedule file {path} does not exist",
                              hint="pass --file or create scheduled/schedules.yaml (see scheduled/README.md)")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path} is not valid YAML: {error}",
-                             hint="fix the YAML syntax at the position shown") from error
+    document = safeyaml.load_file(path)
     problems = validate_document(document, path.parent)
     if problems:
         raise ParameterError(f"{path} has {len(problems)} mistake(s); nothing was run", problems=problems)
@@ -245,6 +241,8 @@ def _semantic_problems(where: str, entry: dict[str, Any], bad_fields: set[str], 
         if not notebook.is_file():
             problems.append(f"{where}, field 'notebook': {notebook} does not exist (paths are relative to "
                             f"the schedule file's folder {base.resolve()})")
+        elif (unreadable := _unreadable(notebook)) is not None:
+            problems.append(f"{where}, field 'notebook': {unreadable}")
         else:
             found = check_notebook(notebook)
             problems.extend(f"{where}, field 'notebook': not a kubebook notebook: {p.message}" for p in found)
@@ -279,6 +277,21 @@ def cron_problem(expression: str) -> str | None:
     if not croniter.is_valid(text):
         return (f"'{text}' is not a valid cron expression (minute 0-59, hour 0-23, day-of-month 1-31, "
                 "month 1-12, day-of-week 0-6), e.g. '*/15 * * * *'")
+    from kubebook.schedule.due import never_fires
+
+    if never_fires(text):
+        return f"'{text}' can never fire (no such date, e.g. 31 February); fix the day or the month"
+    return None
+
+
+def _unreadable(notebook: Path) -> str | None:
+    """Why ``notebook`` is not a notebook file at all, said without quoting its bytes; None when it is one."""
+    from kubebook.runner.params import load_notebook_json
+
+    try:
+        load_notebook_json(notebook)
+    except ParameterError as error:
+        return error.message
     return None
 
 

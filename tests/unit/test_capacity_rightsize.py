@@ -41,7 +41,12 @@ def test_the_vpa_floor_matters_a_p90_of_daily_peaks_alone_would_sit_under_a_sing
                                                   "memory_bytes": memory}))
     settings = rightsize.Settings(strategy="vpa")
     rec = rightsize.recommend(frame, settings)[0]
-    unfloored = rightsize._vpa(frame, settings, oom_memory=0.0, hours=rec.history_hours)["memory_request"]
+    group = rightsize.Group({"seconds": schema.epoch_seconds(frame["timestamp"]), "cpu": frame["cpu_cores"].to_numpy(),
+                             "memory": memory, "cpu_request": frame["cpu_request"].to_numpy(),
+                             "memory_request": frame["memory_request"].to_numpy(),
+                             "memory_limit": frame["memory_limit"].to_numpy(), "oom": np.zeros(len(frame), bool),
+                             "pod": np.zeros(len(frame), int)}, np.arange(len(frame)))
+    unfloored = rightsize._vpa(group, settings, oom_memory=0.0)["memory_request"]
     assert unfloored < 2e9  # the decayed histogram forgot the spike ...
     assert rec.memory_request == 5e9  # ... the floor did not
 
@@ -57,7 +62,7 @@ def test_krr_simple_is_the_highest_per_pod_cpu_percentile_and_the_peak_plus_15_p
 
 
 def test_an_oom_killed_container_gets_its_kill_limit_plus_25_percent(samples):
-    leaker = samples["workload"].max()
+    leaker = max(samples["workload"].unique())
     frame = _of(samples, leaker)
     assert frame["oom_killed"].sum() >= 1
     for strategy in rightsize.STRATEGIES:

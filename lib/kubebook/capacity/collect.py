@@ -197,16 +197,18 @@ def series_from_samples(samples: Any, inv: Inventory) -> Any:
     capacity = inv.pool_capacity()
     if samples is None or len(samples) == 0 or not capacity:
         return pd.DataFrame(columns=["timestamp", "pool", "resource", "basis", "capacity", "used"])
-    frame = samples.assign(pods=1.0)
-    frame = frame[frame["pool"].isin(capacity)]
+    known = samples["pool"].isin(list(capacity))
+    frame = samples if known.all() else samples[known]
+    per_pool = frame.groupby(["timestamp", "pool"], observed=True).agg(
+        cpu_usage=("cpu_cores", "sum"), memory_usage=("memory_bytes", "sum"),
+        cpu_requests=("cpu_request", "sum"), memory_requests=("memory_request", "sum"),
+        pods_requests=("pod", "nunique")).reset_index()
+    per_pool["pool"] = per_pool["pool"].astype(str)
+    total = per_pool.drop(columns=["pool"]).groupby("timestamp").sum().reset_index()  # a pod is in one pool
+    total["pool"] = ALL_POOLS
+    pools = {**capacity, ALL_POOLS: {r: sum(c[r] for c in capacity.values()) for r in ("cpu", "memory", "pods")}}
     rows = []
-    for scope, part in (("pool", frame), (ALL_POOLS, frame.assign(pool=ALL_POOLS))):
-        pools = capacity if scope == "pool" else {ALL_POOLS: {r: sum(c[r] for c in capacity.values())
-                                                              for r in ("cpu", "memory", "pods")}}
-        grouped = part.groupby(["timestamp", "pool"]).agg(
-            cpu_usage=("cpu_cores", "sum"), memory_usage=("memory_bytes", "sum"),
-            cpu_requests=("cpu_request", "sum"), memory_requests=("memory_request", "sum"),
-            pods_requests=("pod", "nunique")).reset_index()
+    for grouped in (per_pool, total):
         for column, resource, basis in (("cpu_usage", "cpu", "usage"), ("memory_usage", "memory", "usage"),
                                         ("cpu_requests", "cpu", "requests"), ("memory_requests", "memory", "requests"),
                                         ("pods_requests", "pods", "requests")):
@@ -215,3 +217,41 @@ def series_from_samples(samples: Any, inv: Inventory) -> Any:
                                       "capacity": grouped["pool"].map({p: c[resource] for p, c in pools.items()}),
                                       "used": grouped[column].astype(float)}))
     return pd.concat(rows, ignore_index=True)
+
+
+def requests_series(inv: Inventory, timestamp: Any) -> Any:
+    """``series`` rows on the requests basis from the inventory alone (no usage source needed)."""
+    import pandas as pd
+
+    rows = [_sample_row(timestamp, key, inv, float("nan"), float("nan")) for key in inv.containers]
+    if not rows:
+        return pd.DataFrame(columns=["timestamp", "pool", "resource", "basis", "capacity", "used"])
+    series = series_from_samples(pd.DataFrame(rows), inv)
+    return series[series["basis"] == "requests"].reset_index(drop=True)
+
+
+def collect(cluster: Any, store: Any, prometheus: str = "", hours: float = 24.0, step_seconds: float = 300.0) -> dict:
+    """One collection into ``store``: Prometheus when a URL is given, else metrics.k8s.io, else requests only.
+
+    Without a usage source (metrics.k8s.io not served, no Prometheus) the requests-basis series are
+    still appended - requests need only the inventory - and ``source`` says that usage is missing.
+    """
+    import pandas as pd
+
+    inv = inventory(cluster)
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("s")
+    if prometheus:
+        samples, source = from_prometheus(prometheus, hours=hours, step_seconds=step_seconds, inv=inv), prometheus
+        series = series_from_samples(samples, inv)
+    else:
+        try:
+            samples, source = from_metrics_api(cluster, inv), "metrics.k8s.io"
+            series = series_from_samples(samples, inv)
+        except ClusterError:
+            samples, source = pd.DataFrame(), "requests only (metrics.k8s.io is not served)"
+            series = requests_series(inv, now)
+    store.append("samples", samples)
+    store.append("series", series)
+    pools = inv.pool_capacity()
+    return {"store": str(store.root), "source": source, "samples": len(samples), "series": len(series),
+            "pools": len(pools), "nodes": len(inv.nodes), "containers": len(inv.containers), "collected_at": str(now)}

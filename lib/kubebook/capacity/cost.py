@@ -65,7 +65,7 @@ class Prices:
 def sample_hours(samples: Any) -> np.ndarray:
     """Hours each sample stands for: the median spacing of its container's samples (gaps are not billed)."""
     stamps = epoch_seconds(samples["timestamp"]) / 3600
-    keys = samples.groupby(["namespace", "workload", "container", "pod"], sort=False).ngroup().to_numpy()
+    keys = samples.groupby(["namespace", "workload", "container", "pod"], sort=False, observed=True).ngroup().to_numpy()
     order = np.lexsort((stamps, keys))
     spacing = np.diff(stamps[order])
     same = keys[order][1:] == keys[order][:-1]
@@ -97,7 +97,7 @@ def allocate(samples: Any, capacity: dict[str, tuple[float, float]] | None = Non
     frame["cpu_cost"] = frame["cpu_core_hours"] * cpu_price
     frame["memory_cost"] = frame["memory_gib_hours"] * memory_price
     columns = ["cpu_core_hours", "memory_gib_hours", "cpu_cost", "memory_cost"]
-    grouped = frame.groupby(by, sort=False)[columns].sum()
+    grouped = frame.groupby(by, sort=False, observed=True)[columns].sum()
     grouped["total_cost"] = grouped["cpu_cost"] + grouped["memory_cost"]
     grouped = grouped.sort_values("total_cost", ascending=False)
     rows = [{by: key, **{k: round(float(v), 4) for k, v in row.items()}} for key, row in grouped.iterrows()]

@@ -80,8 +80,11 @@ def _require(frame: Any, columns: tuple[str, ...], what: str) -> None:
 def _timestamps(frame: Any, what: str) -> Any:
     import pandas as pd
 
+    column = frame["timestamp"]
+    if isinstance(column.dtype, pd.DatetimeTZDtype):  # already parsed (Parquet, a DataFrame): no re-parsing
+        return column.dt.tz_convert("UTC").dt.as_unit("ns")
     try:
-        stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+        stamps = pd.to_datetime(column, utc=True, format="ISO8601")
     except (ValueError, TypeError) as error:
         raise ParameterError(f"{what}: a timestamp is not ISO 8601 ({str(error).splitlines()[0]})",
                              hint="write times like 2026-11-28T18:00:00Z") from error
@@ -99,11 +102,29 @@ def epoch_seconds(stamps: Any) -> Any:
     return np.asarray(values.astype("int64"), dtype=float) / 1e9
 
 
+def _text(column: Any) -> Any:
+    """A text column with '' for missing values (skips the costly conversion when it is text already)."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):  # compact for millions of rows: keep it
+        if column.isna().any():
+            column = column.cat.add_categories([""]).fillna("") if "" not in column.cat.categories \
+                else column.fillna("")
+        return column
+    if column.isna().any():
+        column = column.fillna("")
+    return column if pd.api.types.is_string_dtype(column) else column.astype(str)
+
+
 def _numbers(frame: Any, column: str, what: str) -> Any:
     import pandas as pd
 
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
+    if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+        values = frame[column].astype(float)
+        bad = values.isna() & False
+    else:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
     if bad.any():
         row = int(bad.to_numpy().argmax())
         raise ParameterError(f"{what}: column {column} has a non-number {frame[column].iloc[row]!r} "
@@ -125,7 +146,7 @@ def validate_series(frame: Any, what: str = "history") -> Any:
             out[column] = default
     out["timestamp"] = _timestamps(out, what)
     for column in ("pool", "resource", "basis"):
-        out[column] = out[column].fillna("").astype(str).str.strip()
+        out[column] = _text(out[column]).str.strip()
     out["resource"] = out["resource"].str.lower()
     out["basis"] = out["basis"].str.lower().replace("", "usage")
     for column, allowed in (("resource", RESOURCES), ("basis", BASES)):
@@ -152,12 +173,14 @@ def validate_samples(frame: Any, what: str = "samples") -> Any:
             out[column] = default
     out["timestamp"] = _timestamps(out, what)
     for column in ("namespace", "workload", "container", "pod", "pool", "team"):
-        out[column] = out[column].fillna("").astype(str)
+        out[column] = _text(out[column])
     for column in ("cpu_cores", "memory_bytes"):
         out[column] = _numbers(out, column, what)
     for column in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
         out[column] = _numbers(out, column, what)
     out["oom_killed"] = out["oom_killed"].fillna(False).astype(bool)
+    if out["timestamp"].is_monotonic_increasing:
+        return out.reset_index(drop=True)
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 

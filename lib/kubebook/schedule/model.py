@@ -23,7 +23,7 @@ from kubebook.conventions import check_notebook
 from kubebook.errors import ParameterError
 from kubebook.runner import safeyaml
 
-FAILURE_STATUSES = ("failed", "timeout", "kernel_died", "leaked")
+FAILURE_STATUSES = ("failed", "timeout", "kernel_died", "leaked", "interrupted")
 RUN_STATUSES = ("succeeded", *FAILURE_STATUSES)
 POLICIES = ("Forbid", "Allow")
 CRON_ALIASES = {

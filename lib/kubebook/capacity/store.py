@@ -7,7 +7,7 @@ Reading drops exact duplicate rows, so a collection retried after a failure cost
 
 Layout: ``<root>/series/part-<utc>-<n>.parquet`` and ``<root>/samples/part-...`` with the columns
 of :mod:`kubebook.capacity.schema`. Default root: ``$KUBEBOOK_CAPACITY_DIR``, else
-``~/.local/share/kubebook/capacity/<cluster name>``.
+``$KUBEBOOK_DATA_DIR/capacity/<cluster name>`` (default ``~/.local/share/kubebook/capacity/default``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ TABLES = ("series", "samples")
 
 
 def default_root(cluster_name: str = "default") -> Path:
+    """``$KUBEBOOK_CAPACITY_DIR``, else ``<kubebook data dir>/capacity/<cluster>`` (``$KUBEBOOK_DATA_DIR`` aware)."""
+    from kubebook.localcluster.paths import data_dir
+
     env = os.environ.get("KUBEBOOK_CAPACITY_DIR")
     if env:
         return Path(env).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "kubebook" / "capacity" / cluster_name
+    return data_dir() / "capacity" / cluster_name
 
 
 class HistoryStore:

@@ -1,0 +1,13 @@
+"""Provisioning: build a kustomize overlay of the security baseline, diff it, apply it, prove it.
+
+``build(overlay)`` -> ``plan(cluster, objects)`` (the server's dry-run diff) ->
+``apply(cluster, objects)`` (server-side apply, one field manager, dependency order) ->
+``verify(cluster, built)`` (behavioural proof, pass/fail per control).
+"""
+
+from kubebook.provision.apply import FIELD_MANAGER, Applied, ApplyReport, apply, plan
+from kubebook.provision.build import Built, build, build_path, overlays, select
+from kubebook.provision.verify import Control, summary, verify
+
+__all__ = ["FIELD_MANAGER", "Applied", "ApplyReport", "Built", "Control", "apply", "build", "build_path", "overlays",
+           "plan", "select", "summary", "verify"]

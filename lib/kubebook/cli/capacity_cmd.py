@@ -157,19 +157,8 @@ def run_collect(args: argparse.Namespace) -> int:
         from kubebook.errors import ParameterError
 
         raise ParameterError(f"--prometheus {args.prometheus!r} must be an http:// or https:// URL")
-    store = _store(args.store)
-    target = cluster.connect(args.cluster or None)
-    inv = collect.inventory(target)
-    if args.prometheus:
-        samples = collect.from_prometheus(args.prometheus, hours=args.hours, step_seconds=args.step, inv=inv)
-    else:
-        samples = collect.from_metrics_api(target, inv)
-    series = collect.series_from_samples(samples, inv)
-    store.append("samples", samples)
-    store.append("series", series)
-    summary = {"store": str(store.root), "source": args.prometheus or "metrics.k8s.io", "samples": len(samples),
-               "series": len(series), "containers": int(samples[["namespace", "pod", "container"]].drop_duplicates()
-                                                        .shape[0]) if len(samples) else 0}
+    summary = collect.collect(cluster.connect(args.cluster or None), _store(args.store), prometheus=args.prometheus,
+                              hours=args.hours, step_seconds=args.step)
     if args.json:
         _print_json(summary)
     else:

@@ -1,0 +1,32 @@
+"""The capacity views draw what the engines return: the soonest exhaustion, the cone, rightsizing rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kubebook.capacity import forecast, rightsize, schema, synthetic
+from kubebook.views import capacity as view
+
+
+def test_the_headline_and_cone_show_the_soonest_exhaustion_with_its_interval():
+    fast = synthetic.series_frame(synthetic.Profile(40, 3, 4, 0, 1), 100, days=6, pool="a")
+    slow = synthetic.series_frame(synthetic.Profile(40, 1, 4, 0, 1), 100, days=6, pool="b", resource="memory")
+    entries = forecast.forecast(schema.validate_series(pd.concat([fast, slow])))
+    soonest = view.soonest(entries)
+    assert (soonest.pool, soonest.resource) == ("a", "cpu")
+    assert "pool a" in str(view.forecast_headline(entries, "test"))
+    figure = view.cone_figure(soonest)
+    names = [trace.name for trace in figure.data]
+    assert "history" in names and "95% interval" in names and "80% interval" in names
+    assert "runs out in" in figure.layout.title.text
+    rows = view.forecast_rows(entries)
+    assert rows[0]["interval_95"].startswith("[") and rows[0]["days_to_exhaustion"] is not None
+    assert "no forecast" in view.cone_figure(None)
+
+
+def test_rightsizing_rows_are_sorted_by_savings_and_in_gib():
+    samples = schema.validate_samples(synthetic.samples_frame(workloads=4, days=1))
+    rows = view.rightsizing_rows(rightsize.recommend(samples))
+    savings = [r["savings_per_month"] for r in rows]
+    assert savings == sorted(savings, reverse=True)
+    assert all(r["memory_request_gib"] < 10 for r in rows)

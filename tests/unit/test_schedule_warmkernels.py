@@ -14,6 +14,7 @@ from kubebook.schedule.warmkernels import WarmKernelPool, warm_kernels
 
 PROBE = """
 import os, sys, time
+open(pidfile, "w").write(str(os.getpid())) if pidfile else None  # first: under load an import can outlast a timeout
 from kubebook.notebook import record
 
 record("pid", os.getpid())
@@ -28,13 +29,14 @@ time.sleep(seconds)
 @pytest.fixture
 def probe(tmp_path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("seconds = 0.0  # how long to wait at the end")
+    params = nbformat.v4.new_code_cell('seconds = 0.0  # how long to wait at the end\n'
+                                       'pidfile = ""  # where to write the pid')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(PROBE)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["kubebook"] = {"title": "probe", "description": "d", "category": "test", "risk": "readonly",
                                "rbac": [], "parameters": {"type": "object", "properties": {
-                                   "seconds": {"type": "number"}}}}
+                                   "seconds": {"type": "number"}, "pidfile": {"type": "string"}}}}
     folder = tmp_path / "nb"
     folder.mkdir()
     nbformat.write(nb, folder / "probe.ipynb")
@@ -63,9 +65,10 @@ def test_a_warm_kernel_sees_what_a_cold_one_sees(probe: Path, tmp_path: Path) ->
 
 def test_a_warm_kernel_is_killed_by_the_run_timeout(probe: Path, tmp_path: Path) -> None:
     with warm_kernels(ready=1, budget=1) as pool:
-        outcome = run_notebook(probe, {"seconds": 600}, archive=tmp_path / "reports", timeout=4)
+        outcome = run_notebook(probe, {"seconds": 600, "pidfile": str(tmp_path / "pid")}, archive=tmp_path / "reports",
+                               timeout=4)
     assert pool.handed_out == 1 and outcome.status == "timeout"
-    pid = records(outcome)["pid"]
+    pid = int((tmp_path / "pid").read_text())
     status = Path(f"/proc/{pid}/status")
     assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} survived its timeout"
 

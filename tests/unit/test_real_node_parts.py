@@ -50,6 +50,8 @@ def test_real_nodes_is_zero_or_one() -> None:
 
 
 def test_kubelet_config_carries_the_cis_worker_settings(tmp_path: Path) -> None:
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.crt").write_text("CA")
     path = configs.write_kubelet_config(layout(tmp_path))
     config = yaml.safe_load(path.read_text())
     assert path.stat().st_mode & 0o777 == 0o600

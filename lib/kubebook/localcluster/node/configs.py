@@ -155,7 +155,7 @@ def kubelet_config(layout: NodeLayout) -> dict:
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": layout.kubelet_healthz_port,
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True, "cacheTTL": "2m0s"},
-                           "x509": {"clientCAFile": str(layout.pki / "ca.crt")}},
+                           "x509": {"clientCAFile": str(layout.config / "kubelet-ca.crt")}},
         "authorization": {"mode": "Webhook"},
         "protectKernelDefaults": True,
         "makeIPTablesUtilChains": True,
@@ -186,5 +186,7 @@ def kubelet_config(layout: NodeLayout) -> dict:
 
 
 def write_kubelet_config(layout: NodeLayout) -> Path:
+    """The KubeletConfiguration (0600) and its own 0600 copy of the client CA (CIS 4.1.7)."""
+    _write(layout.config / "kubelet-ca.crt", (layout.pki / "ca.crt").read_text(), private=True)
     return _write(layout.config / "kubelet.yaml", yaml.safe_dump(kubelet_config(layout), sort_keys=False),
                   private=True)

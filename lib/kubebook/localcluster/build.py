@@ -85,7 +85,7 @@ RECIPES: dict[str, Recipe] = {
     "kubernetes": Recipe(
         "kubernetes", "k8s.io/kubernetes",
         {name: f"k8s.io/kubernetes/cmd/{name}" for name in
-         ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")},
+         ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet")},
         tags="selinux,notest", version_ldflags=("kubernetes",)),
     "etcd": Recipe(
         "etcd", "go.etcd.io/etcd/server/v3",

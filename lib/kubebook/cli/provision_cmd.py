@@ -1,0 +1,160 @@
+"""`kubebook provision`: build, diff, apply, verify (and remove) the security baseline overlays.
+
+A thin shell over :mod:`kubebook.provision`. ``apply`` prints one line per object as
+it is applied, so even an interrupted apply leaves a record of what reached the
+server; re-running it finishes the job. ``--audit WAIVERS`` audits the cluster (and
+its local control plane) before and after, and prints both scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kubebook.errors import ParameterError
+
+
+def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    parser = groups.add_parser(name, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(parser))
+    commands.required = True
+    specs = [
+        ("build", "print the overlay's objects as kustomize builds them", _build),
+        ("diff", "show what apply would change (the API server's server-side dry run)", _diff),
+        ("apply", "server-side apply the overlay in dependency order (field manager kubebook-provision)", _apply),
+        ("verify", "prove each control against the API server; exit 1 when any fails", _verify),
+        ("remove", "undo an apply: delete what only kubebook created, release its fields elsewhere", _remove),
+    ]
+    for command, text, handler in specs:
+        p = commands.add_parser(command, help=text, description=text)
+        p.add_argument("--overlay", required=True, metavar="NAME",
+                       help="overlay under manifests/overlays (dev, staging, prod)")
+        p.add_argument("--manifests", metavar="DIR",
+                       help="manifests folder (default: $KUBEBOOK_MANIFESTS, else the repository's)")
+        if command != "build":
+            p.add_argument("--cluster", metavar="KUBECONFIG",
+                           help="target cluster (default: the usual kubeconfig resolution)")
+        if command in ("diff", "verify"):
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        if command == "apply":
+            p.add_argument("--dry-run", action="store_true", help="show the diff and change nothing")
+            p.add_argument("--audit", metavar="WAIVERS",
+                           help="audit before and after with this waivers file; print both scores")
+            p.add_argument("--control-plane", metavar="NAME",
+                           help="local control plane to include in --audit (default: the one serving the cluster)")
+        p.set_defaults(handler=handler)
+
+
+def _built(args: argparse.Namespace) -> Any:
+    from kubebook.provision import build
+
+    return build(args.overlay, args.manifests)
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    from kubebook.cluster import connect
+
+    return connect(args.cluster or None)
+
+
+def _build(args: argparse.Namespace) -> int:
+    sys.stdout.write(_built(args).text)
+    return 0
+
+
+def _print_changes(changes: list[Any], as_json: bool) -> None:
+    from kubebook.changes import summary
+
+    if as_json:
+        print(json.dumps({"summary": summary(changes), "changes": [c._asdict() for c in changes]}, indent=2))
+        return
+    for change in changes:
+        reason = f"  ({change.reason})" if change.reason else ""
+        print(f"{change.action:9} {change.key}{reason}")
+        if change.diff and change.action == "change":
+            print("".join(f"    {line}\n" for line in change.diff.splitlines()), end="")
+    print(", ".join(f"{n} {a}" for a, n in summary(changes).items() if n) or "no objects")
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from kubebook.provision import plan
+
+    built = _built(args)
+    changes = plan(_cluster(args), built.objects)
+    _print_changes(changes, args.json)
+    return 1 if any(c.action == "refused" for c in changes) else 0
+
+
+def _line(entry: Any) -> None:
+    print(f"{entry.action:10} {entry.key}{'  ' + entry.message if entry.message else ''}", flush=True)
+
+
+def _score(cluster: Any, waivers: str, control_plane: str | None) -> float | None:
+    """The audit score of the cluster plus its local control plane, with waivers (as `kubebook audit` scores)."""
+    from kubebook.audit import AuditInventory, catalog, run_audit
+    from kubebook.audit.waivers import load_waivers
+    from kubebook.localcluster import name_serving
+
+    accepted = load_waivers(waivers, set(catalog.load_catalog()))
+    result = run_audit(AuditInventory.from_cluster(cluster), accepted)
+    name = control_plane or name_serving(cluster.server)
+    if name:
+        plane = run_audit(AuditInventory.from_control_plane(name, cluster=cluster), accepted)
+        result.add_rows(plane.rows.select(lambda check: check.section != "secrets"))
+    return (result.score or {}).get("overall")
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from kubebook.provision import apply, plan
+
+    built = _built(args)
+    if args.audit:
+        from kubebook.audit import catalog
+        from kubebook.audit.waivers import load_waivers
+
+        load_waivers(args.audit, set(catalog.load_catalog()))  # a bad waivers file is refused before any change
+    cluster = _cluster(args)
+    if args.dry_run:
+        _print_changes(plan(cluster, built.objects), False)
+        return 0
+    before = _score(cluster, args.audit, args.control_plane) if args.audit else None
+    report = apply(cluster, built.objects, progress=_line)
+    counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
+    print(f"overlay {built.overlay}: {counts}" + ("" if report.complete else
+          f"; INCOMPLETE ({len(report.entries)} of {report.planned} objects reached): re-run to finish"))
+    if args.audit and report.complete:
+        after = _score(cluster, args.audit, args.control_plane)
+        print(f"audit score before provisioning: {_pct(before)}, after: {_pct(after)} (waivers: {args.audit})")
+    return 0 if report.complete else 1
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from kubebook.provision import summary, verify
+
+    built = _built(args)
+    controls = verify(_cluster(args), built)
+    result = summary(controls)
+    if args.json:
+        print(json.dumps({"summary": result, "controls": [c._asdict() for c in controls]}, indent=2))
+    else:
+        for c in controls:
+            print(f"{'PASS' if c.passed else 'FAIL'}  {c.control:12} {c.target:24} {c.check}: "
+                  f"expected {c.expected}; {c.observed}")
+        print(f"{result['total'] - result['failed']} of {result['total']} controls passed")
+    if not controls:
+        raise ParameterError(f"overlay {args.overlay!r} defines nothing to verify")
+    return 0 if result["passed"] else 1
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from kubebook.provision.apply import remove
+
+    built = _built(args)
+    report = remove(_cluster(args), built.objects, progress=_line)
+    return 1 if report.failed else 0

@@ -93,6 +93,34 @@ class Cluster:
             self._cache["fingerprint"] = digest[:16]
         return str(self._cache["fingerprint"])
 
+    # --- acting as someone else: ask the API server what a subject may do, as that subject (labs) ---
+
+    def impersonate(self, user: str, group: str | None = None) -> Cluster:
+        """This cluster acting as ``user`` (and ``group``) through the Impersonate-User/-Group headers.
+
+        A request sent this way is authorized, admitted and audited as that subject's own would be,
+        which is a stronger proof than reading its RBAC. With no group, the API server adds a service
+        account's groups (or system:authenticated) itself. Cached per subject.
+        """
+        key = f"impersonate:{user}|{group or ''}"
+        if key not in self._cache:
+            api_client = client.ApiClient(self.api_client.configuration)
+            api_client.default_headers.update(self.api_client.default_headers)
+            api_client.set_default_header("Impersonate-User", user)
+            if group:
+                api_client.set_default_header("Impersonate-Group", group)
+            self._cache[key] = Cluster(api_client=api_client, kubeconfig=self.kubeconfig, context=self.context)
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def with_token(self, token: str) -> Cluster:
+        """This cluster's server and CA, authenticating with a bearer token (a service account's, say)."""
+        source = self.api_client.configuration
+        configuration = client.Configuration(host=source.host)
+        configuration.ssl_ca_cert = source.ssl_ca_cert
+        configuration.verify_ssl = source.verify_ssl
+        configuration.api_key = {"authorization": f"Bearer {token}"}
+        return Cluster(api_client=client.ApiClient(configuration), kubeconfig=None, context=self.context)
+
     # --- generic objects (raw JSON): any kind the server serves, found through discovery ---
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,

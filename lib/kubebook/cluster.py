@@ -134,7 +134,12 @@ class Cluster:
         headers = {"Accept": accept, "Content-Type": content_type}
         headers.update(self.api_client.default_headers)
         self.api_client.update_params_for_auth(headers, None, ["BearerToken"], path, method, body)
-        payload = None if body is None else body if isinstance(body, str | bytes) else json.dumps(body)
+        # The client serialises a JSON body itself (a pre-serialised string would be sent as a JSON string);
+        # other content types (apply-patch+yaml) go out as the text given here.
+        json_body = content_type.split(";")[0].strip().endswith("json")
+        if json_body and isinstance(body, str | bytes):
+            body = json.loads(body)
+        payload = body if body is None or json_body or isinstance(body, str | bytes) else json.dumps(body)
 
         def send() -> Any:
             response = self.api_client.call_api(method, url, header_params=headers, body=payload,

@@ -8,6 +8,7 @@ with what the real binaries' --help says.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
@@ -151,8 +152,9 @@ def test_control_plane_engine_applies_only_where_it_has_input(kube, plane) -> No
 def _served_scopes(kube) -> dict[tuple[str, str], bool]:
     """(group, resource) -> namespaced, for every resource the API server serves (legacy discovery)."""
     def get(path: str) -> dict:
-        return kube.api_client.call_api(path, "GET", auth_settings=["BearerToken"], response_type="object",
-                                        _return_http_data_only=True)
+        headers = {"Accept": "application/json", **kube.api_client.default_headers}
+        kube.api_client.update_params_for_auth(headers, None, ["BearerToken"], path, "GET", None)
+        return json.loads(kube.api_client.call_api("GET", kube.server + path, header_params=headers).read())
 
     found = {("", r["name"]): r["namespaced"] for r in get("/api/v1")["resources"] if "/" not in r["name"]}
     for group in get("/apis")["groups"]:

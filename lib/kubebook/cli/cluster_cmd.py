@@ -35,6 +35,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p.add_argument("--real-nodes", type=int, default=None, metavar="N",
                    help="real worker nodes (kubelet + containerd + runc + CNI + kube-router): 0 or 1 "
                         "(default: what the cluster has, else 0)")
+    p.add_argument("--with-metrics", action="store_true", default=None,
+                   help="also run metrics-server (metrics.k8s.io) and Prometheus on loopback, fed by KWOK's "
+                        "usage emulation (two more Go builds; stays on for this cluster)")
     p.set_defaults(handler=_up)
 
     p = commands.add_parser("images", help="images in the real node's local store")
@@ -74,9 +77,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes, real_nodes=args.real_nodes)
+    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes, real_nodes=args.real_nodes,
+                           with_metrics=args.with_metrics)
     wants_real = args.real_nodes if args.real_nodes is not None else cluster.load_state().get("real_nodes", 0)
-    build.build_all(_progress, real_node=bool(wants_real))
+    wants_metrics = bool(args.with_metrics or cluster.load_state().get("metrics"))
+    build.build_all(_progress, real_node=bool(wants_real), metrics=wants_metrics)
     status = cluster.up(progress=_progress)
     print(status["kubeconfig"])
     return 0 if status.get("healthy") else 1
@@ -114,6 +119,8 @@ def _status(args: argparse.Namespace) -> int:
             state = "healthy" if info["healthy"] else "running, unhealthy" if info["alive"] else "stopped"
             print(f"  {component:28} {state:20} pid {info['pid']}")
         print(f"  KWOK nodes Ready: {status['nodes_ready']}")
+        if status.get("prometheus_url"):
+            print(f"  Prometheus: {status['prometheus_url']}  metrics.k8s.io: metrics-server")
         print(f"  kubeconfig: {status['kubeconfig']}")
     return 0 if status.get("healthy") else 1
 

@@ -207,6 +207,9 @@ def kwok_argv(layout: Layout) -> list[str]:
         "--node-lease-duration-seconds=40",
         "--cidr=10.244.0.0/16",
         f"--config={layout.config / 'kwok-stages.yaml'}",
+        # the metrics pipeline's usage emulation (localcluster/metrics.py), once it was turned on
+        *([f"--config={layout.config / 'kwok-metrics.yaml'}"] if (layout.config / "kwok-metrics.yaml").exists()
+          else []),
     ]
 
 

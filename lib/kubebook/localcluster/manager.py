@@ -38,7 +38,8 @@ class LocalCluster:
     """One named local control plane and its state directory."""
 
     def __init__(self, name: str = "default", topology: str | None = None, nodes: int = 3,
-                 root: Path | None = None, real_nodes: int | None = None) -> None:
+                 root: Path | None = None, real_nodes: int | None = None,
+                 with_metrics: bool | None = None) -> None:
         problems = []
         if not NAME_PATTERN.match(name):
             problems.append(f"name {name!r} must be 1-32 lowercase letters, digits or '-' (e.g. 'dev')")
@@ -54,6 +55,7 @@ class LocalCluster:
         self.name = name
         self.nodes = nodes
         self.real_nodes = real_nodes  # None: keep what the cluster has (see localcluster/node/)
+        self.with_metrics = with_metrics  # None: keep what the cluster has (see localcluster/metrics.py)
         self.root = root or cluster_dir(name)
         # No topology given: an existing cluster keeps the one it was created with, a new one is single.
         self.topology = topology or self._recorded_topology() or "single"
@@ -292,6 +294,19 @@ class LocalCluster:
             api.close()
         self._save_state(state)
         self._converge_real_node(layout, state, progress)
+        self._converge_metrics(layout, state, progress)
+
+    def _converge_metrics(self, layout: Layout, state: dict[str, Any], progress: Progress) -> None:
+        """The opt-in metrics pipeline (localcluster/metrics.py); once on, it stays on for this cluster."""
+        if not (state.get("metrics") if self.with_metrics is None else self.with_metrics):
+            return
+        from kubebook import cluster as cluster_api
+        from kubebook.localcluster import metrics
+
+        state["metrics"] = True
+        target = cluster_api.connect(layout.kubeconfig("super-admin"))
+        metrics.converge(layout, state, target, progress, self._save_state)
+        self._save_state(state)
 
     def _converge_real_node(self, layout: Layout, state: dict[str, Any], progress: Progress) -> None:
         """Start (or take down) the opt-in real worker node beside the KWOK nodes (localcluster/node/)."""
@@ -348,6 +363,10 @@ class LocalCluster:
         report["running"] = all(c["alive"] for c in report["components"].values())
         report["healthy"] = all(c["healthy"] for c in report["components"].values())
         report["nodes_ready"] = self._nodes_ready(layout) if report["healthy"] else 0
+        if state.get("metrics"):
+            from kubebook.localcluster import metrics
+
+            report["prometheus_url"] = metrics.prometheus_url(state)
         if state.get("real_node"):
             from kubebook.localcluster.node.runtime import RealNode
 
@@ -364,6 +383,10 @@ class LocalCluster:
             return health.apiserver_ready(layout.pki, layout.apiserver_url(int(index)))
         if name == "haproxy":
             return health.apiserver_ready(layout.pki, layout.endpoint)
+        if name in ("metrics-server", "prometheus"):
+            from kubebook.localcluster import metrics
+
+            return metrics.probe(name, self.load_state())
         if kind == "kube-controller-manager":
             return health.serving_healthy(layout.hosts[int(index)], layout.controller_manager_port)
         if kind == "kube-scheduler":

@@ -57,6 +57,17 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     rightsize.add_argument("--json", action="store_true", help="print one JSON object")
     rightsize.set_defaults(handler=run_rightsize)
 
+    load = commands.add_parser("load", help="local cluster: workloads whose KWOK-emulated usage follows trend, "
+                                            "daily/weekly seasonality and noise, plus a memory leaker")
+    load.add_argument("--cluster", metavar="KUBECONFIG", default="", help="kubeconfig (default: usual resolution)")
+    load.add_argument("--namespace", default="capacity-load", help="namespace of the generated Deployments")
+    load.add_argument("--workloads", type=int, default=4, help="seasonal workloads (the leaker comes on top)")
+    load.add_argument("--ticks", type=int, default=20, help="how many usage updates, then stop (default 20)")
+    load.add_argument("--interval", type=float, default=15.0, help="seconds between updates (default 15)")
+    load.add_argument("--speed", type=float, default=240.0,
+                      help="simulated seconds per real second (default 240: a day in 6 minutes)")
+    load.set_defaults(handler=run_load)
+
 
 def _store(folder: str) -> Any:
     from kubebook.capacity.store import HistoryStore
@@ -164,4 +175,26 @@ def run_collect(args: argparse.Namespace) -> int:
     else:
         print(f"appended {summary['samples']} samples and {summary['series']} series rows "
               f"from {summary['source']} to {summary['store']}")
+    return 0
+
+
+def run_load(args: argparse.Namespace) -> int:
+    import time
+
+    from kubebook import cluster
+    from kubebook.capacity import loadgen
+    from kubebook.errors import ParameterError
+
+    if args.ticks < 1 or args.interval <= 0 or args.speed <= 0:
+        raise ParameterError("--ticks must be >= 1, --interval and --speed > 0")
+    workloads = loadgen.plan(args.workloads)
+    target = cluster.connect(args.cluster or None)
+    loadgen.apply(target, args.namespace, workloads)
+    state, started = loadgen.LoadState(), time.monotonic()
+    for _ in range(args.ticks):
+        simulated = (time.monotonic() - started) * args.speed
+        result = loadgen.tick(target, args.namespace, workloads, state, simulated)
+        print(f"tick {result['tick']}: {result['pods']} pods updated, simulated {simulated / 3600:.1f} h, "
+              f"OOM kills so far {state.oom_kills}", flush=True)
+        time.sleep(args.interval)
     return 0

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from kubebook.changes import comparable, object_key
 from kubebook.dr import bundle
 from kubebook.dr.fingerprint import listable_kinds
-from kubebook.errors import ParameterError
+from kubebook.errors import ApiError, ParameterError
 
 # Owners whose built-in controller recreates the owned object from the owner's spec.
 REBUILDING_OWNERS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
@@ -98,6 +98,7 @@ def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None =
     if missing:
         raise ParameterError(f"namespace(s) not found: {', '.join(missing)}")
     wanted = _kind_filter(include_kinds, exclude_kinds)
+    cluster.forget_resources()  # CRDs come and go: back up what the server serves now
     resources = cluster.resources()
     kinds = [(v, k) for v, k in listable_kinds(cluster)
              if resources[(v, k)].namespaced and k not in NEVER and wanted(k, resources[(v, k)].plural)]
@@ -105,7 +106,11 @@ def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None =
     for namespace in namespaces:
         raw.append(cluster.get_object("v1", "Namespace", namespace))
         for api_version, kind in kinds:
-            raw.extend(cluster.list_objects(api_version, kind, namespace, label_selector=label_selector))
+            try:
+                raw.extend(cluster.list_objects(api_version, kind, namespace, label_selector=label_selector))
+            except ApiError as error:
+                if error.status not in (404, 405):  # a kind removed since discovery has nothing to back up
+                    raise
     uids = {(o.get("metadata") or {}).get("uid") for o in raw}
     skipped: Counter[str] = Counter()
     kept: list[dict[str, Any]] = []
@@ -161,3 +166,18 @@ def backup(cluster: Any, namespaces: list[str], out: Path | str, *, key: bytes |
                 "keys": [object_key(o) for o in sealed]}
     bundle.write(out, manifest, sealed)
     return Export(out, len(sealed), per_kind, len(secrets), dict(skipped), round(time.monotonic() - started, 3))
+
+
+def output_path(folder: str | Path, namespaces: list[str]) -> Path:
+    """``<folder>/<first namespace>-<UTC time>.tar.gz``; an empty folder means a fresh temporary one."""
+    import tempfile
+
+    base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="kubebook-backup-"))
+    if not base.is_dir():
+        raise ParameterError(f"backup folder {base} does not exist")
+    return base / f"{(namespaces or ['backup'])[0]}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz"
+
+
+def split(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (comma-separated runbook parameters)."""
+    return [part.strip() for part in text.split(",") if part.strip()]

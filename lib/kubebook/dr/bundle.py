@@ -176,3 +176,15 @@ def read(path: Path | str) -> Bundle:
         raise IntegrityError(f"backup {path.name}: {OBJECTS} does not match the SHA-256 in its manifest",
                              hint="nothing was changed")
     return Bundle(path, manifest, [json.loads(line) for line in body.splitlines() if line.strip()])
+
+
+def key_for_run(key_file: str | os.PathLike[str] | None = None) -> tuple[bytes, str]:
+    """The key to use and where it came from; with neither a file nor ``$KUBEBOOK_DR_KEY``, a one-off key.
+
+    A backup sealed with a one-off key can be restored only by the same run: fine for a trial, and
+    the runbook says so.
+    """
+    key = load_key(key_file)
+    if key is not None:
+        return key, f"key file {key_file}" if key_file else f"${KEY_ENV}"
+    return base64.b64decode(new_key()), "a one-off key for this run (set $KUBEBOOK_DR_KEY to keep backups usable)"

@@ -1,8 +1,8 @@
 """The full-cluster drill on a kubebook local control plane: snapshot, disaster, restore, compare.
 
 1. fingerprint every object; 2. take, check and archive an etcd snapshot (a trial
-restore included); 3. the disaster: stop every kube-apiserver and etcd member and
-delete their data; 4. restore every member from the snapshot with a revision bump
+restore included); 3. the disaster: stop every kube-apiserver and etcd member (the controllers
+and schedulers too) and delete the etcd data; 4. restore every member from the snapshot with a revision bump
 (so no watcher is served stale data) under a new cluster token (so members get
 fresh ids); 5. restart with ``cluster up``, wait for healthy, re-fingerprint and
 compare. The RTO runs from the moment the disaster is declared until the API is
@@ -98,14 +98,15 @@ def _stop_control_plane(lc: Any, timeline: Timeline) -> None:
     from kubebook.localcluster import processes
 
     components = lc.load_state().get("components", {})
-    for prefix in ("kube-apiserver-", "etcd-"):
+    # Controllers first: they would otherwise act on a half-restored world, and lose their leases anyway.
+    for prefix in ("kube-scheduler-", "kube-controller-manager-", "kube-apiserver-", "etcd-"):
         for name in sorted(n for n in components if n.startswith(prefix)):
-            processes.stop(processes.ProcessRecord(**components[name]), grace_seconds=3)
+            processes.stop(processes.ProcessRecord(**components[name]), grace_seconds=0.5)
             timeline.add("disaster", f"stopped {name}")
 
 
 def restore_local(lc: Any, snapshot: Any, timeline: Timeline, *, token_suffix: str) -> None:
-    """Stop apiservers and etcd, wipe the etcd data, restore every member, start again (``up``).
+    """Stop the control plane, wipe the etcd data, restore every member, start again (``up``).
 
     The snapshot must already have passed its checks: nothing here looks at it before the wipe.
     """
@@ -167,16 +168,32 @@ def run_drill(name: str, *, archive: Archive | None = None, probe_objects: int =
                        round(finished - declared, 3), timeline)
 
 
-PROBE_NAMESPACE = "kubebook-dr-probe"
+PROBE_NAMESPACE = "default"
 
 
 def write_probes(kube: Any, count: int) -> int:
-    """ConfigMaps written after the snapshot: the drill's RPO list must name exactly these."""
+    """ConfigMaps written after the snapshot (in ``default``, which always exists, so nothing else is
+    created alongside them): the drill's RPO list must name exactly these."""
     stamp = time.strftime("%H%M%S")
-    if kube.get_object("v1", "Namespace", PROBE_NAMESPACE) is None:
-        kube.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NAMESPACE}})
     for index in range(count):
         kube.create_object({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": f"probe-{stamp}-{index}", "namespace": PROBE_NAMESPACE},
+                            "metadata": {"name": f"kubebook-dr-probe-{stamp}-{index}", "namespace": PROBE_NAMESPACE},
                             "data": {"written": "after the snapshot"}})
     return count
+
+
+def planned_changes(name: str | None) -> list[Any]:
+    """What a drill does to the cluster, as Changes for the mutation guard (no API call needed)."""
+    from kubebook.changes import Change
+
+    if not name:
+        return [Change("LocalCluster/(throwaway)", "create", "",
+                       "started, seeded, drilled and removed by this run; nothing else is touched")]
+    lc = local_cluster(name)
+    members = lc.layout().members
+    out = [Change(f"Process/{name}/kube-apiserver-{i}", "change", "", "stopped, restarted by 'cluster up'")
+           for i in range(members)]
+    out += [Change(f"EtcdData/{name}/member-{i}", "delete", "",
+                   "data removed, then restored from the snapshot taken first (revision bumped, new member id)")
+            for i in range(members)]
+    return out

@@ -155,3 +155,14 @@ def run_member_loss(name: str, *, writes: int = 20, write_timeout: float = 15.0,
     return HaDrillResult(name, phases, quorum_error, reads, round(recovered - recovery_started, 3),
                          round(first_write - recovery_started, 3), timeline, problems)
 
+
+
+def planned_changes(name: str) -> list[Any]:
+    """The member-loss drill's kills, as Changes for the mutation guard."""
+    from kubebook.changes import Change
+
+    steps = [("etcd-1", "SIGKILL: one etcd member lost"), ("kube-apiserver-0", "SIGKILL: one apiserver lost"),
+             ("etcd-2", "SIGKILL: quorum lost (writes must fail)")]
+    out = [Change(f"Process/{name}/{component}", "delete", "", why) for component, why in steps]
+    out.append(Change(f"Namespace/{NAMESPACE}", "create", "", "test writes go here; deleted at the end"))
+    return out

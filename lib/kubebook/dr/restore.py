@@ -289,3 +289,25 @@ def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
     for ref in (out.get("metadata") or {}).get("ownerReferences") or []:
         ref.pop("uid", None)
     return out
+
+
+def action(cluster: Any, backup: Path | str, *, key: bytes | None, mapping: dict[str, str], policy: str = "skip",
+           confirm_cluster: str | None = None, trial_run: bool = True) -> Callable[[], dict[str, Any]]:
+    """What the mutation guard calls: refuse a foreign cluster, optionally trial-restore, then restore."""
+    from kubebook.dr import safety
+
+    def run() -> dict[str, Any]:
+        target = safety.require_local_or_confirmed(cluster, confirm_cluster, "restore")
+        out: dict[str, Any] = {"target": target}
+        if trial_run:
+            trial_result, diffs = trial(cluster, backup, key=key)
+            out["trial"] = {"counts": trial_result.counts, "differences": [d for d in diffs if d.action != "unchanged"]}
+        out["restore"] = restore(cluster, backup, key=key, mapping=mapping, policy=policy)
+        return out
+
+    return run
+
+
+def suffix_mapping(namespaces: list[str], suffix: str) -> dict[str, str]:
+    """Each namespace to ``<namespace><suffix>`` (empty suffix: restore in place)."""
+    return {ns: f"{ns}{suffix}"[:63] for ns in namespaces} if suffix else {}

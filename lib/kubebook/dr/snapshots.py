@@ -179,3 +179,22 @@ def prune(*, keep_last: int = 0, keep_daily: int = 0, keep_weekly: int = 0, keep
     plan = (archive or Archive()).prune(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
                                         keep_monthly=keep_monthly, runbook=RUNBOOK, dry_run=dry_run)
     return {"keep": plan.keep, "remove": [r.run_id for r in plan.remove], "dry_run": dry_run}
+
+
+def backup_and_prune(cluster: str, *, archive: Archive | None = None, keep_last: int = 7, keep_daily: int = 7,
+                     keep_weekly: int = 4, keep_monthly: int = 6, defrag: bool = False) -> dict[str, Any]:
+    """What the etcd backup schedule runs: optional defrag, a checked snapshot, then retention."""
+    archive = archive or Archive()
+    target = etcd.EtcdTarget.local(cluster)
+    out: dict[str, Any] = {}
+    if defrag:
+        result = etcd.defrag(target)
+        out["defrag"] = {"before": sum(result.before.values()), "after": sum(result.after.values()),
+                         "reclaimed": result.reclaimed, "seconds": round(result.seconds, 3)}
+    snap = take(target, cluster=cluster, archive=archive)
+    out["snapshot"] = {k: v for k, v in snap.as_dict().items() if k != "checks"}
+    out["retention"] = prune(keep_last=keep_last, keep_daily=keep_daily, keep_weekly=keep_weekly,
+                             keep_monthly=keep_monthly, archive=archive)
+    out["snapshots"] = [{k: v for k, v in s.as_dict().items() if k != "checks"}
+                        for s in list_snapshots(archive, cluster)]
+    return out

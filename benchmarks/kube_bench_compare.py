@@ -43,8 +43,10 @@ TARGETS = "master,etcd,controlplane,policies"
 REASONS = {
     "1.1.1": "No static pod manifests: the components run as processes, so kubebook says INFO (not applicable); "
              "kube-bench's audit prints nothing for the missing /etc/kubernetes/manifests file.",
-    "1.1.9": "CNI files: kubebook has no check (no CNI on KWOK nodes; a node-level concern).",
-    "1.1.10": "CNI files: kubebook has no check (no CNI on KWOK nodes; a node-level concern).",
+    "1.1.9": "CNI files: kubebook's node check says INFO (not applicable: KWOK nodes have no CNI files); kube-bench "
+             "reports Manual.",
+    "1.1.10": "CNI files: kubebook's node check says INFO (not applicable: KWOK nodes have no CNI files); kube-bench "
+              "reports Manual.",
     "1.1.13": "kubebook checks the local cluster's admin kubeconfigs (<cluster>/kubeconfig, super-admin.kubeconfig); "
               "kube-bench only looks at /etc/kubernetes/admin.conf and super-admin.conf.",
     "1.1.14": "kubebook checks the local cluster's admin kubeconfigs (<cluster>/kubeconfig, super-admin.kubeconfig); "
@@ -76,7 +78,9 @@ def ensure_kube_bench() -> tuple[Path | None, Path | None, str]:
     log_path = cache_dir() / "logs" / "kube-bench-build.log"
     log = ""
     if binary.is_file():
-        return binary, module_dir / "cfg", log_path.read_text() if log_path.is_file() else ""
+        text = log_path.read_text() if log_path.is_file() else ""
+        return binary, module_dir / "cfg", "\n".join(line for line in text.splitlines()
+                                                      if not line.startswith("go: downloading"))
     binary.parent.mkdir(parents=True, exist_ok=True)
     install = subprocess.run(["go", "install", f"{MODULE}@{VERSION}"], capture_output=True, text=True,
                              env={**env, "GOBIN": str(binary.parent)})
@@ -90,6 +94,7 @@ def ensure_kube_bench() -> tuple[Path | None, Path | None, str]:
         log += f"$ (cd {module_dir} && GOTOOLCHAIN=local go build -trimpath -o {binary} .)\n"
         log += f"{build.stderr[-2000:]}\n"
         log += f"exit status {build.returncode}\n"
+    log = "\n".join(line for line in log.splitlines() if not line.startswith(("go: downloading", "g k8s.io")))
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(log)
     if not binary.is_file():
@@ -179,6 +184,9 @@ def reason(cis: str, kb: dict[str, str] | None, ours: dict[str, Any] | None) -> 
         if checks:
             return f"No finding: kubebook's {', '.join(checks)} judge each workload, and the cluster runs none."
         return "kubebook has no check for this CIS id."
+    if kb is None and cis.startswith("4."):
+        return ("Worker node: kube-bench's node target is not run (the workers are KWOK nodes, no kubelet to read); "
+                f"kubebook's node checks say {ours['verdict']} for the same reason.")
     if kb is None:
         return "Not in kube-bench's cis-1.12 targets run here."
     if kb["status"] == "WARN" and ours["verdict"] in ("PASS", "FAIL"):

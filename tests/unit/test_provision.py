@@ -52,9 +52,15 @@ def test_every_tenant_namespace_has_pod_security_quota_limits_and_default_deny(b
     objects = built[overlay].objects
     tenants = [n for n in _kinds(objects, "Namespace") if "kubebook.io/tenant" in n["metadata"]["labels"]]
     assert len(tenants) >= 2
+    system = {"kube-system": "baseline", "kube-public": "restricted", "kube-node-lease": "restricted"}
     for ns in _kinds(objects, "Namespace"):
         labels, name = ns["metadata"]["labels"], ns["metadata"]["name"]
-        expected = enforce if ns in tenants else "restricted"
+        expected = enforce if ns in tenants else system.get(name, "restricted")
+        default_sa = [s for s in _kinds(objects, "ServiceAccount", name) if s["metadata"]["name"] == "default"]
+        assert default_sa and default_sa[0]["automountServiceAccountToken"] is False, name
+        if name in system:
+            assert labels["pod-security.kubernetes.io/enforce"] == expected, name
+            continue
         assert labels["pod-security.kubernetes.io/enforce"] == expected, name
         assert labels["pod-security.kubernetes.io/audit"] == labels["pod-security.kubernetes.io/warn"] == "restricted"
         assert len(_kinds(objects, "ResourceQuota", name)) == 1, name
@@ -62,8 +68,6 @@ def test_every_tenant_namespace_has_pod_security_quota_limits_and_default_deny(b
         policies = {p["metadata"]["name"]: p["spec"] for p in _kinds(objects, "NetworkPolicy", name)}
         assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, name
         assert policies["allow-dns"]["egress"][0]["ports"][0]["port"] == 53
-        default_sa = [s for s in _kinds(objects, "ServiceAccount", name) if s["metadata"]["name"] == "default"]
-        assert default_sa and default_sa[0]["automountServiceAccountToken"] is False, name
     for ns in tenants:
         assert {p["metadata"]["name"] for p in _kinds(objects, "PodDisruptionBudget", ns["metadata"]["name"])} == {
             "kubebook-standard", "kubebook-critical"}

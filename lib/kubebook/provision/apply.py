@@ -20,6 +20,7 @@ Why each piece:
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
@@ -40,6 +41,7 @@ KIND_ORDER = ("CustomResourceDefinition", "Namespace", "PriorityClass", "ConfigM
               "CronJob", "ConstraintTemplate")
 LAST_KINDS = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 WORKERS = 4
+SKEW = dt.timedelta(seconds=5)  # creation times older than the apply by more than this were there before
 
 
 class Applied(NamedTuple):
@@ -168,6 +170,7 @@ def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str
     """
     objects = [stamped(o) for o in ordered(objects)]
     report = ApplyReport(planned=len(objects))
+    started = dt.datetime.now(dt.UTC)
     live = live_objects(cluster, objects)
     tiers: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for obj in objects:
@@ -181,7 +184,7 @@ def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str
             result = cluster.apply_object(obj, field_manager=field_manager)
         except ClusterError as error:
             return Applied(key, "failed", error.message)
-        existed = before is not None or _was_there(result or {}, field_manager)
+        existed = before is not None or _was_there(result or {}, field_manager, started)
         return Applied(key, "configured" if existed else "created")
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -199,21 +202,28 @@ def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str
     return report
 
 
-def _was_there(result: dict[str, Any], field_manager: str) -> bool:
-    """Did the object exist before our apply? Another manager's fields say so (the default
-    ServiceAccount, the ``default`` namespace); a fresh object carries only ours (status
-    writers, such as the quota controller, do not count)."""
-    managers = (result.get("metadata") or {}).get("managedFields") or []
-    return any(m.get("manager") != field_manager and not m.get("subresource") for m in managers)
+def _was_there(result: dict[str, Any], field_manager: str, started: dt.datetime | None = None) -> bool:
+    """Did the object exist before our apply? Another manager's fields say so (the ``default``
+    namespace); status writers such as the quota controller do not count. Objects a controller
+    created without recording fields (a default ServiceAccount) are told by their creation time,
+    when ``started`` is given: older than the apply by more than a clock-skew margin."""
+    meta = result.get("metadata") or {}
+    if any(m.get("manager") != field_manager and not m.get("subresource") for m in meta.get("managedFields") or []):
+        return True
+    created = meta.get("creationTimestamp")
+    if started is None or not created:
+        return False
+    return dt.datetime.fromisoformat(created.replace("Z", "+00:00")) < started - SKEW
 
 
 def remove(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str = FIELD_MANAGER,
            progress: Callable[[Applied], None] | None = None) -> ApplyReport:
     """Undo an apply, in reverse dependency order: delete what only we manage, release our fields elsewhere.
 
-    An object another manager also writes (the ``default`` namespace, a default
-    ServiceAccount) is not deleted: an apply of its bare identity under our field
-    manager drops exactly the fields we set, as server-side apply defines.
+    An object another manager also writes (the ``default`` namespace) or a namespace's own
+    ``default`` ServiceAccount (its controller made it, recording no fields) is not deleted: an
+    apply of its bare identity under our field manager drops exactly the fields we set, as
+    server-side apply defines.
     """
     report = ApplyReport(planned=len(objects))
     for obj in reversed(ordered(objects)):
@@ -223,7 +233,7 @@ def remove(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: st
             live = cluster.get_object(api_version, kind, name, namespace or None)
             if live is None:
                 entry = Applied(key, "unchanged", "absent")
-            elif _was_there(live, field_manager):
+            elif _was_there(live, field_manager) or (kind, name) == ("ServiceAccount", "default"):
                 stub = {"apiVersion": api_version, "kind": kind,
                         "metadata": {"name": name, **({"namespace": namespace} if namespace else {})}}
                 cluster.apply_object(stub, field_manager=field_manager)

@@ -129,6 +129,8 @@ def apiserver_argv(layout: Layout, index: int) -> list[str]:
         f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        # A real node's kubelet listens on its InternalIP (the pod bridge); its host name may resolve to loopback.
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         "--anonymous-auth=false",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction,AlwaysPullImages,DenyServiceExternalIPs,EventRateLimit",

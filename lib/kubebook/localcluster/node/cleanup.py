@@ -66,6 +66,23 @@ def cgroup_dirs() -> list[Path]:
     return sorted(set(found), key=lambda p: (-len(p.parts), str(p)))
 
 
+def create_cgroup_root() -> list[str]:
+    """The kubelet's cgroupRoot in every mounted hierarchy (it must exist before the kubelet starts)."""
+    made = []
+    for hierarchy in sorted(CGROUP_MOUNT.iterdir()) if CGROUP_MOUNT.is_dir() else []:
+        if not (hierarchy / "cgroup.procs").exists():
+            continue
+        top = hierarchy / CGROUP_ROOT.lstrip("/")
+        if not top.is_dir():
+            top.mkdir()
+            made.append(str(top))
+        for name in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset child starts empty: inherit the parent's
+            child, parent = top / name, hierarchy / name
+            if child.exists() and not child.read_text().strip():
+                child.write_text(parent.read_text())
+    return made
+
+
 def cgroup_pids() -> set[int]:
     pids: set[int] = set()
     for folder in cgroup_dirs():
@@ -127,3 +144,16 @@ def kill_pids(pids: list[int], timeout: float = 5.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def remove_empty_run_dirs(root: Path = Path("/run/containerd")) -> list[str]:
+    """containerd's shims put their sockets under /run/containerd/s whatever the config says; remove the
+    folders left there once empty, unless a host containerd lives there (its socket is in that folder)."""
+    if not root.is_dir() or (root / "containerd.sock").exists():
+        return []
+    removed = []
+    for folder, _, _ in sorted(os.walk(root), key=lambda item: -item[0].count("/")):
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()
+            removed.append(folder)
+    return removed

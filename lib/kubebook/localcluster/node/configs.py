@@ -23,8 +23,12 @@ def sandbox_ref(layout: NodeLayout) -> str:
     return f"{layout.registry}/{SANDBOX_IMAGE}"
 
 
-def write_containerd_config(layout: NodeLayout, cni_bin: Path, runc: str) -> Path:
-    """containerd with its own root, state and socket; CRI on runc (cgroupfs), CNI and our registry."""
+def write_containerd_config(layout: NodeLayout, cni_bin: Path, runc: str, restrict_oom: bool = False) -> Path:
+    """containerd with its own root, state and socket; CRI on runc (cgroupfs), CNI and our registry.
+
+    ``restrict_oom``: without CAP_SYS_RESOURCE no process may lower its oom_score_adj (the sandbox
+    asks for -998), so containers keep containerd's own score instead of failing to start.
+    """
     cri_runtime = "plugins.'io.containerd.cri.v1.runtime'"
     cri_images = "plugins.'io.containerd.cri.v1.images'"
     lines = [
@@ -53,12 +57,14 @@ def write_containerd_config(layout: NodeLayout, cni_bin: Path, runc: str) -> Pat
         "  enable_unprivileged_ports = false",
         "  enable_unprivileged_icmp = false",
         "  netns_mounts_under_state_dir = true",
+        f"  restrict_oom_score_adj = {'true' if restrict_oom else 'false'}",
         f"[{cri_runtime}.containerd]",
         '  default_runtime_name = "runc"',
         f"[{cri_runtime}.containerd.runtimes.runc]",
         '  runtime_type = "io.containerd.runc.v2"',
         f"[{cri_runtime}.containerd.runtimes.runc.options]",
         f'  BinaryName = "{runc}"',
+        f'  Root = "{layout.containerd_state / "runc"}"',
         "  SystemdCgroup = false",
         f"[{cri_runtime}.cni]",
         f'  bin_dirs = ["{cni_bin}"]',

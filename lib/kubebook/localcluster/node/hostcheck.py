@@ -105,6 +105,14 @@ def kernel_config() -> dict[str, str] | None:
     return None
 
 
+def has_capability(number: int) -> bool:
+    """Whether this process holds a capability (CAP_SYS_RESOURCE is 24) in its effective set."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> number & 1)
+    return False
+
+
 def check_host() -> HostSupport:
     """Every reason this host cannot run a real node (empty when it can)."""
     reasons: list[str] = []

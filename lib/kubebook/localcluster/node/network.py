@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from kubebook.localcluster.node.layout import BRIDGE, NodeLayout
 
 API_SERVICE_IP = "10.96.0.1"
 NAT_CHAIN = "KUBEBOOK-API"
+# Chains the node's parts make: kube-router's policy firewall, the kubelet's utility chains, CNI portmap, ours.
+OWNED_CHAINS = ("KUBE-ROUTER-", "KUBE-NWPLCY-", "KUBE-POD-FW-", "KUBE-SRC-", "KUBE-DST-", "KUBE-FIREWALL",
+                "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT", "CNI-", "KUBEBOOK-")
+OWNED_SETS = ("KUBE-", "kube-router", "inet6:KUBE-")
 # What the kubelet's protectKernelDefaults checks (pkg/kubelet/cm/container_manager_linux.go).
 KERNEL_TUNABLES = {
     "vm/overcommit_memory": "1", "vm/panic_on_oom": "0", "kernel/panic": "10", "kernel/panic_on_oops": "1",
@@ -123,3 +128,52 @@ def leftover_cni_chains() -> list[str]:
         chains += [f"{table}/{line.split()[1]}" for line in listing.splitlines()
                    if line.startswith("-N CNI-")]
     return chains
+
+
+def owned_chains() -> list[str]:
+    """``tool/table/chain`` of every chain of ours still in iptables or ip6tables."""
+    found = []
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle", "raw"):
+            dump = run([f"{tool}-save", "-t", table], check=False).stdout
+            found += [f"{tool}/{table}/{line[1:].split()[0]}" for line in dump.splitlines()
+                      if line.startswith(":") and line[1:].startswith(OWNED_CHAINS)]
+    return found
+
+
+def sweep_iptables() -> list[str]:
+    """Remove our chains (and the rules of other chains that jump to them) from both families."""
+    removed = []
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle", "raw"):
+            dump = run([f"{tool}-save", "-t", table], check=False).stdout
+            chains = [line[1:].split()[0] for line in dump.splitlines()
+                      if line.startswith(":") and line[1:].startswith(OWNED_CHAINS)]
+            if not chains:
+                continue
+            for line in dump.splitlines():
+                if not line.startswith("-A "):
+                    continue
+                words = shlex.split(line)
+                target = words[words.index("-j") + 1] if "-j" in words else ""
+                if words[1] not in chains and target in chains:
+                    run([tool, "-t", table, "-D", *words[1:]], check=False)
+            for chain in chains:
+                run([tool, "-t", table, "-F", chain], check=False)
+            for chain in chains:
+                if run([tool, "-t", table, "-X", chain], check=False).returncode == 0:
+                    removed.append(f"{tool}/{table}/{chain}")
+    return removed
+
+
+def owned_ipsets() -> list[str]:
+    names = run(["ipset", "list", "-n"], check=False).stdout.split()
+    return [name for name in names if name.startswith(OWNED_SETS)]
+
+
+def sweep_ipsets() -> list[str]:
+    removed = []
+    for name in owned_ipsets():
+        if run(["ipset", "destroy", name], check=False).returncode == 0:
+            removed.append(name)
+    return removed

@@ -25,7 +25,7 @@ from kubebook.errors import LocalClusterError
 from kubebook.localcluster import build, images, pki, processes
 from kubebook.localcluster.components import SERVICE_CIDR
 from kubebook.localcluster.node import bootstrap, cleanup, configs, network
-from kubebook.localcluster.node.hostcheck import check_host, which
+from kubebook.localcluster.node.hostcheck import check_host, has_capability, which
 from kubebook.localcluster.node.layout import NodeLayout, default_node_name, pick_subnet
 from kubebook.localcluster.processes import ProcessRecord
 
@@ -34,6 +34,7 @@ LOCK = Path("/run/kubebook/real-node.json")
 ORDER = ("registry", "containerd", "kubelet", "kube-router")
 NODE_LABEL = "kubebook.io/node-type"
 NODE_TAINT = "kubebook.io/real-node"
+CAP_SYS_RESOURCE = 24
 
 
 def _quiet(_: str) -> None:
@@ -155,7 +156,8 @@ class RealNode:
                          "kubebook")
         configs.write_bootstrap_kubeconfig(layout, self.endpoint)
         configs.write_registry_config(layout)
-        configs.write_containerd_config(layout, build.RECIPES["cni"].install_dir, which("runc") or "runc")
+        configs.write_containerd_config(layout, build.RECIPES["cni"].install_dir, which("runc") or "runc",
+                                        restrict_oom=not has_capability(CAP_SYS_RESOURCE))
         configs.write_cni_config(layout)
         configs.write_kubelet_config(layout)
         previous = network.apply_kernel_tunables()
@@ -163,6 +165,7 @@ class RealNode:
         save()
         network.setup_bridge(layout)
         network.setup_api_dnat(self.apiserver_port)
+        cleanup.create_cgroup_root()
         api = kube_config.new_client_from_config(str(self.admin_kubeconfig))
         try:
             bootstrap.ensure_rbac(api)
@@ -248,10 +251,6 @@ class RealNode:
             node["components"] = {}
             save()
             return done
-        router = build.RECIPES["kube-router"].path("kube-router")
-        if router.is_file():
-            subprocess.run([str(router), "--cleanup-config"], capture_output=True, check=False, timeout=60,
-                           env={**os.environ, **_env()})
         if layout.containerd_socket.exists() and "containerd" in records and processes.is_alive(records["containerd"]):
             self._stop_sandboxes(layout)
         stop("kubelet")
@@ -265,6 +264,11 @@ class RealNode:
         done += [f"removed cgroup {folder}" for folder in cleanup.remove_cgroups()]
         done += [f"removed link {link}" for link in network.remove_bridge()]
         network.remove_api_dnat()
+        # kube-router's own --cleanup-config (v2.1.0) leaves its top chains and crashes in the IPVS part,
+        # which would delete every IPVS service of the host: the node's chains and sets are swept here.
+        done += [f"removed chain {chain}" for chain in network.sweep_iptables()]
+        done += [f"removed ipset {name}" for name in network.sweep_ipsets()]
+        done += [f"removed {folder}" for folder in cleanup.remove_empty_run_dirs()]
         network.restore_kernel_tunables(node.get("tunables_previous", {}))
         node["tunables_previous"] = {}
         node["components"] = {}

@@ -117,8 +117,10 @@ RECIPES: dict[str, Recipe] = {
     # The metrics pipeline (see localcluster/metrics.py): metrics.k8s.io and a Prometheus keeping the history.
     "metrics-server": Recipe("metrics-server", "sigs.k8s.io/metrics-server",
                              {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, metrics=True),
+    # remove_all_sd: static targets are all it scrapes; the cloud service discoveries would triple the build.
     "prometheus": Recipe("prometheus", "github.com/prometheus/prometheus",
-                         {"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"}, metrics=True),
+                         {"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"}, tags="remove_all_sd",
+                         metrics=True),
 }
 
 

@@ -38,6 +38,10 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                            help="target cluster (default: the usual kubeconfig resolution)")
         if command in ("diff", "verify"):
             p.add_argument("--json", action="store_true", help="machine-readable output")
+        if command == "verify":
+            p.add_argument("--settle", type=float, default=15.0, metavar="SECONDS",
+                           help="re-ask an admitted violation for up to this long: a policy applied moments ago "
+                                "takes a few seconds to load (default 15; spent only when a control fails)")
         if command == "apply":
             p.add_argument("--dry-run", action="store_true", help="show the diff and change nothing")
             p.add_argument("--audit", metavar="WAIVERS",
@@ -138,7 +142,7 @@ def _verify(args: argparse.Namespace) -> int:
     from kubebook.provision import summary, verify
 
     built = _built(args)
-    controls = verify(_cluster(args), built)
+    controls = verify(_cluster(args), built, settle=args.settle)
     result = summary(controls)
     if args.json:
         print(json.dumps({"summary": result, "controls": [c._asdict() for c in controls]}, indent=2))

@@ -70,7 +70,7 @@ def tenant_namespace(built: Built) -> str | None:
     return names[0] if names else None
 
 
-def admission(cluster: Any, built: Built, namespace: str, settle: float = SETTLE) -> Iterator[Control]:
+def admission(cluster: Any, built: Built, namespace: str, settle: float = 0.0) -> Iterator[Control]:
     """Each case once; a violation that was admitted is asked again for up to ``settle`` seconds.
 
     The API server loads a new policy or binding through an informer, so a policy applied a
@@ -204,10 +204,11 @@ def rbac(cluster: Any, built: Built) -> Iterator[Control]:
                       "allowed" if case.allowed else "denied", f"{verdict}{': ' + reason if reason else ''}")
 
 
-def verify(cluster: Any, built: Built, *, settle: float = SETTLE) -> list[Control]:
+def verify(cluster: Any, built: Built, *, settle: float = 0.0) -> list[Control]:
     """Every behavioural control of ``built`` against the live cluster; pass/fail each.
 
-    ``settle``: how long an admitted violation is re-asked (a policy applied just now).
+    ``settle``: how long an admitted violation is re-asked; pass ``SETTLE`` right after an apply
+    (a policy applied a moment ago), 0 otherwise.
     """
     out: list[Control] = []
     namespace = tenant_namespace(built)

@@ -37,6 +37,7 @@ test: $(STAMP) system-deps cluster-build bytecode
 
 run: $(STAMP) system-deps cluster-build bytecode
 	$(KUBEBOOK) cluster up
+	$(KUBEBOOK) provision apply --overlay prod --quiet --audit manifests/audit-waivers.yaml
 	$(KUBEBOOK) schedule run-all --archive $(ARCHIVE)
 
 lint: $(STAMP)

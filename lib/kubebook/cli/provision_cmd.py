@@ -44,6 +44,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                                 "takes a few seconds to load (default 15; spent only when a control fails)")
         if command == "apply":
             p.add_argument("--dry-run", action="store_true", help="show the diff and change nothing")
+            p.add_argument("--quiet", action="store_true", help="print only the summary, not a line per object")
             p.add_argument("--audit", metavar="WAIVERS",
                            help="audit before and after with this waivers file; print both scores")
             p.add_argument("--control-plane", metavar="NAME",
@@ -124,7 +125,7 @@ def _apply(args: argparse.Namespace) -> int:
         _print_changes(plan(cluster, built.objects), False)
         return 0
     before = _score(cluster, args.audit, args.control_plane) if args.audit else None
-    report = apply(cluster, built.objects, progress=_line)
+    report = apply(cluster, built.objects, progress=None if args.quiet else _line)
     counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
     print(f"overlay {built.overlay}: {counts}" + ("" if report.complete else
           f"; INCOMPLETE ({len(report.entries)} of {report.planned} objects reached): re-run to finish"))

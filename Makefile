@@ -37,7 +37,8 @@ test: $(STAMP) system-deps cluster-build bytecode
 
 run: $(STAMP) system-deps cluster-build bytecode
 	$(KUBEBOOK) cluster up
-	$(KUBEBOOK) provision apply --overlay prod --quiet --audit manifests/audit-waivers.yaml
+	$(KUBEBOOK) provision apply --overlay prod --quiet --cluster "$$($(KUBEBOOK) cluster kubeconfig)" \
+		--audit manifests/audit-waivers.yaml
 	$(KUBEBOOK) schedule run-all --archive $(ARCHIVE)
 
 lint: $(STAMP)

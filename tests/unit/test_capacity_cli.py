@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from kubebook.capacity import synthetic
 from kubebook.cli import main
@@ -48,3 +49,17 @@ def test_rightsize_json_lists_recommendations_and_totals(tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)
     assert document["totals"]["recommended"] == 3 and len(document["recommendations"]) == 3
     assert main(["capacity", "rightsize", "--samples", str(tmp_path / "samples.parquet"), "--prices", "{"]) == 2
+
+
+def test_forecast_reads_the_history_store_and_an_empty_store_is_a_clear_error(tmp_path, capsys):
+    from kubebook.capacity.store import HistoryStore
+
+    assert main(["capacity", "forecast", "--store", str(tmp_path), "--json"]) == 2
+    assert "is empty" in capsys.readouterr().err
+    store = HistoryStore(tmp_path)
+    frame = synthetic.series_frame(synthetic.Profile(40, 2, 6, 0, 1), 120, days=5, pool="workload")
+    store.append("series", frame.iloc[:60])
+    store.append("series", frame.iloc[60:])
+    assert main(["capacity", "forecast", "--store", str(tmp_path), "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["forecasts"]
+    assert len(entries) == 1 and entries[0]["history_days"] == pytest.approx(5 - 1 / 24, abs=1e-3)

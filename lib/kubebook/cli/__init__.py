@@ -25,7 +25,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("provision", "kubebook.cli.provision_cmd", "build, diff, apply and verify the security baseline overlays"),
     ("dr", "kubebook.cli.dr_cmd", "etcd snapshots, restore drills and namespace backup/restore"),
     ("capacity", "kubebook.cli.capacity_cmd", "capacity history, forecasts, rightsizing, node counts and cost"),
-    ("lab", "kubebook.cli.planned_cmd", "hands-on training labs (planned)"),
+    ("lab", "kubebook.cli.lab_cmd", "hands-on training labs: list, start, check, hint, reset, status"),
 ]
 
 

@@ -1,0 +1,86 @@
+"""Every lab's verifiers against the real API server: the starting state fails every step.
+
+The other half of the proof - the reference solution passes every step - is the solution
+notebooks under labs/solutions/, which pytest runs with nbval after these tests (their last
+cell raises LabNotPassed otherwise). A verifier that passes on the starting state fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubebook import labs
+from kubebook.cluster import Cluster
+from kubebook.labs import model
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = list(model.catalog().values())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def labs_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Progress and workspaces of this module go to a temporary folder, never the user's."""
+    path = tmp_path_factory.mktemp("labs")
+    old = os.environ.get("KUBEBOOK_LABS_DIR")
+    os.environ["KUBEBOOK_LABS_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("KUBEBOOK_LABS_DIR", None)
+    else:
+        os.environ["KUBEBOOK_LABS_DIR"] = old
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
+def test_the_starting_state_fails_every_step_with_a_reason(kube: Cluster, lab: model.Lab) -> None:
+    labs.reset(kube, lab.id, who="ci")
+    result = labs.check(kube, lab.id, who="ci", record=False)
+    passing = [f"{s.id}: {s.reason}" for s in result.steps if s.passed]
+    assert passing == [], "a verifier passes on the untouched starting state"
+    for step in result.steps:
+        assert " - " in step.reason and "could not verify" not in step.reason, step
+
+
+def test_reset_restores_one_lab_and_leaves_the_others_alone(kube: Cluster) -> None:
+    labs.start(kube, "capstone", who="ci")
+    other = kube.get_object("v1", "Namespace", "lab-capstone")
+    labs.solve(kube, "rbac-least-privilege", "can-deploy", who="ci")
+    assert labs.check(kube, "rbac-least-privilege", "can-deploy", who="ci", wait=10).passed
+    labs.reset(kube, "rbac-least-privilege", who="ci")
+    assert not labs.check(kube, "rbac-least-privilege", "can-deploy", who="ci").passed
+    after = kube.get_object("v1", "Namespace", "lab-capstone")
+    assert other and after and after["metadata"]["uid"] == other["metadata"]["uid"]
+
+
+def test_start_keeps_a_trainees_work(kube: Cluster) -> None:
+    labs.reset(kube, "sa-token-hygiene", who="ci")
+    labs.solve(kube, "sa-token-hygiene", "no-legacy-token", who="ci")
+    labs.start(kube, "sa-token-hygiene", who="ci")
+    assert labs.check(kube, "sa-token-hygiene", "no-legacy-token", who="ci").passed
+
+
+def test_cli_check_json_and_kubebook_run_of_a_solution(kube: Cluster, local_cluster: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "KUBEBOOK_KUBECONFIG": str(local_cluster)}
+    lab = model.get("pod-security-restricted")
+
+    def check() -> tuple[int, dict]:
+        done = subprocess.run([sys.executable, "-m", "kubebook.cli", "lab", "check", lab.id, "--json"],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+        return done.returncode, json.loads(done.stdout)
+
+    labs.reset(kube, lab.id)
+    code, doc = check()
+    assert code == 1 and doc["lab"] == lab.id
+    assert [(s["id"], s["passed"]) for s in doc["steps"]] == [(s.id, False) for s in lab.steps]
+    run = subprocess.run([sys.executable, "-m", "kubebook.cli", "run", str(ROOT / lab.solution),
+                          "--cluster", str(local_cluster), "--archive", str(tmp_path / "reports")],
+                         capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    code, doc = check()
+    assert code == 0 and all(s["passed"] for s in doc["steps"])

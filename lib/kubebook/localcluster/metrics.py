@@ -146,7 +146,8 @@ def prometheus_argv(layout: Layout, port: int) -> list[str]:
 
 def prometheus_url(state: dict[str, Any]) -> str | None:
     port = (state.get("ports") or {}).get("prometheus")
-    return f"http://127.0.0.1:{port}" if port and state.get("metrics") else None
+    running = "prometheus" in (state.get("components") or {})
+    return f"http://127.0.0.1:{port}" if port and state.get("metrics") and running else None
 
 
 def _objects(layout: Layout, port: int) -> list[dict[str, Any]]:
@@ -235,8 +236,11 @@ def converge(layout: Layout, state: dict[str, Any], cluster: Any, progress: Any,
     nodes = [n["metadata"]["name"] for n in cluster.list_path("/api/v1/nodes", label_selector="type=kwok")]
     write_prometheus_config(layout, nodes)
     register(cluster, layout, ports["metrics_server"])
-    argvs = {"metrics-server": metrics_server_argv(layout, ports["metrics_server"]),
-             "prometheus": prometheus_argv(layout, ports["prometheus"])}
+    argvs = {"metrics-server": metrics_server_argv(layout, ports["metrics_server"])}
+    if build.RECIPES["prometheus"].is_cached():  # `cluster up --with-metrics` builds it; the library does not
+        argvs["prometheus"] = prometheus_argv(layout, ports["prometheus"])
+    else:
+        progress("Prometheus is not built ('kubebook cluster build --only prometheus'): metrics.k8s.io only")
     records = state.setdefault("components", {})
     _kwok_with_metrics(layout, records, progress, save, state)
     for component, argv in argvs.items():
@@ -250,14 +254,16 @@ def converge(layout: Layout, state: dict[str, Any], cluster: Any, progress: Any,
         progress(f"starting {component}")
         records[component] = processes.start(component, argv, layout.logs).to_dict()
         save(state)
-    health.wait_for("prometheus", lambda: prometheus_ready(ports["prometheus"]), 60)
+    if "prometheus" in argvs:
+        health.wait_for("prometheus", lambda: prometheus_ready(ports["prometheus"]), 60)
     deadline = time.monotonic() + 90
     while not apiservice_available(cluster):
         if time.monotonic() > deadline:
             raise LocalClusterError("metrics.k8s.io did not become Available within 90s",
                                     hint="see 'kubebook cluster logs metrics-server'")
         time.sleep(0.5)
-    progress(f"metrics-server serving metrics.k8s.io; Prometheus on http://127.0.0.1:{ports['prometheus']}")
+    progress("metrics-server serving metrics.k8s.io" + (
+        f"; Prometheus on http://127.0.0.1:{ports['prometheus']}" if "prometheus" in argvs else ""))
 
 
 def probe(component: str, state: dict[str, Any]) -> bool:

@@ -35,7 +35,7 @@ def test_member_loss_keeps_writing_then_names_the_lost_quorum_and_recovers(ha: L
     phases = {p["phase"]: p for p in result.phases}
     assert phases["one etcd member and one apiserver lost"]["ok"] == 10
     assert phases["quorum lost"]["failed"] == 1
-    assert "etcd has lost quorum: 1 of 3 members answer (etcd-0), 2 are needed" in result.quorum_error
+    assert "etcd has lost quorum: 1 of 3 members running (etcd-0), 2 are needed" in result.quorum_error
     assert phases["recovered"]["ok"] == 10
     # `up` without --topology on the existing ha cluster takes its recorded topology
     assert LocalCluster(name=NAME).up()["healthy"]

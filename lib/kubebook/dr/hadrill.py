@@ -5,7 +5,7 @@ On an ha local cluster (3 etcd members, 3 apiservers behind HAProxy):
 1. baseline writes;
 2. SIGKILL etcd-1 and kube-apiserver-0: writes must keep going through HAProxy;
 3. SIGKILL etcd-2 as well: quorum is lost, a write must fail, and the drill says why
-   in words (how many members answer, what the API server did) instead of a bare 500;
+   in words (how many members run, what the API server did) instead of a bare 500;
    a cached read and a quorum read show what readers see;
 4. recover with ``cluster up`` (which also waits out "storage is (re)initializing")
    and measure how long until the first write goes through;
@@ -83,14 +83,17 @@ def _writes(kube: Any, count: int, timeout: float, phase: str, timeline: Timelin
 
 
 def quorum_message(lc: Any, status_text: str, seconds: float) -> str:
-    """The clear error: which members answer, and what the API server did with the write."""
-    from kubebook.localcluster import health
+    """The clear error: which members still run (etcd's /health is false for all of them without a leader),
+    how many are needed, and what the API server did with the write."""
+    from kubebook.localcluster import processes
 
     layout = lc.layout()
-    alive = [f"etcd-{i}" for i, url in enumerate(layout.etcd_client_urls()) if health.etcd_healthy(layout.pki, url)]
+    components = lc.load_state().get("components", {})
+    running = [f"etcd-{i}" for i in range(layout.members) if f"etcd-{i}" in components
+               and processes.is_alive(processes.ProcessRecord(**components[f"etcd-{i}"]))]
     need = layout.members // 2 + 1
-    return (f"etcd has lost quorum: {len(alive)} of {layout.members} members answer "
-            f"({', '.join(alive) or 'none'}), {need} are needed; writes fail until a majority is back "
+    return (f"etcd has lost quorum: {len(running)} of {layout.members} members running "
+            f"({', '.join(running) or 'none'}), {need} are needed; writes fail until a majority is back "
             f"(the API server gave up after {seconds:.1f}s: {status_text})")
 
 
@@ -132,7 +135,7 @@ def run_member_loss(name: str, *, writes: int = 20, write_timeout: float = 15.0,
     phases.append({"phase": "quorum lost", "writes": 1, "ok": int(ok), "failed": int(not ok),
                    "errors": [quorum_error] if quorum_error else []})
     timeline.add("quorum lost", quorum_error or "a write went through without quorum")
-    reads = _reads(kube, write_timeout)
+    reads = _reads(kube, min(write_timeout, 5.0))
     for label, what in reads.items():
         timeline.add("quorum lost", f"{label}: {what}")
     kube.api_client.close()

@@ -19,6 +19,7 @@ them can starve its node), and liveness/readiness probes (INFO, reliability).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -38,8 +39,12 @@ CHECK_IDS = ("images.latest-tag", "images.digest-pinned", "images.registry-allow
              "images.default-namespace", "images.probes")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_image(image: str) -> tuple[str, str, str | None, str | None]:
-    """(registry, repository, tag, digest) of an image reference, with Docker's defaults."""
+    """(registry, repository, tag, digest) of an image reference, with Docker's defaults.
+
+    Cached: a cluster runs few distinct images in many pods, and every image check asks.
+    """
     rest, _, digest = image.partition("@")
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):

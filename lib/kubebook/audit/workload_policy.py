@@ -11,6 +11,7 @@ nor CIS require more than non-root, so that check is low severity and unscored.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from kubebook.audit.workloads import (
 CHECK_IDS = ("workloads.ephemeral-storage", "workloads.image-pull-policy", "workloads.high-uid",
              "workloads.disruption-budget", "workloads.cronjob-deadline", "workloads.statefulset-service")
 MIN_ID = 10000
+CONTAINER_CHECKS = ("workloads.ephemeral-storage", "workloads.image-pull-policy", "workloads.high-uid")
 
 
 def applies_to(inv: Any) -> bool:
@@ -50,8 +52,9 @@ def evaluate(inv: Any) -> Iterator[Finding | FindingBatch]:
         by_ns.setdefault((budget.get("metadata") or {}).get("namespace") or "default", []).append(budget)
     headless = {((s.get("metadata") or {}).get("namespace") or "default", (s.get("metadata") or {}).get("name"))
                 for s in services or () if (s.get("spec") or {}).get("clusterIP") == "None"}
+    verdicts: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
     for workload in top_level_workloads(inv):
-        _containers(grouped, checks, workload)
+        _containers(grouped, checks, workload, verdicts)
         if workload.kind in ("Deployment", "StatefulSet") and budgets is not None:
             _budget(grouped, checks["workloads.disruption-budget"], workload, by_ns.get(workload.namespace, []))
         if workload.kind == "CronJob":
@@ -77,40 +80,61 @@ def evaluate(inv: Any) -> Iterator[Finding | FindingBatch]:
 
 def pull_policy(container: dict[str, Any]) -> str:
     """The container's imagePullPolicy after the API server's defaulting."""
-    if container.get("imagePullPolicy"):
-        return str(container["imagePullPolicy"])
-    _, _, tag, digest = parse_image(str(container.get("image") or ""))
-    return "Always" if not digest and tag in (None, "latest") else "IfNotPresent"
+    return _pull(str(container.get("image") or ""), container.get("imagePullPolicy"))[0]
 
 
-def _containers(grouped: Grouped, checks: dict[str, Any], workload: Workload) -> None:
-    no_storage, cached, low = [], [], []
+@functools.lru_cache(maxsize=4096)
+def _pull(image: str, policy: str | None) -> tuple[str, bool]:
+    """(effective pull policy, pinned by digest) of one image reference (few distinct values per cluster)."""
+    _, _, tag, digest = parse_image(image)
+    if policy:
+        return str(policy), bool(digest)
+    return ("Always" if not digest and tag in (None, "latest") else "IfNotPresent"), bool(digest)
+
+
+def _containers(grouped: Grouped, checks: dict[str, Any], workload: Workload,
+                verdicts: dict[tuple[Any, ...], tuple[tuple[str, str], ...]]) -> None:
+    """The three per-container checks; workloads with equal container facts share one computed verdict."""
     pod_sc = workload.spec.get("securityContext") or {}
+    facts: list[Any] = [pod_sc.get("runAsUser"), pod_sc.get("runAsGroup")]
     for container in workload.containers():
-        name = container.get("name", "?")
         resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        if "ephemeral-storage" not in limits:
-            no_storage.append(name + (" (no limit)" if "ephemeral-storage" in requests else " (no request or limit)"))
-        _, _, _, digest = parse_image(str(container.get("image") or ""))
-        policy = pull_policy(container)
-        if not digest and policy != "Always":
-            cached.append(f"{name}={container.get('image')} ({policy})")
         sc = container.get("securityContext") or {}
-        for field in ("runAsUser", "runAsGroup"):
-            value = sc.get(field, pod_sc.get(field))
+        facts.append((container.get("name", "?"), str(container.get("image") or ""), container.get("imagePullPolicy"),
+                      "ephemeral-storage" in (resources.get("limits") or {}),
+                      "ephemeral-storage" in (resources.get("requests") or {}),
+                      sc.get("runAsUser"), sc.get("runAsGroup")))
+    key = tuple(facts)
+    found = verdicts.get(key)
+    if found is None:
+        found = verdicts[key] = _judge_containers(key)
+    resource = workload.resource
+    for check_id, (result, message) in zip(CONTAINER_CHECKS, found, strict=True):
+        grouped.add(checks[check_id], resource, result, message)
+
+
+def _judge_containers(key: tuple[Any, ...]) -> tuple[tuple[str, str], ...]:
+    pod_user, pod_group = key[0], key[1]
+    no_storage, cached, low = [], [], []
+    for name, image, policy, limited, requested, user, group in key[2:]:
+        if not limited:
+            no_storage.append(name + (" (no limit)" if requested else " (no request or limit)"))
+        effective, pinned = _pull(image, policy)
+        if not pinned and effective != "Always":
+            cached.append(f"{name}={image} ({effective})")
+        for field, value in (("runAsUser", pod_user if user is None else user),
+                             ("runAsGroup", pod_group if group is None else group)):
             if value is None:
                 low.append(f"{name} {field} unset (the image decides)")
             elif isinstance(value, int) and value < MIN_ID:
                 low.append(f"{name} {field}={value}")
-    grouped.add(checks["workloads.ephemeral-storage"], workload.resource, "FAIL" if no_storage else "PASS",
-                f"no ephemeral-storage limit: {'; '.join(no_storage)}" if no_storage else
-                "every container limits its ephemeral storage")
-    grouped.add(checks["workloads.image-pull-policy"], workload.resource, "FAIL" if cached else "PASS",
-                f"tagged image not pulled Always (a cached copy runs without a registry credential check): "
-                f"{'; '.join(cached)}" if cached else "every tagged image is pulled Always (or pinned by digest)")
-    grouped.add(checks["workloads.high-uid"], workload.resource, "FAIL" if low else "PASS",
-                f"run-as ids below {MIN_ID}: {'; '.join(low)}" if low else f"run-as user and group ids >= {MIN_ID}")
+    return (("FAIL", f"no ephemeral-storage limit: {'; '.join(no_storage)}") if no_storage else
+            ("PASS", "every container limits its ephemeral storage"),
+            ("FAIL", "tagged image not pulled Always (a cached copy runs without a registry credential check): "
+             + "; ".join(cached)) if cached else
+            ("PASS", "every tagged image is pulled Always (or pinned by digest)"),
+            ("FAIL", f"run-as ids below {MIN_ID}: {'; '.join(low)}") if low else
+            ("PASS", f"run-as user and group ids >= {MIN_ID}"))
 
 
 def _replicas(workload: Workload) -> int:

@@ -184,3 +184,19 @@ def test_select_keeps_cluster_objects_and_the_named_namespaces(built: dict) -> N
     assert select(prod, "") is prod
     with pytest.raises(ParameterError, match="has no namespace nope"):
         select(prod, "prod-web,nope")
+
+
+def test_control_plane_configuration_has_one_source_in_manifests(tmp_path: Path) -> None:
+    """`kubebook cluster up` writes what manifests/control-plane/ says (the encryption key excepted)."""
+    from kubebook.localcluster import configs
+
+    source = MANIFESTS / "control-plane"
+    for write, name in ((configs.write_admission_config, "admission.yaml"),
+                        (configs.write_audit_policy, "audit-policy.yaml")):
+        assert yaml.safe_load(write(tmp_path).read_text()) == yaml.safe_load((source / name).read_text())
+    written = yaml.safe_load(configs.ensure_encryption_config(tmp_path).read_text())
+    template = yaml.safe_load((source / "encryption.yaml").read_text())
+    key = written["resources"][0]["providers"][0]["secretbox"]["keys"][0]
+    assert key["secret"] != "GENERATED-PER-CLUSTER" and len(key["secret"]) == 44
+    key["secret"] = "GENERATED-PER-CLUSTER"
+    assert written == template

@@ -11,52 +11,21 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-ADMISSION_CONFIG = {
-    "apiVersion": "apiserver.config.k8s.io/v1",
-    "kind": "AdmissionConfiguration",
-    "plugins": [{
-        "name": "PodSecurity",
-        "configuration": {
-            "apiVersion": "pod-security.admission.config.k8s.io/v1",
-            "kind": "PodSecurityConfiguration",
-            "defaults": {"enforce": "baseline", "enforce-version": "latest", "audit": "restricted",
-                         "audit-version": "latest", "warn": "restricted", "warn-version": "latest"},
-            "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": []},
-        },
-    }, {
-        # CIS 1.2.9: bound the rate of Events so a noisy client cannot flood etcd.
-        "name": "EventRateLimit",
-        "configuration": {
-            "apiVersion": "eventratelimit.admission.k8s.io/v1alpha1",
-            "kind": "Configuration",
-            "limits": [{"type": "Server", "qps": 50, "burst": 100},
-                       {"type": "Namespace", "qps": 20, "burst": 50, "cacheSize": 2000}],
-        },
-    }],
-}
+# The files themselves live in manifests/control-plane/ (their single source, reviewed with the rest of
+# the baseline); each cluster gets a copy in its config/ folder.
+SOURCE_DIR = Path(__file__).resolve().parents[3] / "manifests" / "control-plane"
 
-# Metadata for anything touching credentials (never request bodies: they would hold the secret),
-# nothing for high-volume health and lease traffic, Request for other writes, Metadata otherwise.
-AUDIT_POLICY = {
-    "apiVersion": "audit.k8s.io/v1",
-    "kind": "Policy",
-    "omitStages": ["RequestReceived"],
-    "rules": [
-        {"level": "None", "nonResourceURLs": ["/healthz*", "/readyz*", "/livez*", "/version"]},
-        {"level": "None", "verbs": ["get", "update", "watch"],
-         "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
-        {"level": "None", "resources": [{"group": "", "resources": ["events"]},
-                                        {"group": "events.k8s.io", "resources": ["events"]}]},
-        {"level": "Metadata",
-         "resources": [{"group": "", "resources": ["secrets", "configmaps", "serviceaccounts/token"]},
-                       {"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
-        {"level": "Request", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
-        {"level": "Metadata"},
-    ],
-}
+
+def _source(name: str) -> Any:
+    return yaml.safe_load((SOURCE_DIR / name).read_text(encoding="utf-8"))
+
+
+ADMISSION_CONFIG = _source("admission.yaml")
+AUDIT_POLICY = _source("audit-policy.yaml")
 
 
 def _write(path: Path, data: str, private: bool = False) -> Path:
@@ -81,15 +50,9 @@ def ensure_encryption_config(config_dir: Path) -> Path:
     path = config_dir / "encryption.yaml"
     if path.exists():
         return path
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    config = {
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": [{
-            "resources": ["secrets"],
-            "providers": [{"secretbox": {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}],
-        }],
-    }
+    config = _source("encryption.yaml")
+    config["resources"][0]["providers"][0]["secretbox"]["keys"][0]["secret"] = base64.b64encode(
+        secrets.token_bytes(32)).decode()
     return _write(path, yaml.safe_dump(config, sort_keys=False), private=True)
 
 

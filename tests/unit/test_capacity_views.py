@@ -30,3 +30,17 @@ def test_rightsizing_rows_are_sorted_by_savings_and_in_gib():
     savings = [r["savings_per_month"] for r in rows]
     assert savings == sorted(savings, reverse=True)
     assert all(r["memory_request_gib"] < 10 for r in rows)
+
+
+def test_history_from_a_store_without_samples_still_rightsizes_and_costs_nothing(tmp_path):
+    from kubebook.capacity import cost, history
+    from kubebook.capacity.store import HistoryStore
+
+    store = HistoryStore(tmp_path)
+    store.append("series", synthetic.series_frame(synthetic.Profile(10, 1), 100, days=4))
+    found = history.load(store=store, min_days=3)
+    assert found.source.startswith("store") and found.days > 3 and len(found.samples) == 0
+    assert rightsize.recommend(found.samples) == []
+    assert cost.allocate(found.samples, {"workload": (8.0, 2.0**33)})["total"] == 0
+    short = history.load(store=HistoryStore(tmp_path / "empty"), min_days=3, synthetic_fallback=True)
+    assert short.source.startswith("synthetic demo history") and len(short.samples) > 0

@@ -18,7 +18,7 @@ from kubebook.capacity.store import HistoryStore
 
 @dataclass
 class History:
-    """The ``series`` and ``samples`` frames and where they came from."""
+    """The ``series`` and ``samples`` frames (``samples`` may have no rows) and where they came from."""
 
     series: Any
     samples: Any
@@ -37,12 +37,13 @@ def load(history: str = "", samples: str = "", store: HistoryStore | None = None
     """History from files, else the store; with ``synthetic_fallback``, the demo history when the store is short."""
     if history:
         series = schema.read_series(history)
-        sample_frame = schema.read_samples(samples) if samples else None
+        sample_frame = schema.read_samples(samples) if samples else schema.empty_samples()
         return History(series, sample_frame, f"file {history}")
     store = store or HistoryStore()
     series, sample_frame = store.read("series"), store.read("samples")
     found = History(schema.validate_series(series) if len(series) else series,
-                    schema.validate_samples(sample_frame) if len(sample_frame) else None, f"store {store.root}")
+                    schema.validate_samples(sample_frame) if len(sample_frame) else schema.empty_samples(),
+                    f"store {store.root}")
     if found.days >= min_days or not synthetic_fallback:
         return found
     return History(schema.validate_series(synthetic.demo_series()),

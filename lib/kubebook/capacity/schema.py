@@ -184,6 +184,17 @@ def validate_samples(frame: Any, what: str = "samples") -> Any:
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
+def empty_samples() -> Any:
+    """A ``samples`` frame with every column and no rows (a store without samples yet)."""
+    import pandas as pd
+
+    numeric = {"cpu_cores", "memory_bytes", "cpu_request", "cpu_limit", "memory_request", "memory_limit"}
+    columns = {c: pd.Series(dtype="float64" if c in numeric else "bool" if c == "oom_killed" else
+                            "datetime64[ns, UTC]" if c == "timestamp" else "str")
+               for c in (*SAMPLE_COLUMNS, *SAMPLE_OPTIONAL)}
+    return validate_samples(pd.DataFrame(columns))
+
+
 def read_series(path: str | Path) -> Any:
     """Read and validate a ``series`` history file (CSV or Parquet)."""
     return validate_series(read_table(path), what=f"history {Path(path).name}")

@@ -30,6 +30,9 @@ KERNEL_TUNABLES = {
     "vm/overcommit_memory": "1", "vm/panic_on_oom": "0", "kernel/panic": "10", "kernel/panic_on_oops": "1",
     "kernel/keys/root_maxkeys": "1000000", "kernel/keys/root_maxbytes": "25000000",
 }
+# Lower bounds: containerd's CNI monitor and the kubelet each need inotify instances, and the default of
+# 128 per user was measured exhausted on a shared machine (CRI then fails to load: "too many open files").
+KERNEL_MINIMUMS = {"fs/inotify/max_user_instances": 1024, "fs/inotify/max_user_watches": 524288}
 
 
 def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -56,6 +59,12 @@ def apply_kernel_tunables() -> dict[str, str]:
         current = path.read_text().strip()
         if current != wanted:
             path.write_text(wanted)
+            previous[key] = current
+    for key, minimum in KERNEL_MINIMUMS.items():
+        path = Path("/proc/sys") / key
+        current = path.read_text().strip()
+        if int(current) < minimum:
+            path.write_text(str(minimum))
             previous[key] = current
     return previous
 

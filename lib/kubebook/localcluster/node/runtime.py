@@ -202,10 +202,20 @@ class RealNode:
         if name == "registry":
             return _https_ok(f"https://{layout.registry}/v2/", layout.pki / "ca.crt")
         if name == "containerd":
-            return layout.containerd_socket.exists() and self._ctr(layout, ["version"]).returncode == 0
+            if not layout.containerd_socket.exists():
+                return False
+            plugins = self._ctr(layout, ["plugins", "ls"])
+            cri = [line for line in plugins.stdout.splitlines() if line.split()[:2] == ["io.containerd.grpc.v1", "cri"]]
+            if cri and cri[0].split()[-1] != "ok":
+                raise LocalClusterError(f"containerd's CRI plugin did not load ({cri[0].split()[-1]})",
+                                        hint=f"see {layout.logs / 'containerd.log'} ('failed to load plugin')")
+            return bool(cri)
         if name == "kubelet":
-            return bootstrap.node_ready(api, layout.name) if api is not None else _http_ok(
-                f"http://127.0.0.1:{layout.kubelet_healthz_port}/healthz")
+            # Ready, and serving with its approved certificate (logs, exec and port-forward need it).
+            serving = (layout.root / "kubelet-pki" / "kubelet-server-current.pem").exists()
+            if api is None:
+                return serving and _http_ok(f"http://127.0.0.1:{layout.kubelet_healthz_port}/healthz")
+            return serving and bootstrap.node_ready(api, layout.name)
         listing = network.run(["iptables", "-S", "KUBE-ROUTER-FORWARD"], check=False)
         return listing.returncode == 0
 

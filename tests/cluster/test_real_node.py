@@ -211,6 +211,27 @@ def test_cluster_images_lists_busybox_by_name(real_cluster) -> None:
     assert {"name", "ref", "digest", "size"} == set(busybox[0])
 
 
+def test_node_audit_of_the_real_kubelet_passes_and_its_flag_defaults_are_the_binarys(real_cluster) -> None:
+    import re
+    import subprocess
+
+    from kubebook.audit import AuditInventory, node, run_audit
+
+    frame = run_audit(AuditInventory.from_control_plane(real_cluster.name)).findings
+    rows = frame[frame["section"] == "node"]
+    assert len(set(rows["check"])) == 23 and set(rows["result"]) == {"PASS"}, rows[rows["result"] != "PASS"]
+    kubelet = real_cluster.load_state()["real_node"]["components"]["kubelet"]["argv"][0]
+    helptext = subprocess.run([kubelet, "--help"], capture_output=True, text=True, timeout=60).stdout
+    for name, setting in node.rules()["settings"].items():
+        if "flag_default" not in setting:
+            continue
+        line = re.search(rf"^\s+{re.escape(setting['flag'])}( \S+)?\s{{2,}}(.*)$", helptext, re.MULTILINE)
+        assert line, f"kubelet --help has no {setting['flag']}"
+        printed = re.search(r"\(default ([^)]*)\)", line.group(2))
+        expected = printed.group(1).strip('"') if printed else "false"
+        assert expected == setting["flag_default"], f"{name}: kubelet says {expected}"
+
+
 def test_cluster_down_leaves_no_container_mount_veth_or_process(kube, ns, busybox, real_cluster) -> None:
     start(kube, ns, pod("leftover", busybox, ["sleep", "600"]))
     state = real_cluster.load_state()

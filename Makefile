@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kubebook-installed
 KUBEBOOK := $(BIN)/kubebook
 ARCHIVE ?= reports
-SYSTEM_PACKAGES := haproxy runc iptables ipset busybox-static
+SYSTEM_PACKAGES := haproxy runc iptables ipset busybox-static chromium
 
 .PHONY: run test lint setup system-deps cluster-build bytecode clean-venv
 

@@ -1,7 +1,7 @@
 """The Gatekeeper alternative's Rego, evaluated by OPA, agrees with the admission policies case by case.
 
 Builds kubebook-rego (the OPA Go module, v1.22.3, pinned by go.sum) on first use and
-caches it; the cases are the ones the VAPs face in tests/cluster/test_provision.py.
+caches it; the cases are the ones the VAPs face in tests/cluster/test_provision_live.py.
 """
 
 from __future__ import annotations

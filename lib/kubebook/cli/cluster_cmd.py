@@ -43,6 +43,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p = commands.add_parser("images", help="images in the real node's local store")
     _name(p)
     p.add_argument("--json", action="store_true", help="machine-readable output: [{name, ref, digest, size}]")
+    p.add_argument("--add-runner", action="store_true",
+                   help="first build the in-cluster runner image kubebook:0.1.0 (this checkout and .venv) into it")
     p.set_defaults(handler=_images)
 
     p = commands.add_parser("down", help="stop every process of a local cluster")
@@ -91,7 +93,13 @@ def _images(args: argparse.Namespace) -> int:
     from kubebook.localcluster.node.runtime import RealNode
 
     cluster = LocalCluster(name=args.name)
-    rows = RealNode(cluster.root, "", 0).images(cluster.load_state())
+    node, state = RealNode(cluster.root, "", 0), cluster.load_state()
+    if args.add_runner:
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[3]
+        node.add_runner(state, lambda: cluster._save_state(state), root, root / ".venv", _progress)
+    rows = node.images(state)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -320,6 +320,26 @@ class RealNode:
         return {"name": layout.name, "subnet": layout.subnet, "node_ip": layout.node_ip,
                 "registry": layout.registry, "components": components, "images": dict(node.get("images", {}))}
 
+    def add_runner(self, state: dict[str, Any], save: Callable[[], None], project: Path, venv: Path,
+                   progress: Progress = _quiet) -> str:
+        """Build the in-cluster runner image ``kubebook:0.1.0``, push it and pull it into the node's store."""
+        from kubebook.localcluster.node.runner_image import runner_image
+
+        node = state.get("real_node")
+        if not node or not node.get("components"):
+            raise LocalClusterError("this cluster runs no real node",
+                                    hint="start one with 'kubebook cluster up --real-nodes 1'")
+        layout = layout_of(self.cluster_root, node)
+        started = time.monotonic()
+        built = runner_image(project, venv)
+        progress(f"built kubebook:{built.tag} ({built.size / 2**20:.0f} MiB) in {time.monotonic() - started:.0f}s")
+        reference = images.push(layout.registry, built, layout.pki / "ca.crt")
+        node["images"]["kubebook"] = reference
+        save()
+        self._pull_images(layout, {"images": {"kubebook": reference}})
+        progress(f"pushed and pulled {reference} in {time.monotonic() - started:.0f}s")
+        return reference
+
     def images(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         node = state.get("real_node")
         if not node or not node.get("components"):

@@ -277,23 +277,9 @@ def config_for(inv: Any) -> PodSecurityConfig | None:
 
 def _local_admission_file(server: str | None) -> str | None:
     """``--admission-control-config-file`` of the local control plane serving ``server`` (None if not local)."""
-    if not server:
-        return None
-    try:
-        from kubebook.localcluster import name_serving  # type: ignore[attr-defined]
-        name = name_serving(server)
-    except ImportError:  # older tree: find the cluster whose kubeconfig names this server
-        from kubebook.localcluster.paths import data_dir
+    from kubebook.localcluster import name_serving
 
-        name = None
-        for kubeconfig in sorted((data_dir() / "clusters").glob("*/kubeconfig")):
-            try:
-                config = yamlload.load(kubeconfig.read_text())
-            except (OSError, yamlload.YAMLError):
-                continue
-            if server in [c.get("cluster", {}).get("server") for c in (config or {}).get("clusters") or []]:
-                name = kubeconfig.parent.name
-                break
+    name = name_serving(server)
     if name is None:
         return None
     from kubebook.localcluster.manager import LocalCluster

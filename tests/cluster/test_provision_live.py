@@ -29,7 +29,17 @@ def prod() -> object:
 
 @pytest.fixture(scope="module")
 def applied(kube: Cluster, prod: object) -> Iterator[dict[str, object]]:
-    """Plan first (and check nothing changed), then apply; the plan and both reports are kept for the tests."""
+    """Plan first (and check nothing changed), then apply; the plan and both reports are kept for the tests.
+
+    A cluster reused from an earlier session may still carry the baseline: it is removed first.
+    """
+    tenants = [n for n in prod.namespaces() if n.startswith("prod-")]
+    if any(kube.get_object("v1", "Namespace", n) for n in tenants):
+        remove(kube, prod.objects)
+        deadline = time.monotonic() + 120
+        while any(kube.get_object("v1", "Namespace", n) for n in tenants):
+            assert time.monotonic() < deadline, "the previous session's namespaces did not terminate"
+            time.sleep(1)
     before = {n: kube.get_object("v1", "Namespace", n) for n in prod.namespaces()}
     changes = plan(kube, prod.objects)
     after_plan = {n: kube.get_object("v1", "Namespace", n) for n in prod.namespaces()}

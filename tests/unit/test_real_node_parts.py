@@ -92,3 +92,15 @@ def test_images_are_reproducible_and_busybox_has_its_applets() -> None:
     assert {"bin/busybox", "bin/sh", "bin/nc", "bin/httpd", "etc/passwd", "tmp"} <= names
     assert images.name_of("127.0.0.1:5000/kubebook/busybox:1.35.0") == "busybox"
     assert images.name_of("kubebook:0.1.0") == "kubebook"
+
+
+def test_cli_images_without_a_real_node_and_a_second_real_node_are_clear_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubebook.cli import main
+
+    monkeypatch.setenv("KUBEBOOK_DATA_DIR", str(tmp_path))
+    assert main(["cluster", "images", "--name", "nothere", "--json"]) == 1
+    assert "runs no real node" in capsys.readouterr().err
+    assert main(["cluster", "up", "--name", "nothere", "--real-nodes", "2"]) == 2
+    assert "must be 0 or 1" in capsys.readouterr().err
+    assert not (tmp_path / "clusters" / "nothere").exists()  # refused before anything was made

@@ -127,6 +127,10 @@ def _status(args: argparse.Namespace) -> int:
             state = "healthy" if info["healthy"] else "running, unhealthy" if info["alive"] else "stopped"
             print(f"  {component:28} {state:20} pid {info['pid']}")
         print(f"  KWOK nodes Ready: {status['nodes_ready']}")
+        real = status.get("real_node") or {}
+        if real:
+            running = ", ".join(f"{n} {'running' if c['alive'] else 'stopped'}" for n, c in real["components"].items())
+            print(f"  real node {real['name']} ({real['node_ip']}, pods {real['subnet']}): {running or 'stopped'}")
         if status.get("prometheus_url"):
             print(f"  Prometheus: {status['prometheus_url']}  metrics.k8s.io: metrics-server")
         print(f"  kubeconfig: {status['kubeconfig']}")

@@ -37,7 +37,6 @@ RBAC = [
 TRAINEE = 'trainee = ""  # whose progress this is ("" = $KUBEBOOK_TRAINEE, else your login name)'
 IMPORTS = """import kubebook.cluster
 import kubebook.labs
-from kubebook.notebook import record
 from kubebook.views.labs import intro, progress_panel, results_view, step_panel
 
 who = trainee or None
@@ -80,8 +79,7 @@ def lab_notebook(lab: Lab) -> nbformat.NotebookNode:
     for number, step in enumerate(lab.steps, 1):
         cells.append(("md", f"## Step {number}: {step.title}\n\n{step.task}"))
         cells.append(("code", f'step_panel(cluster, lab, "{step.id}", who=who)'))
-    cells += [("md", "## Progress"), ("code", "progress_panel(lab, who=who)"),
-              ("code", 'record("lab_status", kubebook.labs.status(lab.id, who=who)[0])')]
+    cells += [("md", "## Progress"), ("code", "progress_panel(lab, who=who)")]
     params = {"trainee": {"type": "string", "default": "", "description": "whose progress this is"}}
     return _notebook(_meta(lab, f"Lab {lab.order}: {lab.title}", lab.goal.split("\n")[0], params), cells)
 
@@ -102,7 +100,7 @@ def solution_notebook(lab: Lab) -> nbformat.NotebookNode:
         ("md", f"# Solution of lab {lab.order}: {lab.title}\n\nThe reference solution of `{lab.notebook}`. "
                f"Running it (`kubebook run {lab.solution}`) makes every step pass; the last cell fails otherwise."),
         ("params", TRAINEE + "\nwait_seconds = 30  # how long to let the API server pick up new policies"),
-        ("code", IMPORTS),
+        ("code", "import kubebook.notebook\n" + IMPORTS),
         ("code", f'lab = kubebook.labs.start(cluster, "{lab.id}", who=who)'),
     ]
     for number, step in enumerate(lab.steps, 1):
@@ -113,7 +111,7 @@ def solution_notebook(lab: Lab) -> nbformat.NotebookNode:
     cells += [("md", "## Every step passes"),
               ("code", "result = kubebook.labs.check(cluster, lab.id, who=who, wait=wait_seconds)"),
               ("code", "results_view(lab, result)"),
-              ("code", 'record("lab_result", result.as_dict())'),
+              ("code", 'kubebook.notebook.record("lab_result", result.as_dict())'),
               ("code", "kubebook.labs.require_passed(result)")]
     params = {"trainee": {"type": "string", "default": "", "description": "whose progress this is"},
               "wait_seconds": {"type": "number", "minimum": 0, "default": 30,

@@ -85,7 +85,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                    help="restore into scratch namespaces, diff against the backup, delete them")
     p.add_argument("--dry-run", action="store_true", help="only show what would be created or changed")
     p.add_argument("--confirm-cluster", default=None, help="needed when the target is not a kubebook local cluster")
-    p.add_argument("--workers", type=int, default=16, help="parallel requests per restore step")
+    p.add_argument("--workers", type=int, default=8,
+                   help="parallel requests per restore step (at most the client's connection pool)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_restore_namespace)
 

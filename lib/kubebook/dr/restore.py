@@ -196,7 +196,7 @@ def _established(crd: dict[str, Any] | None) -> bool:
 
 
 def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
-            mapping: list[str] | dict[str, str] | None = None, policy: str = "skip", workers: int = 16,
+            mapping: list[str] | dict[str, str] | None = None, policy: str = "skip", workers: int = 8,
             journal: Path | None = None, on_outcome: Callable[[Outcome], None] | None = None) -> RestoreResult:
     """Restore a backup into ``cluster``; every check (checksums, key, policy, mapping) runs first."""
     if policy not in POLICIES:
@@ -204,6 +204,9 @@ def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
     names = parse_mapping(mapping)
     data = bundle.read(backup)
     objects = [remap(obj, names) for obj in data.opened(key)]
+    # More threads than the client keeps connections makes urllib3 drop and re-handshake (mTLS) connections.
+    pool_size = max(1, min(workers, int(getattr(cluster.api_client.configuration, "connection_pool_maxsize", 0)
+                                        or workers)))
     started = time.monotonic()
     log = _Journal(journal or journal_path(data.path, cluster.server, names))
     outcomes: list[Outcome] = []
@@ -219,7 +222,7 @@ def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
                          for o in batch if object_key(o) in log.done]
             if step == len(STEPS) + 1:  # owned objects: shallow owners first, one at a time per depth
                 todo.sort(key=lambda o: len(o["metadata"].get("ownerReferences") or []))
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            with ThreadPoolExecutor(max_workers=pool_size) as pool:
                 for outcome in pool.map(lambda o: _one(cluster, o, policy, uids), todo):
                     outcomes.append(outcome)
                     if outcome.action != "failed":

@@ -81,6 +81,9 @@ def ns(kube: cluster_mod.Cluster) -> Iterator[str]:
     name = f"rn-{uuid.uuid4().hex[:8]}"
     kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
         name=name, labels={"pod-security.kubernetes.io/enforce": "restricted"})))
+    # pods are refused until the controller-manager has made the namespace's default ServiceAccount
+    wait_for(lambda: kube.core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
+             30, 0.2)
     try:
         yield name
     finally:

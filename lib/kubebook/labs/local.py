@@ -23,20 +23,28 @@ TOOL_TIMEOUT = 60
 NOT_LOCAL = "this cluster is not a kubebook local control plane, so {what} cannot be read from here"
 
 
-def components(ctx: Context) -> dict[str, list[str]] | None:
-    """Component name -> argv of the local control plane behind ``ctx.cluster``, or None."""
+def instances(ctx: Context) -> list[tuple[str, list[str]]]:
+    """(component name, argv) of every process of the local control plane behind ``ctx.cluster``."""
     if ctx.cluster.kubeconfig is None:
-        return None
+        return []
     state = Path(ctx.cluster.kubeconfig).parent / "state.json"
     try:
         doc = json.loads(state.read_text())
     except (OSError, ValueError):
-        return None
-    found: dict[str, list[str]] = {}
+        return []
+    found = []
     for instance, record in sorted((doc.get("components") or {}).items()):
         argv = list(record.get("argv") or [])
         if argv:
-            found.setdefault(Path(argv[0]).name or instance, argv)
+            found.append((Path(argv[0]).name or instance, argv))
+    return found
+
+
+def components(ctx: Context) -> dict[str, list[str]] | None:
+    """Component name -> argv of its first instance (HA runs three API servers and etcd members), or None."""
+    found: dict[str, list[str]] = {}
+    for name, argv in instances(ctx):
+        found.setdefault(name, argv)
     return found or None
 
 
@@ -116,13 +124,15 @@ ACTIONS = {"etcd_snapshot_save": etcd_snapshot_save, "etcd_snapshot_restore": et
 # --- probes -----------------------------------------------------------------------------------------------
 
 def audit_events(ctx: Context, needle: str) -> list[dict[str, Any]] | None:
-    """Audit events (current log and rotated backups) whose line mentions ``needle``; None if not readable."""
-    flags = _apiserver_flags(ctx)
-    log = flags.get("--audit-log-path") if flags else None
-    if not log:
+    """Audit events whose line mentions ``needle``, from every API server's log (HA runs three) and its
+    rotated backups; None when there is no log to read."""
+    logs = [parse_flags(argv).get("--audit-log-path") for name, argv in instances(ctx) if name == "kube-apiserver"]
+    if not any(logs):
         return None
-    path = Path(log)
-    files = [*sorted(path.parent.glob(f"{path.stem}-*{path.suffix}")), path]
+    files = []
+    for log in sorted({p for p in logs if p}):
+        path = Path(log)
+        files += [*sorted(path.parent.glob(f"{path.stem}-*{path.suffix}")), path]
     events = []
     for file in files:
         try:

@@ -44,7 +44,7 @@ def collections(inv: Any) -> tuple[list[dict[str, Any]], list[str]]:
         return cached  # type: ignore[no-any-return]
     found: list[dict[str, Any]] = list(inv.objects(cpcollect.KIND))
     problems: list[str] = []
-    if inv.source == "control-plane" and inv.control_plane:
+    if inv.control_plane:  # the control-plane source, or a live cluster audited with --control-plane
         try:
             found.append(cpcollect.collect_local(inv.control_plane))
         except AuditError as error:
@@ -62,7 +62,8 @@ def collections(inv: Any) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def applies_to(inv: Any) -> bool:
-    return inv.source == "control-plane" or bool(inv.objects(cpcollect.KIND)) or bool(_control_plane_pods(inv))
+    return (inv.source == "control-plane" or bool(inv.control_plane) or bool(inv.objects(cpcollect.KIND))
+            or bool(_control_plane_pods(inv)))
 
 
 def evaluate(inv: Any) -> Iterator[Finding]:

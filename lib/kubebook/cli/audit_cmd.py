@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kubebook.audit.model import SEVERITIES
-from kubebook.errors import KubebookError
+from kubebook.errors import KubebookError, ParameterError
 
 FORMATS = ("table", "json", "sarif", "junit", "html")
 
@@ -27,8 +27,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     source.add_argument("--cluster", nargs="?", const="", metavar="KUBECONFIG",
                         help="audit a live cluster (default when no source is given; kubeconfig resolved as usual)")
     source.add_argument("--manifests", metavar="DIR", help="audit a directory (or file) of YAML/JSON manifests")
-    source.add_argument("--control-plane", nargs="?", const="", metavar="CLUSTER_NAME",
-                        help="audit a local control plane's component configuration (default cluster: 'default')")
+    parser.add_argument("--control-plane", nargs="?", const="", metavar="CLUSTER_NAME",
+                        help="audit a local control plane's component configuration (default cluster: 'default'); "
+                             "with --cluster, both in one report and one score")
     parser.add_argument("--format", choices=FORMATS, default="table", help="report format (default: table)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--waivers", metavar="FILE", help="YAML file of accepted risks (see README, ## Audit)")
@@ -73,14 +74,21 @@ def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from kubebook.audit.images import parse_allow_list
 
         registries = parse_allow_list(args.registries)  # bad input is refused before anything is read
+    if args.manifests is not None and args.control_plane is not None:
+        raise ParameterError("--manifests cannot be combined with --control-plane",
+                             hint="audit manifests alone, or a cluster (--cluster) with its --control-plane")
     if args.manifests is not None:
         inventory = AuditInventory.from_manifests(args.manifests)
-    elif args.control_plane is not None:
+    elif args.control_plane is not None and args.cluster is None:
         inventory = AuditInventory.from_control_plane(args.control_plane or None)
     else:
         from kubebook.cluster import connect
 
+        control_plane = None
+        if args.control_plane is not None:  # validated before the cluster is read
+            control_plane = AuditInventory.from_control_plane(args.control_plane or None).control_plane
         inventory = AuditInventory.from_cluster(connect(args.cluster or None))
+        inventory.control_plane = control_plane
     if registries is not None:
         inventory.allowed_registries = registries  # type: ignore[attr-defined]
     return run_audit(inventory, waivers)

@@ -1,0 +1,22 @@
+"""`kubebook audit` source flags: --cluster with --control-plane is one audit; --manifests stays alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubebook.cli import main
+
+
+def test_manifests_with_control_plane_is_a_one_line_usage_error(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path) -> None:
+    assert main(["audit", "--manifests", str(tmp_path), "--control-plane", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot be combined" in err and "\n" not in err
+
+
+def test_unknown_control_plane_is_refused_before_the_cluster_is_read(capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("KUBEBOOK_DATA_DIR", str(tmp_path))
+    # --cluster points at a file that does not exist: had the cluster been read first, the error would name it
+    assert main(["audit", "--cluster", str(tmp_path / "nope"), "--control-plane", "ghost"]) == 2
+    assert "no local control plane named 'ghost'" in capsys.readouterr().err

@@ -68,7 +68,8 @@ def test_a_warm_kernel_is_killed_by_the_run_timeout(probe: Path, tmp_path: Path)
         outcome = run_notebook(probe, {"seconds": 600, "pidfile": str(tmp_path / "pid")}, archive=tmp_path / "reports",
                                timeout=4)
     assert pool.handed_out == 1 and outcome.status == "timeout"
-    pid = int((tmp_path / "pid").read_text())
+    # Under heavy load the deadline can pass before the kernel runs a line: the pool knows its pid anyway.
+    pid = int((tmp_path / "pid").read_text()) if (tmp_path / "pid").exists() else pool.handed_pids[0]
     status = Path(f"/proc/{pid}/status")
     assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} survived its timeout"
 

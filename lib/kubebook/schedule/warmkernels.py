@@ -74,6 +74,7 @@ class WarmKernelPool:
         self.budget = max(0, budget)
         self.started = 0
         self.handed_out = 0
+        self.handed_pids: list[int] = []  # the kernels handed out, for whoever must see them gone
         self._idle: deque[subprocess.Popen[bytes]] = deque()
         self._env = dict(os.environ)
         self._lock = threading.Lock()
@@ -127,6 +128,7 @@ class WarmKernelPool:
             process.kill()
             return None
         self.handed_out += 1
+        self.handed_pids.append(process.pid)
         return process
 
     def close(self) -> None:

@@ -156,9 +156,14 @@ def test_progress_counts_checks_hints_and_finishes_once_every_step_passed(tmp_pa
     progress.record_start(lab.id, who="ada")
     assert engine.hint(lab.id, ids[0], who="ada") == [lab.steps[0].hints[0]]
     assert engine.hint(lab.id, ids[0], who="ada") == list(lab.steps[0].hints[:2])
+    for _ in range(len(lab.steps[0].hints) + 2):
+        revealed = engine.hint(lab.id, ids[0], who="ada")
+    assert revealed == list(lab.steps[0].hints), "hints run out; asking again reveals nothing new"
+    assert engine.status(lab.id, who="ada")[0]["hints_used"] == len(lab.steps[0].hints)
+    progress.record_start(lab.id, restart=True, who="ada")
     progress.record_checks(lab.id, [StepResult(ids[0], True, "ok")], ids, who="ada")
     summary = engine.status(lab.id, who="ada")[0]
-    assert (summary["steps_passed"], summary["hints_used"], summary["finished"]) == (1, 2, None)
+    assert (summary["steps_passed"], summary["hints_used"], summary["finished"]) == (1, 0, None)
     progress.record_checks(lab.id, [StepResult(i, True, "ok") for i in ids], ids, who="ada")
     assert engine.status(lab.id, who="ada")[0]["finished"] is not None
     assert engine.status(lab.id, who="bob")[0]["started"] is None, "progress is per trainee"

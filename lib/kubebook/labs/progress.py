@@ -109,11 +109,11 @@ def record_checks(lab_id: str, results: list[Any], step_ids: list[str], who: str
             entry.setdefault("finished", now())
 
 
-def record_hint(lab_id: str, step_id: str, who: str | None = None) -> int:
-    """Count one more hint revealed for a step; returns how many are now revealed."""
+def record_hint(lab_id: str, step_id: str, limit: int, who: str | None = None) -> int:
+    """Count one more hint revealed for a step (at most ``limit``); returns how many are now revealed."""
     with editing(who) as doc:
         entry = lab_entry(doc, lab_id)
-        entry["hints"][step_id] = int(entry["hints"].get(step_id, 0)) + 1
+        entry["hints"][step_id] = min(limit, int(entry["hints"].get(step_id, 0)) + 1)
         return int(entry["hints"][step_id])
 
 

@@ -286,6 +286,8 @@ class RealNode:
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
             if Path(json.loads(LOCK.read_text()).get("cluster_root", "")) == self.cluster_root:
                 LOCK.unlink()
+        with contextlib.suppress(OSError):
+            LOCK.parent.rmdir()  # only when empty
         return done
 
     def _owns_host(self) -> bool:

@@ -92,8 +92,17 @@ def test_namespace_restores_into_a_new_namespace_identical_except_server_set_fie
     raw = gzip.decompress(export.path.read_bytes())
     for needle in (SECRET_VALUE.encode(), base64.b64encode(SECRET_VALUE.encode())):
         assert needle not in raw and needle not in export.path.read_bytes()
+    # The CRD goes away too, so the restore must create it and wait until it is Established before its Widgets.
+    kube.delete_object("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}")
+    deadline = time.monotonic() + 60
+    while kube.get_object("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{group}") is not None:
+        assert time.monotonic() < deadline, "the CRD was not deleted within 60 s"
+        time.sleep(0.2)
     try:
         result = restore.restore(kube, export.path, key=secret_key, mapping={source: target})
+        actions = {o.key: o.action for o in result.outcomes}
+        assert actions[f"CustomResourceDefinition/widgets.{group}"] == "created"
+        assert actions[f"Widget/{target}/w1"] == "created" and actions[f"Ingress/{target}/web"] == "created"
         assert not result.failed, result.failed
         expected = [restore.remap(o, {source: target}) for o in bundle.read(export.path).opened(secret_key)]
         differences = []

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubebook.audit import catalog, yamlload
 from kubebook.audit.model import Finding, Resource
@@ -38,8 +37,7 @@ CONFIG_GROUP = "pod-security.admission.config.k8s.io/"
 _VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
 
 
-@dataclass(frozen=True)
-class LevelVersion:
+class LevelVersion(NamedTuple):
     level: str
     version: str = "latest"
 
@@ -47,8 +45,7 @@ class LevelVersion:
         return f"{self.level}:{self.version}"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     enforce: LevelVersion
     audit: LevelVersion
     warn: LevelVersion
@@ -57,8 +54,7 @@ class Policy:
 PRIVILEGED = LevelVersion("privileged")
 
 
-@dataclass(frozen=True)
-class PodSecurityConfig:
+class PodSecurityConfig(NamedTuple):
     """The PodSecurity plugin's defaults and exemptions, and where they were read from."""
 
     defaults: Policy = Policy(PRIVILEGED, PRIVILEGED, PRIVILEGED)
@@ -77,15 +73,14 @@ class PodSecurityConfig:
         return bool(runtime_class) and runtime_class in self.runtime_classes
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The admission answer for one pod create; ``exemption`` is namespace, user or runtimeClass when one applied."""
 
     allowed: bool
     policy: Policy | None = None
     message: str = ""
     exemption: str | None = None
-    label_errors: tuple[str, ...] = field(default=())
+    label_errors: tuple[str, ...] = ()
 
 
 def load_config(path: str | Path) -> PodSecurityConfig:

@@ -32,11 +32,12 @@ class Evidence:
 
 
 def html_exporter(show_code: bool = False) -> Any:
-    """An nbconvert HTML exporter for reports (code hidden unless asked), templates compiled."""
+    """The report exporter of :mod:`kubebook.views.report` (offline, titled, no prompts), templates compiled."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not show_code, embed_images=True)
+    from kubebook.views.report import html_exporter as report_exporter
+
+    exporter = report_exporter(show_code)
     try:  # compiled templates are kept between processes (Jinja checks each file's checksum)
         from jinja2 import FileSystemBytecodeCache
 

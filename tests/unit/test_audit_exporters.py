@@ -118,3 +118,14 @@ def test_empty_result_renders_everywhere(tmp_path: Path) -> None:
     for fmt in ("table", "json", "sarif", "junit", "html"):
         assert render(empty, fmt)
     assert json.loads(render(empty, "json"))["findings"] == []
+
+
+def test_json_text_is_exactly_what_the_encoder_gives_for_the_document(result) -> None:  # type: ignore[no-untyped-def]
+    """to_json writes findings from pre-encoded pieces; the text must equal json.dumps of the plain document
+    (waived rows, null namespaces and CIS ids, escapes and non-ASCII included)."""
+    from kubebook.audit.exporters import json_out
+
+    for include_passed in (False, True):
+        expected = json.dumps(json_out.document(result, include_passed), separators=(",", ":")) + "\n"
+        assert json_out.to_json(result, include_passed) == expected
+    assert '"waived":true' in json_out.to_json(result) and '"namespace":null' in json_out.to_json(result)

@@ -93,13 +93,17 @@ class FindingRows:
     def records(self, *, include_passed: bool = True) -> list[dict[str, Any]]:
         """Rows as dicts with every column of ``COLUMNS``, worst first: unwaived before waived, then
         result, severity, check and resource (what the exporters print)."""
+        return [_record(*row) for row in self.sorted_rows(include_passed=include_passed)]
+
+    def sorted_rows(self, *, include_passed: bool = True) -> list[tuple[Check, Resource, str, str, str | None]]:
+        """``rows`` in the order ``records`` uses, as tuples (for exporters that need no dicts)."""
         def key(row: tuple[Check, Resource, str, str, str | None]) -> tuple[Any, ...]:
             check, resource, result, _, waiver = row
             namespace = resource.namespace
             return (waiver is not None, RESULT_ORDER[result], severity_rank(check.severity), check.id,
                     resource.kind, namespace is not None, namespace or "", resource.name)
 
-        return [_record(*row) for row in sorted(self.rows(include_passed=include_passed), key=key)]
+        return sorted(self.rows(include_passed=include_passed), key=key)
 
     def counts(self) -> dict[str, int]:
         """Rows per result (waived ones apart, under ``waived``)."""

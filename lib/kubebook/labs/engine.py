@@ -231,10 +231,12 @@ def check(cluster: Cluster, lab_id: str, step_id: str | None = None, *, who: str
 
 
 def hint(lab_id: str, step_id: str, who: str | None = None) -> list[str]:
-    """Reveal one more hint of a step (counted in progress); returns every hint revealed so far."""
+    """Reveal one more hint of a step (counted in progress); returns every hint revealed so far, with
+    ``<workspace>`` replaced by the trainee's workspace folder."""
     step = model.get(lab_id).step(step_id)
     shown = progress.record_hint(lab_id, step_id, len(step.hints), who)
-    return list(step.hints[:shown])
+    folder = str(progress.workspace(lab_id, who))
+    return [text.replace("<workspace>", folder) for text in step.hints[:shown]]
 
 
 def status(lab_id: str | None = None, who: str | None = None) -> list[dict[str, Any]]:

@@ -156,9 +156,15 @@ def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | 
               "text/html": f'<p style="font-size:1.2em;color:{colour}"><b>{html.escape(decision.state)}</b>: '
                            f"{html.escape(decision.message)}</p>"}
     show(bundle, raw=True, display_id=decision._handles[0])
-    if follow_up is not None and (decision.state != WAITING or update):
-        decision.shown = follow_up()
-        show(decision.shown, display_id=decision._handles[1])
+    if follow_up is None:
+        return
+    if decision.state == WAITING and not update:
+        # a place for the follow-up (re-audit, verification) that the Apply click fills in
+        show({"text/plain": "shown here after Apply", "text/html": "<p><i>shown here after Apply</i></p>"},
+             raw=True, display_id=decision._handles[1])
+        return
+    decision.shown = follow_up()
+    show(decision.shown, display_id=decision._handles[1])
 
 
 def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follow_up: Callable[[], Any] | None,

@@ -75,3 +75,29 @@ def test_plotly_embeds_its_library_only_in_headless_runs(monkeypatch: pytest.Mon
         assert pio.renderers.default == renderer
     finally:
         pio.renderers.default = previous
+
+
+def test_the_apply_click_redraws_outcome_and_follow_up_where_they_were_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    from kubebook import notebook
+
+    shown: list[tuple[str, object, object]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(("display", obj, kw.get(
+        "display_id"))))
+    monkeypatch.setattr(IPython.display, "update_display", lambda obj, **kw: shown.append(("update", obj, kw.get(
+        "display_id"))))
+    before = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}
+    after = {**before, "metadata": {"name": "a", "labels": {"x": "y"}}}
+    audits = iter(["re-audit after"])
+    decision = notebook.guard([diff_objects(before, after)], lambda: "done", dry_run=False, confirm=False,
+                              interactive=True, follow_up=lambda: next(audits))
+    assert decision.state == notebook.WAITING
+    placeholders = {d for kind, _, d in shown if kind == "display" and d}
+    assert set(decision._handles) <= placeholders, "both the outcome and the follow-up have a place to redraw"
+    box = next(obj for kind, obj, _ in shown if kind == "display" and hasattr(obj, "children"))
+    box.children[0].click()
+    updates = {d: obj for kind, obj, d in shown if kind == "update"}
+    assert decision.state == notebook.APPLIED and decision.result == "done"
+    assert "applied 1 change(s)" in updates[decision._handles[0]]["text/plain"]
+    assert updates[decision._handles[1]] == "re-audit after"

@@ -174,6 +174,10 @@ class LocalCluster:
             state = self._new_state()
         layout = self._layout(state)
         records = self._records(state)
+        if self.with_metrics or (self.with_metrics is None and state.get("metrics")):
+            from kubebook.localcluster import metrics
+
+            metrics.write_kwok_config(layout)  # KWOK starts with its usage emulation, no restart later
         try:
             plan = [(name, factory()) for name, factory in self._plan(layout)]
         except BuildError as error:

@@ -79,3 +79,13 @@ def test_cli_check_json_fails_at_the_start_and_passes_after_the_solution(
     labs.solve(kube, lab.id)
     code, doc = check("--wait", "20")
     assert code == 0 and all(s["passed"] for s in doc["steps"]), doc
+
+
+def test_reset_removes_a_labs_cluster_scoped_policy_before_it_returns(kube: Cluster) -> None:
+    lab = model.get("vap-image-provenance")
+    labs.reset(kube, lab.id, who="ci")
+    labs.solve(kube, lab.id, lab.steps[0].id, who="ci")
+    assert labs.check(kube, lab.id, lab.steps[0].id, who="ci", wait=20).passed
+    labs.reset(kube, lab.id, who="ci")
+    assert kube.get_object(*[(o["apiVersion"], o["kind"], o["name"]) for o in lab.cluster_objects][1]) is None
+    assert not labs.check(kube, lab.id, lab.steps[0].id, who="ci").passed, "the policy still acts after reset"

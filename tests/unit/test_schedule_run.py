@@ -22,13 +22,14 @@ from test_schedule_notify import Receiver
 
 from kubebook.archive import Archive
 from kubebook.errors import ScheduleError
-from kubebook.notebook import records_from_notebook
 from kubebook.schedule import Scheduler, find_schedule, load_schedules
 from kubebook.schedule.state import StateStore
 
 T0 = datetime(2026, 1, 10, 10, 0, 30, tzinfo=UTC)
 WORK = """
 import os, pathlib, time
+pids = os.environ.get("KUBEBOOK_TEST_PIDS")  # written before any import: a loaded machine can outlast a timeout
+pathlib.Path(pids, os.environ["KUBEBOOK_RUN_ID"]).write_text(str(os.getpid())) if pids else None
 from kubebook.notebook import record
 
 record("pid", os.getpid())
@@ -211,8 +212,9 @@ def test_a_run_failing_once_succeeds_on_its_retry_without_a_notification(
 
 
 def test_a_timed_out_run_among_parallel_ones_is_killed_and_notified(
-        tmp_path: Path, places: tuple[Path, Path]) -> None:
+        tmp_path: Path, places: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     archive, _ = places
+    monkeypatch.setenv("KUBEBOOK_TEST_PIDS", str(tmp_path))
     with Receiver() as receiver:
         file = schedule_file(
             tmp_path,
@@ -223,8 +225,7 @@ def test_a_timed_out_run_among_parallel_ones_is_killed_and_notified(
     assert [(r.schedule, r.status) for r in results] == [("stuck", "timeout"), ("quick", "succeeded")]
     (body,) = receiver.bodies
     assert (body["schedule"], body["status"]) == ("stuck", "timeout")
-    stuck = nbformat.read(Path(results[0].last.run_dir) / "notebook.ipynb", as_version=4)
-    pid = records_from_notebook(stuck)["pid"]
+    pid = int((tmp_path / results[0].last.run_id).read_text())
     status = Path(f"/proc/{pid}/status")
     assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still runs"
 

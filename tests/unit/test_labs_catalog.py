@@ -207,3 +207,22 @@ def test_bad_lab_ids_and_steps_exit_2_before_any_connection(capsys: pytest.Captu
         assert err.count("\n") == 1 and err.startswith("kubebook: ") and "nope" in err
     code, _, err = kubebook(capsys, "lab", "hint", "capstone", "nope")
     assert code == 2 and "has no step 'nope'" in err
+
+
+def test_the_cis_lab_is_graded_from_its_workspace_files_alone(tmp_path: Path) -> None:
+    """No cluster needed: the starting manifests fail every step, the solution's flag edits pass each."""
+    from kubebook.labs import local
+    from kubebook.labs.probes import Context
+
+    lab = model.get("cis-controlplane")
+    ctx = Context(cluster=None, lab=lab, workspace=tmp_path)  # type: ignore[arg-type]
+    for relative, text in lab.workspace_files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    assert [engine.verify_step(ctx, s).passed for s in lab.steps] == [False] * len(lab.steps)
+    for step in lab.steps:
+        for action in step.solution:
+            local.set_flags(ctx, **action["set_flags"])
+        assert engine.verify_step(ctx, step).passed, engine.verify_step(ctx, step).reason
+    command = (tmp_path / "manifests" / "kube-apiserver.yaml").read_text()
+    assert command.count("--anonymous-auth") == 1 and "--anonymous-auth=false" in command

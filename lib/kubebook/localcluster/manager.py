@@ -197,7 +197,8 @@ class LocalCluster:
         started: list[ProcessRecord] = []
         try:
             rbac_done = False
-            for name, argv in plan:
+            deferred: list[tuple[str, ProcessRecord]] = []
+            for position, (name, argv) in enumerate(plan):
                 if name not in missing:
                     continue
                 if not rbac_done and not name.startswith(("etcd-", "kube-apiserver-")):
@@ -208,6 +209,15 @@ class LocalCluster:
                 started.append(record)
                 state["components"][name] = record.to_dict()
                 self._save_state(state)
+                # Apiservers start together and are waited for after the last: each spends many seconds filling
+                # its watch caches, and a restored or repaired ha cluster should not pay that once per member.
+                later = [n for n, _ in plan[position + 1:] if n in missing]
+                if name.startswith("kube-apiserver-") and later and later[0].startswith("kube-apiserver-"):
+                    deferred.append((name, record))
+                    continue
+                for waiting, waiting_record in deferred:
+                    self._wait_healthy(waiting, waiting_record, layout, plan)
+                deferred.clear()
                 self._wait_healthy(name, record, layout, plan)
             self._converge(layout, state, progress, wait_nodes)
         except BaseException:

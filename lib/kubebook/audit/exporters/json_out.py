@@ -25,13 +25,17 @@ def finding_records(result: AuditResult, include_passed: bool) -> list[dict[str,
 
 
 def document(result: AuditResult, include_passed: bool) -> dict[str, Any]:
+    return {**_head(result), "findings": finding_records(result, include_passed)}
+
+
+def _head(result: AuditResult) -> dict[str, Any]:
+    """Every key of the document before ``findings``, in order."""
     return {
         "tool": {"name": "kubebook", "version": __version__},
         "source": result.source, "location": result.location, "generated_at": result.generated_at,
         "score": result.score,
         "counts": counts(result),
         "expired_waivers": [w.describe() for w in result.expired_waivers],
-        "findings": finding_records(result, include_passed),
     }
 
 
@@ -42,9 +46,7 @@ def to_json(result: AuditResult, include_passed: bool = False) -> str:
     title, CIS id and remediation repeat in every one of its findings) instead of
     one dict per finding for the encoder: measured ~2x faster on 5,000 findings.
     """
-    head = document(result, include_passed=False)
-    del head["findings"]
-    text = json.dumps(head, separators=(",", ":"))
+    text = json.dumps(_head(result), separators=(",", ":"))
     return text[:-1] + ',"findings":[' + ",".join(_finding_texts(result, include_passed)) + "]}\n"
 
 

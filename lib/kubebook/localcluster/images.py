@@ -69,8 +69,8 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def layer(entries: Iterable[Entry]) -> tuple[bytes, str]:
-    """(gzipped layer, diff id of the uncompressed tar), both reproducible."""
+def layer(entries: Iterable[Entry], level: int = 6) -> tuple[bytes, str]:
+    """(gzipped layer, diff id of the uncompressed tar), both reproducible; ``level`` is gzip's."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for entry in sorted(entries, key=lambda e: e.path):
@@ -89,17 +89,17 @@ def layer(entries: Iterable[Entry]) -> tuple[bytes, str]:
                 tar.addfile(info, io.BytesIO(data))
     uncompressed = raw.getvalue()
     packed = io.BytesIO()
-    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=6) as archive:
+    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=level) as archive:
         archive.write(uncompressed)
     return packed.getvalue(), _digest(uncompressed)
 
 
-def image(repository: str, tag: str, layers: list[list[Entry]], config: dict[str, Any]) -> Image:
+def image(repository: str, tag: str, layers: list[list[Entry]], config: dict[str, Any], level: int = 6) -> Image:
     """An OCI image (linux/amd64) from layer entry lists and a runtime config (Cmd, Entrypoint, User ...)."""
     built = Image(repository, tag)
     descriptors, diff_ids = [], []
     for entries in layers:
-        blob, diff_id = layer(entries)
+        blob, diff_id = layer(entries, level)
         digest = _digest(blob)
         built.blobs[digest] = blob
         descriptors.append({"mediaType": LAYER_TYPE, "digest": digest, "size": len(blob)})

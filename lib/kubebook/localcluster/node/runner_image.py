@@ -116,7 +116,8 @@ def runner_image(project: Path, venv: Path, tag: str = "0.1.0") -> Image:
             project_entries.append(Entry(str(TARGET / part), source=source))
     config = {"Env": [f"PATH={TARGET}/.venv/bin:/bin:/usr/bin", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp/home"],
               "WorkingDir": str(TARGET), "User": "10001:10001", "Cmd": ["kubebook", "--help"]}
-    return images.image("kubebook", tag, [_dedupe(base), venv_entries, project_entries], config)
+    # gzip level 1: the venv layer is ~1.3 GB, and level 6 costs minutes of CPU for little size
+    return images.image("kubebook", tag, [_dedupe(base), venv_entries, project_entries], config, level=1)
 
 
 def _venv_entries(venv: Path) -> list[Entry]:

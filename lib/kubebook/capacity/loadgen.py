@@ -5,9 +5,11 @@ reports for each pod what its annotations ``kwok.x-k8s.io/usage-cpu`` and ``kwok
 say. This module creates Deployments on the KWOK nodes and, at each ``tick``, writes those annotations from
 a :class:`~kubebook.capacity.synthetic.Profile` (trend + daily and weekly seasonality + noise) evaluated at
 a simulated time that runs ``speed`` times faster than the clock, so a day of seasonality passes in minutes.
-One workload leaks memory: its usage grows each tick until it reaches its memory limit, then the pod is
-deleted (the "OOM kill"; KWOK cannot kill a process that does not exist), counted, and its Deployment
-starts a fresh one that leaks again. Everything goes through :mod:`kubebook.cluster`.
+One workload leaks memory: its usage grows each tick until it reaches its memory limit; then the generator
+plays the kernel and the kubelet (KWOK has no process to kill): it writes the container status a real OOM
+kill leaves (``lastState.terminated.reason: OOMKilled``, exit code 137, ``restartCount`` + 1), which the
+collector reads, and the container starts leaking again from its base. Everything goes through
+:mod:`kubebook.cluster`.
 """
 
 from __future__ import annotations
@@ -104,6 +106,23 @@ def apply(cluster: Any, namespace: str, workloads: list[Workload]) -> None:
         cluster.apply_object(manifest(workload, namespace), field_manager="kubebook-loadgen")
 
 
+def _oom_kill(cluster: Any, namespace: str, pod: dict[str, Any]) -> None:
+    """What the kubelet reports after the kernel OOM-killed the container: lastState OOMKilled, one more restart."""
+    import time
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    statuses = []
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        started = ((status.get("state") or {}).get("running") or {}).get("startedAt", now)
+        statuses.append({**status, "restartCount": int(status.get("restartCount", 0)) + 1,
+                         "state": {"running": {"startedAt": now}},
+                         "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": started,
+                                                      "finishedAt": now}}})
+    cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}/status",
+                    content_type="application/strategic-merge-patch+json",
+                    body={"status": {"containerStatuses": statuses}})
+
+
 def tick(cluster: Any, namespace: str, workloads: list[Workload], state: LoadState, simulated_seconds: float,
          seed: int = 0) -> dict[str, Any]:
     """Write every pod's usage annotations for this moment; grow the leaker and 'OOM-kill' it at its limit."""
@@ -117,11 +136,10 @@ def tick(cluster: Any, namespace: str, workloads: list[Workload], state: LoadSta
         if workload.leaks_mib_per_tick:
             size = workload.memory.base + state.leaked_mib.get(workload.name, 0.0)
             if size >= workload.memory_limit_mib:
-                cluster.delete_object("v1", "Pod", pod["metadata"]["name"], namespace)
+                _oom_kill(cluster, namespace, pod)
                 state.leaked_mib[workload.name] = 0.0
                 state.oom_kills += 1
                 killed += 1
-                continue
         cpu, memory = usage(workload, simulated_seconds, state, rng)
         cluster.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
                         content_type="application/merge-patch+json",

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import requests
 
-from kubebook.capacity import collect
+from kubebook.capacity import collect, loadgen
 from kubebook.cluster import connect, quantity
 from kubebook.localcluster import build
 from kubebook.localcluster.manager import LocalCluster
@@ -132,3 +132,22 @@ def test_cluster_status_lists_the_pipeline(pipeline):
     if build.RECIPES["prometheus"].is_cached():
         assert status["components"]["prometheus"]["healthy"]
         assert status["prometheus_url"].startswith("http://127.0.0.1:")
+
+
+def test_the_load_generator_leaks_until_an_oom_kill_the_collector_records(pipeline):
+    _, kube = pipeline
+    namespace = f"capacity-load-{uuid.uuid4().hex[:6]}"
+    workloads = [w for w in loadgen.plan(1) if w.name == "leaker"]
+    try:
+        loadgen.apply(kube, namespace, workloads)
+        _poll("the leaker pod running", lambda: [
+            p for p in kube.list_path(f"/api/v1/namespaces/{namespace}/pods")
+            if (p.get("status") or {}).get("phase") == "Running"], timeout=60)
+        state = loadgen.LoadState()
+        kills = [loadgen.tick(kube, namespace, workloads, state, 0)["oom_kills"] for _ in range(14)]
+        assert kills.index(1) == 12 and state.oom_kills == 1  # (256 - 64) / 16 ticks of leaking, then the kill
+        inventory = collect.inventory(kube)
+        (leaker,) = [info for (ns, _, _), info in inventory.containers.items() if ns == namespace]
+        assert leaker["oom_killed"] and leaker["memory_limit"] == 256 * 2**20 and leaker["workload"] == "leaker"
+    finally:
+        kube.delete_object("v1", "Namespace", namespace)

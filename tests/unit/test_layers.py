@@ -6,6 +6,7 @@ named as whole packages here once they exist, so their ``__init__`` is checked t
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -32,7 +33,13 @@ def lint(config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tup
     path = tmp_path / "importlinter.ini"
     path.write_text(config, encoding="utf-8")
     capsys.readouterr()
-    code = lint_imports(config_filename=str(path), no_cache=True, no_logo=True)
+    loggers = [lg for lg in logging.Logger.manager.loggerDict.values()
+               if isinstance(lg, logging.Logger) and not lg.disabled]
+    try:
+        code = lint_imports(config_filename=str(path), no_cache=True, no_logo=True)
+    finally:  # import-linter configures logging with disable_existing_loggers: give later tests theirs back
+        for logger in loggers:
+            logger.disabled = False
     return code, capsys.readouterr().out
 
 

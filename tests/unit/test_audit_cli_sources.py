@@ -20,3 +20,11 @@ def test_unknown_control_plane_is_refused_before_the_cluster_is_read(capsys: pyt
     # --cluster points at a file that does not exist: had the cluster been read first, the error would name it
     assert main(["audit", "--cluster", str(tmp_path / "nope"), "--control-plane", "ghost"]) == 2
     assert "no local control plane named 'ghost'" in capsys.readouterr().err
+
+
+def test_an_unexpected_file_system_error_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    # --output into a folder that does not exist: the audit handler does not expect it
+    target = tmp_path / "no-such-dir" / "report.json"
+    assert main(["audit", "--manifests", str(tmp_path), "--format", "json", "--output", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No such file or directory" in err and "Traceback" not in err

@@ -83,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("kubebook: interrupted\n")
         return 130
+    except OSError as error:  # a full disk or a read-only folder no handler expected: one line, not a traceback
+        if args.debug:
+            traceback.print_exc()
+        where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+        sys.stderr.write(f"kubebook: {error.strerror or error}{where}\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

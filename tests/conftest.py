@@ -16,6 +16,7 @@ beside the unit tests of their module but are not ``unit``), ``cluster``,
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from kubebook import cluster as cluster_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["KUBEBOOK_HEADLESS"] = "1"
+# Lab progress written by nbval runs of the labs goes to a throwaway folder, not the user's own progress.
+os.environ.setdefault("KUBEBOOK_LABS_DIR", tempfile.mkdtemp(prefix="kubebook-labs-"))
 
 # Tests in tests/unit that start processes: a whole file (None) or the named tests.
 PROCESS_TESTS: dict[str, set[str] | None] = {

@@ -145,6 +145,7 @@ class Cluster:
             response = self.api_client.call_api(method, url, header_params=headers, body=payload,
                                                 _request_timeout=timeout)
             data = response.read()
+            response.response.release_conn()  # back to the pool: the next page reuses the TLS connection
             if not 200 <= response.status <= 299:
                 raise api_error(method, path, response.status, data)
             return json.loads(data) if data else None
@@ -238,7 +239,9 @@ class Cluster:
         headers = {"Accept": "text/plain", **self.api_client.default_headers}
         self.api_client.update_params_for_auth(headers, None, ["BearerToken"], path, "GET", None)
         response = call(self.api_client.call_api, "GET", url, header_params=headers, server=self.server)
-        return bytes(response.read()).decode("utf-8", "replace")
+        data = bytes(response.read())
+        response.response.release_conn()
+        return data.decode("utf-8", "replace")
 
     def apply_object(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False,
                      force: bool = True) -> dict[str, Any]:

@@ -123,4 +123,14 @@ def test_report_links_point_at_each_report_relative_to_the_notebook(archive: Pat
     first = runs.iloc[0]
     assert f'href="reports/audit/2026/01/{first.run_id}/report.html"' in html
     assert html.count("<tr>") == 5
+    assert "<th>Score</th><th>Outcome</th>" in html
+    assert "<td>90</td>" in html and "<td>75.5</td>" in html, "each run's recorded score"
     assert "Showing the latest 2 of 4 runs" in reportview.report_links(runs, limit=2, base=tmp_path).data
+
+
+def test_report_links_show_each_runs_outcome(tmp_path: Path) -> None:
+    store = Archive(tmp_path / "reports")
+    seal(store, "remediate", 3, "succeeded", {"outcome": {"state": "dry run", "counts": {"change": 2}}})
+    seal(store, "info", 4, "succeeded", {"status": "ok"})
+    html = reportview.report_links(reportview.runs_frame(store.root), base=tmp_path).data
+    assert "<td></td><td>dry run</td>" in html and "<td></td><td>ok</td>" in html

@@ -173,14 +173,31 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
             href = target.resolve().as_uri()
         colour = STATUS_COLOURS.get(run.status, "#57606a")
         duration = "" if pd.isna(run.duration_seconds) else f"{run.duration_seconds:.1f} s"
+        score, outcome = headline_of(Path(run.run_dir))
         rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank">{html.escape(run.run_id)}'
                     f"</a></td><td>{html.escape(run.runbook)}</td>"
                     f'<td style="color:{colour};font-weight:600">{html.escape(run.status)}</td>'
+                    f"<td>{html.escape(score)}</td><td>{html.escape(outcome)}</td>"
                     f"<td>{run.started:%Y-%m-%d %H:%M:%S}</td><td>{duration}</td>"
                     f"<td><code>{html.escape(str(target))}</code></td></tr>")
     more = f"<p>Showing the latest {limit} of {len(runs)} runs.</p>" if len(runs) > limit else ""
-    return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Started (UTC)</th>"
-                "<th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>" + more)
+    return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Score</th><th>Outcome</th>"
+                "<th>Started (UTC)</th><th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows)
+                + "</tbody></table>" + more)
+
+
+def headline_of(run_dir: Path) -> tuple[str, str]:
+    """(score, outcome) a run recorded, as text: ``score``, and the guard's ``outcome`` state (else ``status``)."""
+    try:
+        records = json.loads((run_dir / "results.json").read_text(encoding="utf-8")).get("records") or {}
+    except (OSError, ValueError, AttributeError):
+        return "", ""
+    score = records.get("score")
+    outcome = records.get("outcome")
+    if isinstance(outcome, dict):
+        outcome = outcome.get("state")
+    shown = f"{score:g}" if _is_number(score) else ""
+    return shown, str(outcome if outcome is not None else records.get("status") or "")
 
 
 def browser_headline(root: Path, runs: pd.DataFrame) -> Any:

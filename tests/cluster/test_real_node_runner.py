@@ -10,10 +10,12 @@ the readonly ServiceAccount.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -51,16 +53,18 @@ def test_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node(tmp_path: Pat
     reports = lc.root / "node-0" / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     os.chown(reports, 10001, 10001)
+    volume = f"kubebook-reports-{uuid.uuid4().hex[:6]}"  # a deleted PV lingers while its finalizer runs
     kube.core.create_persistent_volume(client.V1PersistentVolume(
-        metadata=client.V1ObjectMeta(name=f"kubebook-reports-{lc.name}"),
+        metadata=client.V1ObjectMeta(name=volume),
         spec=client.V1PersistentVolumeSpec(
             capacity={"storage": "5Gi"}, access_modes=["ReadWriteMany"], storage_class_name="",
             persistent_volume_reclaim_policy="Retain",
             host_path=client.V1HostPathVolumeSource(path=str(reports), type="Directory"),
             claim_ref=client.V1ObjectReference(namespace=NAMESPACE, name="kubebook-reports"))))
     try:
-        for path in sorted(out.glob("*.yaml")):
-            for document in yaml.safe_load_all(path.read_text()):
+        order = yaml.safe_load((out / "kustomization.yaml").read_text())["resources"]  # namespace first
+        for name in order:
+            for document in yaml.safe_load_all((out / name).read_text()):
                 if document and document.get("kind") not in (None, "Kustomization"):
                     utils.create_from_dict(kube.core.api_client, document)
         cronjob = kube.batch.read_namespaced_cron_job("kubebook-cluster-info", NAMESPACE)
@@ -85,5 +89,7 @@ def test_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node(tmp_path: Pat
         archived = list(reports.rglob("*.ipynb"))
         assert archived, f"nothing archived under {reports}"
     finally:
-        kube.core.delete_namespace(NAMESPACE)
-        kube.core.delete_persistent_volume(f"kubebook-reports-{lc.name}")
+        for delete, name in ((kube.core.delete_namespace, NAMESPACE),
+                             (kube.core.delete_persistent_volume, volume)):
+            with contextlib.suppress(client.exceptions.ApiException):
+                delete(name)

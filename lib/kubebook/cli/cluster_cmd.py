@@ -82,6 +82,12 @@ def _up(args: argparse.Namespace) -> int:
     cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes, real_nodes=args.real_nodes,
                            with_metrics=args.with_metrics)
     wants_real = args.real_nodes if args.real_nodes is not None else cluster.load_state().get("real_nodes", 0)
+    if args.real_nodes is None and not wants_real:
+        from kubebook.localcluster.node.hostcheck import check_host
+
+        support = check_host()
+        _progress("real nodes: 0 (opt-in; this host could run one: --real-nodes 1)" if support.supported
+                  else f"real nodes: 0 ({support.summary()})")
     wants_metrics = bool(args.with_metrics or cluster.load_state().get("metrics"))
     build.build_all(_progress, real_node=bool(wants_real), metrics=wants_metrics)
     status = cluster.up(progress=_progress)

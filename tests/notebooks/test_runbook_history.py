@@ -18,6 +18,8 @@ from pathlib import Path
 from kubebook.audit import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
+# What a browser would fetch: a src attribute, a CSS @import or url() pointing at another host.
+FETCH = re.compile(r"""(?:\bsrc\s*=\s*["']?|@import\s+["']?|url\(\s*["']?)(https?://[^"')\s>]+)""", re.IGNORECASE)
 
 
 def kubebook_run(notebook: str, archive: Path, kubeconfig: Path, *parameters: tuple[str, str],
@@ -53,8 +55,13 @@ def test_two_runs_into_one_archive_compare_with_each_other(local_cluster: Path, 
     assert records["changes"].get("still open", 0) > 0 and records["changes"].get("new", 0) < len(
         records["open_findings"]), records["changes"]
 
-    # The report shows a failing check's remediation in full, not cut at 50 characters.
-    page = html.unescape(re.sub(r"<[^>]+>", "", (second_dir / "report.html").read_text()))
+    # The archived report: the runbook's title, nothing fetched from a third party (plotly.js is inside).
+    raw = (second_dir / "report.html").read_text()
+    assert re.findall(r"<title>(.*?)</title>", raw) == ["Harden: audit"]
+    assert FETCH.findall(raw) == [], FETCH.findall(raw)[:5]
+    assert "In&nbsp;[" not in raw
+    # It shows a failing check's remediation in full, not cut at 50 characters.
+    page = html.unescape(re.sub(r"<[^>]+>", "", raw))
     check = catalog.load_catalog()[records["top_risks"][0]]
     assert check.remediation in page
     assert "recorded score" not in page, "record() is silent"

@@ -63,7 +63,8 @@ def test_changes_view_shows_each_objects_unified_diff() -> None:
     assert "None" not in shown.html and "<details open" in shown.html
 
 
-@pytest.mark.parametrize(("headless", "renderer"), [("1", "plotly_mimetype+notebook"), ("", "plotly_mimetype")])
+@pytest.mark.parametrize(("headless", "renderer"), [("1", "plotly_mimetype+kubebook_offline"),
+                                                   ("", "plotly_mimetype")])
 def test_plotly_embeds_its_library_only_in_headless_runs(monkeypatch: pytest.MonkeyPatch, headless: str,
                                                          renderer: str) -> None:
     import plotly.io as pio
@@ -101,3 +102,15 @@ def test_the_apply_click_redraws_outcome_and_follow_up_where_they_were_shown(mon
     assert decision.state == notebook.APPLIED and decision.result == "done"
     assert "applied 1 change(s)" in updates[decision._handles[0]]["text/plain"]
     assert updates[decision._handles[1]] == "re-audit after"
+
+
+def test_headless_figures_carry_no_cdn_script() -> None:
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    views.configure_plotly()
+    figure = go.Figure(go.Bar(x=["a"], y=[1]))
+    offline = pio.renderers[views.OFFLINE].to_mimebundle(figure.to_dict())["text/html"]
+    stock = pio.renderers["notebook"].to_mimebundle(figure.to_dict())["text/html"]
+    assert "mathjax" in stock.lower() and "https://" in stock, "plotly's own renderer does call a CDN"
+    assert "https://" not in offline and "Plotly.newPlot" in offline

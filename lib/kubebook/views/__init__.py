@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -176,4 +177,25 @@ def configure_plotly() -> None:
     import plotly.io as pio
 
     headless = os.environ.get("KUBEBOOK_HEADLESS", "").strip() not in ("", "0")
-    pio.renderers.default = "plotly_mimetype+notebook" if headless else "plotly_mimetype"
+    if OFFLINE not in pio.renderers:
+        pio.renderers[OFFLINE] = _offline_renderer()
+    pio.renderers.default = f"plotly_mimetype+{OFFLINE}" if headless else "plotly_mimetype"
+
+
+OFFLINE = "kubebook_offline"
+_MATHJAX_CDN = re.compile(r"""<script[^>]*\bsrc=["']https?://[^"']*mathjax[^"']*["'][^>]*>\s*</script>""", re.I)
+
+
+def _offline_renderer() -> Any:
+    """plotly's ``notebook`` renderer (plotly.js embedded once) without the MathJax ``<script src>`` to a CDN that
+    plotly adds to every figure: reports are evidence and must not call third parties (titles here have no TeX)."""
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):  # type: ignore[misc]
+        def to_mimebundle(self, fig_dict: Any) -> dict[str, Any]:
+            bundle = dict(super().to_mimebundle(fig_dict))
+            if "text/html" in bundle:
+                bundle["text/html"] = _MATHJAX_CDN.sub("", bundle["text/html"])
+            return bundle
+
+    return OfflineNotebookRenderer()

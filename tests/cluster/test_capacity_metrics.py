@@ -68,6 +68,8 @@ def known_pod(pipeline):
     namespace = f"capacity-{uuid.uuid4().hex[:6]}"
     kube.apply_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
                       field_manager="test")
+    # admission refuses a pod until the service-account controller has made the namespace's default account
+    _poll("the default ServiceAccount", lambda: kube.get_object("v1", "ServiceAccount", "default", namespace))
     kube.create_object({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "known", "namespace": namespace, "labels": {"team": "capacity"},

@@ -24,6 +24,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p = commands.add_parser("build", help="build and cache the upstream binaries (only what is missing)")
     p.add_argument("--force", action="store_true", help="rebuild even when cached")
     p.add_argument("--only", action="append", choices=sorted(build.RECIPES), help="build only this component")
+    p.add_argument("--real-node", action="store_true",
+                   help="also build the real worker node's parts (kubelet's runtime, CNI, policy agent, registry) "
+                        "when this host can run a real node; otherwise say why and build the rest")
     p.set_defaults(handler=_build)
 
     p = commands.add_parser("up", help="start (or repair) a local cluster")
@@ -74,7 +77,15 @@ def _name(parser: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    build.build_all(_progress, force=args.force, only=args.only)
+    real_node = False
+    if args.real_node:
+        from kubebook.localcluster.node.hostcheck import check_host
+
+        support = check_host()
+        real_node = support.supported
+        if not real_node:
+            _progress(f"real node parts not built: {support.summary()}")
+    build.build_all(_progress, force=args.force, only=args.only, real_node=real_node)
     return 0
 
 

@@ -25,6 +25,7 @@ class Node(NamedTuple):
     memory_gib: float  # allocatable memory
     pods: int  # allocatable pod slots
     taints: str  # key=value:effect, comma-separated
+    runtime: str = ""  # "real" (a kubelet runs containers) or "simulated" (a KWOK node: Running without a process)
 
 
 class Namespace(NamedTuple):
@@ -60,8 +61,16 @@ def nodes(cluster: Cluster) -> list[Node]:
             node["metadata"]["name"], labels.get("kubebook.io/pool", labels.get("type", "")), _ready(node),
             quantity(alloc.get("cpu")), round(quantity(alloc.get("memory")) / 2**30, 2),
             int(quantity(alloc.get("pods"))),
-            ",".join(f"{t.get('key')}={t.get('value') or ''}:{t.get('effect')}" for t in taints)))
+            ",".join(f"{t.get('key')}={t.get('value') or ''}:{t.get('effect')}" for t in taints),
+            "simulated" if _simulated(node) else "real"))
     return rows
+
+
+def _simulated(node: dict[str, Any]) -> bool:
+    """A KWOK node: KWOK's own annotation, or the ``type=kwok`` label the local cluster's KWOK manages."""
+    meta = node.get("metadata") or {}
+    return ((meta.get("annotations") or {}).get("kwok.x-k8s.io/node") == "fake"
+            or (meta.get("labels") or {}).get("type") == "kwok")
 
 
 def namespaces(cluster: Cluster) -> list[Namespace]:

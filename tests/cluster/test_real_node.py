@@ -205,6 +205,13 @@ def test_secret_mounted_as_a_file_is_readable_inside_and_encrypted_in_etcd(kube,
     assert stored[f"/registry/secrets/{ns}/creds"].startswith("k8s:enc:secretbox:v1:")
 
 
+def test_the_inventory_shows_the_real_node_apart_from_the_simulated_ones(kube) -> None:
+    from kubebook import inventory
+
+    runtimes = {n.name: n.runtime for n in inventory.nodes(kube)}
+    assert sorted(runtimes.values()) == ["real", "simulated"], runtimes
+
+
 def test_cluster_images_lists_busybox_by_name(real_cluster) -> None:
     from kubebook.localcluster.node.runtime import RealNode
 

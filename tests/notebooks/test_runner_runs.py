@@ -88,6 +88,7 @@ def test_cell_error_exits_1_and_the_report_shows_the_failing_cell(tmp_path: Path
     assert "ValueError: deliberate failure in step two" in outcome.error
     text = report_text(outcome.run_dir)
     assert "An Exception was encountered at" in text
+    assert "code cell 3 (" in text, "the banner names the cell as the report numbers it (no In [n] prompts shown)"
     assert "deliberate failure in step two" in text
     assert "raise ValueError(" in text, "the anchor repeats the failing cell's source although code is hidden"
     assert "never reached" not in text, "code is hidden and the cell after the failure did not run"

@@ -54,6 +54,20 @@ def test_index_lists_every_run_newest_first(archive: Archive) -> None:
     assert 'href="audit/2026/03/run-1/report.html"' in html
 
 
+def test_index_shows_each_runs_score_and_outcome(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "reports")
+    records = {"score": 91.5, "decision": {"state": "dry run", "counts": {}}}
+    archive.seal_run(run_id="scored", runbook="audit", started=T0, ended=T0, status="succeeded", exit_code=0,
+                     trigger="cli", artifacts={"notebook.ipynb": b"{}", "report.html": b"<p></p>",
+                                               "results.json": json.dumps({"records": records}).encode()})
+    seal(archive, "bare", T0 + timedelta(hours=1))  # no records: listed, no score
+    rows = {r["run_id"]: r for r in json.loads((archive.root / "index.json").read_text())["runs"]}
+    assert (rows["scored"]["score"], rows["scored"]["outcome"]) == (91.5, "dry run")
+    assert rows["bare"]["score"] is None and rows["bare"]["outcome"] is None
+    html = (archive.root / "index.html").read_text()
+    assert "<th>Score</th><th>Outcome</th>" in html and "<td>91.5</td><td>dry run</td>" in html
+
+
 def test_list_runs_filters(archive: Archive) -> None:
     seal(archive, "run-x", T0 + timedelta(days=1), status="failed", runbook="dr")
     assert [r.run_id for r in archive.list_runs(runbook="dr")] == ["run-x"]

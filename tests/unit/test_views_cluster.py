@@ -13,10 +13,12 @@ from kubebook.views import cluster as overview
 
 def nodes() -> pd.DataFrame:
     return pd.DataFrame([
-        {"name": "a", "pool": "system", "ready": True, "cpu": 4.0, "memory_gib": 16.0, "pods": 110, "taints": ""},
-        {"name": "b", "pool": "workload", "ready": True, "cpu": 8.0, "memory_gib": 32.0, "pods": 110, "taints": ""},
+        {"name": "a", "pool": "system", "ready": True, "cpu": 4.0, "memory_gib": 16.0, "pods": 110, "taints": "",
+         "runtime": "simulated"},
+        {"name": "b", "pool": "workload", "ready": True, "cpu": 8.0, "memory_gib": 32.0, "pods": 110, "taints": "",
+         "runtime": "simulated"},
         {"name": "c", "pool": "workload", "ready": False, "cpu": 16.0, "memory_gib": 64.0, "pods": 110,
-         "taints": ""},
+         "taints": "", "runtime": "simulated"},
     ])
 
 
@@ -37,6 +39,14 @@ def test_pools_count_nodes_ready_and_capacity() -> None:
     assert pools.loc["workload", "ready"] == 1
     assert pools.loc["workload", "cpu"] == 24.0
     assert pools.loc["system", "memory_gib"] == 16.0
+
+
+def test_pools_show_real_and_simulated_nodes_apart() -> None:
+    rows = nodes()
+    rows.loc[rows["name"] == "c", "runtime"] = "real"
+    pools = overview.pools_frame(rows).set_index(["pool", "runtime"])
+    assert pools.loc[("workload", "simulated"), "nodes"] == 1
+    assert pools.loc[("workload", "real"), "cpu"] == 16.0
 
 
 def test_capacity_sums_requests_of_active_pods_only() -> None:

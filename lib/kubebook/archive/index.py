@@ -34,8 +34,10 @@ def render_html(rows: Sequence[dict[str, Any]], generated: str) -> str:
             f"<td>{html.escape(row['runbook'])}</td>"
             f"<td style=\"color:{colour};font-weight:600\">{html.escape(row['status'])}</td>"
             f"<td>{html.escape(row['started'][:19].replace('T', ' '))}</td><td>{duration}</td>"
-            f"<td>{html.escape(str(row['trigger']))}</td></tr>")
-    rows_html = "\n".join(body) or '<tr><td colspan="6">No runs archived yet.</td></tr>'
+            f"<td>{html.escape(str(row['trigger']))}</td>"
+            f"<td>{html.escape(_score_text(row.get('score')))}</td>"
+            f"<td>{html.escape(str(row.get('outcome') or ''))}</td></tr>")
+    rows_html = "\n".join(body) or '<tr><td colspan="8">No runs archived yet.</td></tr>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kubebook reports</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
@@ -43,15 +45,48 @@ td,th{{padding:.3rem .8rem;border-bottom:1px solid #d0d7de;text-align:left}}</st
 <body><h1>kubebook reports</h1><p>{len(rows)} run(s); generated {html.escape(generated)}.
 Check integrity with <code>kubebook reports verify</code>.</p>
 <table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Started (UTC)</th><th>Duration</th>
-<th>Trigger</th></tr></thead><tbody>
+<th>Trigger</th><th>Score</th><th>Outcome</th></tr></thead><tbody>
 {rows_html}
 </tbody></table></body></html>
 """
 
 
+MAX_RESULTS_BYTES = 1 << 20  # a results.json larger than this is not read for the index (it is still verified)
+
+
+def _score_text(score: Any) -> str:
+    return f"{score:g}" if isinstance(score, int | float) and not isinstance(score, bool) else ""
+
+
+def headline(run_dir: Path) -> dict[str, Any]:
+    """``score`` and ``outcome`` of one run from its results.json records, for the index's columns.
+
+    The outcome is what the runbook recorded as ``outcome`` or ``status``, else the mutation
+    guard's decision state; a missing, oversized, symlinked or unreadable file gives neither
+    (the index still lists the run; ``reports verify`` judges the file).
+    """
+    path = run_dir / "results.json"
+    try:
+        info = path.lstat()
+        if not path.is_file() or path.is_symlink() or info.st_size > MAX_RESULTS_BYTES:
+            return {}
+        records = json.loads(path.read_bytes()).get("records") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(records, dict):
+        return {}
+    score = records.get("score")
+    outcome = records.get("outcome", records.get("status"))
+    decision = records.get("decision")
+    if not isinstance(outcome, str | int | float) and isinstance(decision, dict):
+        outcome = decision.get("state")
+    return {"score": score if _score_text(score) else None,
+            "outcome": str(outcome)[:120] if isinstance(outcome, str | int | float) else None}
+
+
 def write(root: Path, runs: Sequence[Any]) -> Path:
     """Write both index files atomically; returns the path of ``index.html``."""
-    rows = [run.to_dict() for run in runs]
+    rows = [{**run.to_dict(), **headline(run.run_dir)} for run in runs]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_bytes(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode(), 0o644)
     atomic_write_bytes(root / INDEX_HTML, render_html(rows, generated).encode(), 0o644)

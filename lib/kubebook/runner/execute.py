@@ -76,6 +76,20 @@ def _first_error(nb: Any) -> tuple[int, str] | None:
     return None
 
 
+def cell_name(nb: Any, index: int) -> str:
+    """How a reader finds cell ``index`` in the archived report, which shows no In [n] prompts.
+
+    Code cells are counted as the report numbers its steps (markdown between them does not
+    count), and the first line of the cell's source is quoted so the name survives edits.
+    """
+    cell = nb.cells[index]
+    if cell.get("cell_type") != "code":
+        return f"cell {index + 1}"
+    number = sum(1 for c in nb.cells[: index + 1] if c.get("cell_type") == "code")
+    first = next((line.strip() for line in str(cell.get("source", "")).splitlines() if line.strip()), "")
+    return f"code cell {number}" + (f" ({first[:60]}{'...' if len(first) > 60 else ''})" if first else "")
+
+
 def mark_stop(nb: Any, index: int, headline: str, detail: str) -> Any:
     """Insert papermill's banner (top) and anchor (before cell ``index``), adding the cell's source.
 
@@ -88,8 +102,7 @@ def mark_stop(nb: Any, index: int, headline: str, detail: str) -> Any:
     meta = cell.metadata.setdefault("papermill", {})
     meta["exception"], meta["status"] = True, "failed"
     nb.metadata.setdefault("papermill", {})["exception"] = True
-    count = cell.get("execution_count")
-    where = f"In [{count}]" if count else f"cell {index + 1}"
+    where = cell_name(nb, index)
     banner = nbformat.v4.new_markdown_cell(
         f"## <span {ERROR_STYLE}>{html.escape(headline)} at '<a href=\"#papermill-error-cell\">{where}</a>'."
         f"</span>\n\n{html.escape(detail)}")
@@ -159,8 +172,9 @@ def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeou
     found = _first_error(nb)
     if found is not None:
         index, message = found
+        where = cell_name(nb, index)
         nb = mark_stop(nb, index, "An Exception was encountered", message)
-        return Execution(nb, FAILED, f"cell {index + 1} failed: {message}", index)
+        return Execution(nb, FAILED, f"{where} failed: {message}", index)
     if failure is not None:
         return _stopped(nb, FAILED, "The run failed", f"{type(failure).__name__}: {failure}", stopped)
     return Execution(nb, SUCCEEDED)
@@ -168,8 +182,8 @@ def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeou
 
 def _stopped(nb: Any, status: str, headline: str, detail: str, index: int | None) -> Execution:
     if index is not None:
+        detail = f"{detail} (stopped at {cell_name(nb, index)})"
         nb = mark_stop(nb, index, headline, detail)
-        detail = f"{detail} (stopped at cell {index + 1})"
     return Execution(nb, status, f"{headline.lower()}: {detail}", index)
 
 

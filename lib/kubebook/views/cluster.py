@@ -21,10 +21,10 @@ def frame(rows: Sequence[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFra
 
 
 def pools_frame(nodes: pd.DataFrame) -> pd.DataFrame:
-    """Nodes grouped by pool: count, Ready count, allocatable CPU and memory."""
+    """Nodes grouped by pool and runtime (real or simulated): count, Ready count, allocatable CPU and memory."""
     if nodes.empty:
-        return pd.DataFrame(columns=["pool", "nodes", "ready", "cpu", "memory_gib"])
-    grouped = nodes.groupby("pool", dropna=False).agg(
+        return pd.DataFrame(columns=["pool", "runtime", "nodes", "ready", "cpu", "memory_gib"])
+    grouped = nodes.groupby(["pool", "runtime"], dropna=False).agg(
         nodes=("name", "count"), ready=("ready", "sum"), cpu=("cpu", "sum"), memory_gib=("memory_gib", "sum"))
     return grouped.reset_index()
 
@@ -67,6 +67,8 @@ def overview_headline(components: Sequence[Any], nodes: Sequence[Node], pods: Se
     cpu = sum(n.cpu for n in nodes)
     requested = sum(p.cpu_request for p in pods if p.phase not in ("Succeeded", "Failed"))
     value = "healthy" if not unhealthy else f"{len(unhealthy)} unhealthy"
+    real = sum(1 for n in nodes if n.runtime == "real")
     return headline("control plane", value, tone="good" if not unhealthy and ready == len(nodes) else "bad",
-                    change=f"{ready}/{len(nodes)} node(s) Ready; CPU requested {requested:g} of {cpu:g} cores",
+                    change=f"{ready}/{len(nodes)} node(s) Ready ({real} real, {len(nodes) - real} simulated); "
+                           f"CPU requested {requested:g} of {cpu:g} cores",
                     note=("unhealthy: " + ", ".join(unhealthy)) if unhealthy else "")

@@ -45,10 +45,33 @@ def applied(kube: Cluster, prod: object) -> Iterator[dict[str, object]]:
     after_plan = {n: kube.get_object("v1", "Namespace", n) for n in prod.namespaces()}
     first = apply(kube, prod.objects)
     second = apply(kube, prod.objects)
+    _wait_for_policies(kube, acting=True)  # admission reads policies from an informer: they act a moment later
     try:
         yield {"before": before, "changes": changes, "after_plan": after_plan, "first": first, "second": second}
     finally:
         remove(kube, prod.objects)
+        _wait_for_policies(kube, acting=False)  # or the next module's pods meet a policy that is being deleted
+
+
+def _refused(kube: Cluster, obj: dict) -> bool:
+    try:
+        kube.create_object(obj, dry_run=True)
+    except ApiError as error:
+        return "ValidatingAdmissionPolicy 'kubebook-" in error.message
+    return False
+
+
+def _wait_for_policies(kube: Cluster, *, acting: bool, timeout: float = 120.0) -> None:
+    """Until every policy refuses its violation (``acting``), or none does any more, in a namespace they bind."""
+    namespace = "prod-payments" if acting else "default"
+    cases = [c for c in admission_cases(namespace) if c.policy]
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [_refused(kube, c.obj) for c in cases]
+        if all(states) if acting else not any(states):
+            return
+        assert time.monotonic() < deadline, f"policies still {'not ' if acting else ''}acting after {timeout:.0f}s"
+        time.sleep(1)
 
 
 def test_dry_run_changes_nothing_and_a_second_apply_is_a_no_op(applied: dict, kube: Cluster, prod: object) -> None:

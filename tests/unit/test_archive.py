@@ -61,7 +61,12 @@ def test_index_shows_each_runs_score_and_outcome(tmp_path: Path) -> None:
                      trigger="cli", artifacts={"notebook.ipynb": b"{}", "report.html": b"<p></p>",
                                                "results.json": json.dumps({"records": records}).encode()})
     seal(archive, "bare", T0 + timedelta(hours=1))  # no records: listed, no score
+    archive.seal_run(run_id="guarded", runbook="fix", started=T0, ended=T0, status="succeeded", exit_code=0,
+                     trigger="cli", artifacts={"notebook.ipynb": b"{}", "report.html": b"<p></p>", "results.json":
+                                               json.dumps({"records": {"outcome": {"state": "applied"},
+                                                                       "status": "ok"}}).encode()})
     rows = {r["run_id"]: r for r in json.loads((archive.root / "index.json").read_text())["runs"]}
+    assert rows["guarded"]["outcome"] == "applied"  # a recorded guard decision shows its state
     assert (rows["scored"]["score"], rows["scored"]["outcome"]) == (91.5, "dry run")
     assert rows["bare"]["score"] is None and rows["bare"]["outcome"] is None
     html = (archive.root / "index.html").read_text()

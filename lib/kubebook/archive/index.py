@@ -35,7 +35,7 @@ def render_html(rows: Sequence[dict[str, Any]], generated: str) -> str:
             f"<td style=\"color:{colour};font-weight:600\">{html.escape(row['status'])}</td>"
             f"<td>{html.escape(row['started'][:19].replace('T', ' '))}</td><td>{duration}</td>"
             f"<td>{html.escape(str(row['trigger']))}</td>"
-            f"<td>{html.escape(_score_text(row.get('score')))}</td>"
+            f"<td>{html.escape(score_text(row.get('score')))}</td>"
             f"<td>{html.escape(str(row.get('outcome') or ''))}</td></tr>")
     rows_html = "\n".join(body) or '<tr><td colspan="8">No runs archived yet.</td></tr>'
     return f"""<!DOCTYPE html>
@@ -54,16 +54,17 @@ Check integrity with <code>kubebook reports verify</code>.</p>
 MAX_RESULTS_BYTES = 1 << 20  # a results.json larger than this is not read for the index (it is still verified)
 
 
-def _score_text(score: Any) -> str:
+def score_text(score: Any) -> str:
     return f"{score:g}" if isinstance(score, int | float) and not isinstance(score, bool) else ""
 
 
-def headline(run_dir: Path) -> dict[str, Any]:
-    """``score`` and ``outcome`` of one run from its results.json records, for the index's columns.
+def run_headline(run_dir: Path) -> dict[str, Any]:
+    """``score`` and ``outcome`` of one run from its results.json records (the index and the report browser).
 
-    The outcome is what the runbook recorded as ``outcome`` or ``status``, else the mutation
-    guard's decision state; a missing, oversized, symlinked or unreadable file gives neither
-    (the index still lists the run; ``reports verify`` judges the file).
+    The outcome is what the runbook recorded as ``outcome`` (a mapping gives its ``state``),
+    else the mutation guard's ``decision`` state, else its ``status``; a missing, oversized,
+    symlinked or unreadable file gives neither (the run is still listed; ``reports verify``
+    judges the file).
     """
     path = run_dir / "results.json"
     try:
@@ -76,17 +77,16 @@ def headline(run_dir: Path) -> dict[str, Any]:
     if not isinstance(records, dict):
         return {}
     score = records.get("score")
-    outcome = records.get("outcome", records.get("status"))
-    decision = records.get("decision")
-    if not isinstance(outcome, str | int | float) and isinstance(decision, dict):
-        outcome = decision.get("state")
-    return {"score": score if _score_text(score) else None,
+    outcome = next((records[k] for k in ("outcome", "decision", "status") if records.get(k) is not None), None)
+    if isinstance(outcome, dict):
+        outcome = outcome.get("state")
+    return {"score": score if score_text(score) else None,
             "outcome": str(outcome)[:120] if isinstance(outcome, str | int | float) else None}
 
 
 def write(root: Path, runs: Sequence[Any]) -> Path:
     """Write both index files atomically; returns the path of ``index.html``."""
-    rows = [{**run.to_dict(), **headline(run.run_dir)} for run in runs]
+    rows = [{**run.to_dict(), **run_headline(run.run_dir)} for run in runs]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_bytes(root / INDEX_JSON, json.dumps({"generated": generated, "runs": rows}, indent=1).encode(), 0o644)
     atomic_write_bytes(root / INDEX_HTML, render_html(rows, generated).encode(), 0o644)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from kubebook.archive.index import run_headline, score_text
 from kubebook.views import Message
 
 RUN_COLUMNS = ["run_id", "runbook", "status", "started", "ended", "duration_seconds", "trigger", "exit_code",
@@ -173,7 +174,8 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
             href = target.resolve().as_uri()
         colour = STATUS_COLOURS.get(run.status, "#57606a")
         duration = "" if pd.isna(run.duration_seconds) else f"{run.duration_seconds:.1f} s"
-        score, outcome = headline_of(Path(run.run_dir))
+        found = run_headline(Path(run.run_dir))
+        score, outcome = score_text(found.get("score")), str(found.get("outcome") or "")
         rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank">{html.escape(run.run_id)}'
                     f"</a></td><td>{html.escape(run.runbook)}</td>"
                     f'<td style="color:{colour};font-weight:600">{html.escape(run.status)}</td>'
@@ -184,20 +186,6 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
     return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Score</th><th>Outcome</th>"
                 "<th>Started (UTC)</th><th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows)
                 + "</tbody></table>" + more)
-
-
-def headline_of(run_dir: Path) -> tuple[str, str]:
-    """(score, outcome) a run recorded, as text: ``score``, and the guard's ``outcome`` state (else ``status``)."""
-    try:
-        records = json.loads((run_dir / "results.json").read_text(encoding="utf-8")).get("records") or {}
-    except (OSError, ValueError, AttributeError):
-        return "", ""
-    score = records.get("score")
-    outcome = records.get("outcome")
-    if isinstance(outcome, dict):
-        outcome = outcome.get("state")
-    shown = f"{score:g}" if _is_number(score) else ""
-    return shown, str(outcome if outcome is not None else records.get("status") or "")
 
 
 def browser_headline(root: Path, runs: pd.DataFrame) -> Any:

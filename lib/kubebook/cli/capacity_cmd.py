@@ -83,6 +83,10 @@ def _days(value: Any) -> str:
     return "-" if value is None else value if isinstance(value, str) else f"{value:.1f}"
 
 
+def _pair(interval: Any) -> str:
+    return "-" if interval is None else f"[{_days(interval[0])}, {_days(interval[1])}]"
+
+
 def run_forecast(args: argparse.Namespace) -> int:
     from kubebook.capacity import forecast, schema
     from kubebook.capacity.forecast import Settings
@@ -107,14 +111,11 @@ def run_forecast(args: argparse.Namespace) -> int:
     print(f"{'pool':<12} {'resource':<8} {'basis':<9} {'model':<16} {'days':>7} {'80% interval':>17} "
           f"{'95% interval':>17} {'MAPE%':>7} {'cover':>6}  status")
     for entry in (e.to_json() for e in entries):
-        def pair(interval: Any) -> str:
-            return "-" if interval is None else f"[{_days(interval[0])}, {_days(interval[1])}]"
-
         mape = "-" if entry["backtest_mape"] is None else f"{entry['backtest_mape']:.2f}"
         cover = "-" if entry["interval_coverage"] is None else f"{entry['interval_coverage']:.2f}"
         print(f"{entry['pool']:<12} {entry['resource']:<8} {entry['basis']:<9} {entry['model'] or '-':<16} "
               f"{_days(entry['days_to_exhaustion'] if entry['status'] == 'ok' else None):>7} "
-              f"{pair(entry['interval_80']):>17} {pair(entry['interval_95']):>17} {mape:>7} {cover:>6}  "
+              f"{_pair(entry['interval_80']):>17} {_pair(entry['interval_95']):>17} {mape:>7} {cover:>6}  "
               f"{entry['status']}")
     return 0
 

@@ -37,7 +37,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p.add_argument("--nodes", type=int, default=3, help="KWOK worker nodes (default 3)")
     p.add_argument("--real-nodes", type=int, default=None, metavar="N",
                    help="real worker nodes (kubelet + containerd + runc + CNI + kube-router): 0 or 1 "
-                        "(default: what the cluster has, else 0)")
+                        "(default: what the cluster was set up with, else 1 when this host can run one "
+                        "and no other cluster's real node runs, else 0; the reason is printed)")
     p.add_argument("--with-metrics", action="store_true", default=None,
                    help="also run metrics-server (metrics.k8s.io) and Prometheus on loopback, fed by KWOK's "
                         "usage emulation (two more Go builds; stays on for this cluster)")
@@ -90,15 +91,12 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes, real_nodes=args.real_nodes,
+    cluster = LocalCluster(name=args.name, topology=args.topology, nodes=args.nodes,
+                           real_nodes="auto" if args.real_nodes is None else args.real_nodes,
                            with_metrics=args.with_metrics)
-    wants_real = args.real_nodes if args.real_nodes is not None else cluster.load_state().get("real_nodes", 0)
-    if args.real_nodes is None and not wants_real:
-        from kubebook.localcluster.node.hostcheck import check_host
-
-        support = check_host()
-        _progress("real nodes: 0 (opt-in; this host could run one: --real-nodes 1)" if support.supported
-                  else f"real nodes: 0 ({support.summary()})")
+    choice = cluster.planned_real_nodes()
+    _progress(f"real nodes: {choice.count} ({choice.reason})")
+    wants_real = choice.count
     wants_metrics = bool(args.with_metrics or cluster.load_state().get("metrics"))
     build.build_all(_progress, real_node=bool(wants_real), metrics=wants_metrics)
     status = cluster.up(progress=_progress)

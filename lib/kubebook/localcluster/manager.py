@@ -22,6 +22,7 @@ from kubebook.errors import BuildError, LocalClusterError, ParameterError
 from kubebook.fsutil import atomic_write_text
 from kubebook.localcluster import bootstrap, build, components, configs, health, pki, processes
 from kubebook.localcluster.components import Layout
+from kubebook.localcluster.node.placement import Choice, choose
 from kubebook.localcluster.paths import NAME_PATTERN, cluster_dir
 from kubebook.localcluster.processes import ProcessRecord
 
@@ -38,7 +39,7 @@ class LocalCluster:
     """One named local control plane and its state directory."""
 
     def __init__(self, name: str = "default", topology: str | None = None, nodes: int = 3,
-                 root: Path | None = None, real_nodes: int | None = None,
+                 root: Path | None = None, real_nodes: int | str | None = None,
                  with_metrics: bool | None = None) -> None:
         problems = []
         if not NAME_PATTERN.match(name):
@@ -47,14 +48,16 @@ class LocalCluster:
             problems.append(f"topology {topology!r} is not one of {sorted(TOPOLOGIES)}")
         if not isinstance(nodes, int) or not 0 <= nodes <= MAX_NODES:
             problems.append(f"nodes {nodes!r} must be a whole number from 0 to {MAX_NODES}")
-        if real_nodes is not None and real_nodes not in (0, 1):
+        if real_nodes is not None and real_nodes not in (0, 1, "auto"):
             problems.append(f"real-nodes {real_nodes!r} must be 0 or 1 (kube-router owns the host's iptables "
                             "filter table, so one host runs one real node)")
         if problems:
             raise ParameterError("invalid local cluster settings", problems=problems)
         self.name = name
         self.nodes = nodes
-        self.real_nodes = real_nodes  # None: keep what the cluster has (see localcluster/node/)
+        # None: keep what the cluster has; "auto": that, else 1 where the host can run one (node/placement.py)
+        self.real_nodes = real_nodes
+        self._announced: Choice | None = None  # the first "auto" answer, which the CLI prints
         self.with_metrics = with_metrics  # None: keep what the cluster has (see localcluster/metrics.py)
         self.root = root or cluster_dir(name)
         # No topology given: an existing cluster keeps the one it was created with, a new one is single.
@@ -322,14 +325,31 @@ class LocalCluster:
         metrics.converge(layout, state, target, progress, self._save_state)
         self._save_state(state)
 
+    def planned_real_nodes(self, state: dict[str, Any] | None = None) -> Choice:
+        """How many real nodes ``up`` runs and why: a number given now or recorded, else the host's answer."""
+        state = self.load_state() if state is None else state
+        if self.real_nodes == "auto":
+            if self._announced is None:
+                self._announced = choose(self.root, state)
+                return self._announced
+            return choose(self.root, state)
+        if self.real_nodes is None:
+            return Choice(int(state.get("real_nodes", 0)), "what this cluster has")
+        return Choice(int(self.real_nodes), "asked for")
+
     def _converge_real_node(self, layout: Layout, state: dict[str, Any], progress: Progress) -> None:
-        """Start (or take down) the opt-in real worker node beside the KWOK nodes (localcluster/node/)."""
-        wanted = int(state.get("real_nodes", 0)) if self.real_nodes is None else self.real_nodes
+        """Start (or take down) the real worker node beside the KWOK nodes (localcluster/node/)."""
+        choice = self.planned_real_nodes(state)
+        if self.real_nodes == "auto" and choice != self._announced:
+            progress(f"real nodes: {choice.count} ({choice.reason})")  # the host changed since the CLI asked
+        wanted = choice.count
+        if self.real_nodes in (0, 1):
+            state["real_nodes"] = self.real_nodes  # a number the user gave is kept on later starts
+            self._save_state(state)
         if not wanted and not state.get("real_node", {}).get("components"):
             return
         from kubebook.localcluster.node.runtime import RealNode
 
-        state["real_nodes"] = wanted
         node = RealNode(self.root, layout.endpoint, int(layout.endpoint.rsplit(":", 1)[1]))
         if wanted:
             node.up(state, lambda: self._save_state(state), progress)

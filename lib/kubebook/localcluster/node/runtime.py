@@ -135,12 +135,10 @@ class RealNode:
         return node
 
     def _take_lock(self) -> None:
-        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-            holder = json.loads(LOCK.read_text())
-            other = Path(holder.get("cluster_root", ""))
-            if other != self.cluster_root and _node_running(other):
-                raise LocalClusterError(f"the host already runs the real node of the cluster at {other}",
-                                        hint="one real node per host: take that cluster down first")
+        other = host_holder(self.cluster_root)
+        if other is not None:
+            raise LocalClusterError(f"the host already runs the real node of the cluster at {other}",
+                                    hint="one real node per host: take that cluster down first")
         LOCK.parent.mkdir(parents=True, exist_ok=True)
         LOCK.write_text(json.dumps({"cluster_root": str(self.cluster_root)}))
 
@@ -292,12 +290,7 @@ class RealNode:
 
     def _owns_host(self) -> bool:
         """True unless the host lock names another cluster whose real node still runs."""
-        try:
-            holder = json.loads(LOCK.read_text())
-        except (OSError, json.JSONDecodeError):
-            return True
-        other = Path(holder.get("cluster_root", ""))
-        return other == self.cluster_root or not _node_running(other)
+        return host_holder(self.cluster_root) is None
 
     def _stop_sandboxes(self, layout: NodeLayout) -> None:
         """Stop and remove every pod sandbox through the CRI: containerd runs CNI DEL for each."""
@@ -349,6 +342,25 @@ class RealNode:
                                     hint="start one with 'kubebook cluster up --real-nodes 1'")
         layout = layout_of(self.cluster_root, node)
         return images.list_store(build.binary("ctr"), layout.containerd_socket)
+
+
+def host_holder(cluster_root: Path | None = None) -> Path | None:
+    """The state folder of another cluster whose real node runs on this host now, else None.
+
+    One host runs one real node (kube-router owns the host's filter table); the lock file names
+    the cluster that last started one, and it holds the host only while its node's processes live.
+    """
+    try:
+        holder = json.loads(LOCK.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    named = holder.get("cluster_root") if isinstance(holder, dict) else None
+    if not isinstance(named, str) or not named:
+        return None
+    other = Path(named)
+    if other == cluster_root or not _node_running(other):
+        return None
+    return other
 
 
 def _node_running(cluster_root: Path) -> bool:

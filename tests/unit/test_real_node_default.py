@@ -103,6 +103,8 @@ def test_the_manager_records_only_a_number_the_user_gave(tmp_path: Path, lock: P
     assert LocalCluster(name="x", root=tmp_path / "x", real_nodes=0).planned_real_nodes({}) == (0, "asked for")
     assert LocalCluster(name="x", root=tmp_path / "x").planned_real_nodes({"real_nodes": 1}).count == 1
     assert LocalCluster(name="x", root=tmp_path / "x").planned_real_nodes({}).count == 0
+    started_by_auto = {"real_node": {"components": {"kubelet": {}}}}  # no recorded number: "auto" started it
+    assert LocalCluster(name="x", root=tmp_path / "x").planned_real_nodes(started_by_auto).count == 1
     auto = LocalCluster(name="x", root=tmp_path / "x", real_nodes="auto")
     assert auto.planned_real_nodes({"real_nodes": 0}).count == 0
     assert auto.planned_real_nodes({}) == placement.choose(tmp_path / "x", {})

@@ -333,8 +333,9 @@ class LocalCluster:
                 self._announced = choose(self.root, state)
                 return self._announced
             return choose(self.root, state)
-        if self.real_nodes is None:
-            return Choice(int(state.get("real_nodes", 0)), "what this cluster has")
+        if self.real_nodes is None:  # a node "auto" started is the cluster's too (a DR drill's restart keeps it)
+            running = 1 if state.get("real_node", {}).get("components") else 0
+            return Choice(int(state.get("real_nodes", running)), "what this cluster has")
         return Choice(int(self.real_nodes), "asked for")
 
     def _converge_real_node(self, layout: Layout, state: dict[str, Any], progress: Progress) -> None:

@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# an editable install skips data-files: enable the report server extension (kubebook.reportserver) here
+	install -D -m 644 jupyter-config/jupyter_server_config.d/kubebook.json $(VENV)/etc/jupyter/jupyter_server_config.d/kubebook.json
 	touch $@
 
 system-deps:

@@ -158,26 +158,44 @@ def metric_trends(metrics: pd.DataFrame, max_series: int = MAX_TREND_SERIES) -> 
     return figure
 
 
+def report_href(report: Path, base: Path | None = None, prefix: str | None = None) -> str:
+    """Where a run's link points: the Jupyter server's report page when this kernel runs under one with
+    kubebook's extension (``prefix``, see :mod:`kubebook.reportserver`), else the path relative to ``base``."""
+    from kubebook.reportserver import report_url
+
+    target = Path(report)
+    if prefix:
+        return report_url(prefix, target)
+    try:
+        return os.path.relpath(target.resolve(), Path(base or os.getcwd()).resolve())
+    except ValueError:  # another drive (Windows): keep it absolute
+        return target.resolve().as_uri()
+
+
 def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) -> Any:
-    """An HTML table of the latest runs linking to their HTML reports (paths relative to ``base``)."""
+    """An HTML table of the latest runs linking to their HTML reports.
+
+    In JupyterLab a link opens the whole report in a new browser tab, charts drawn, wherever the
+    archive lives (served by kubebook's Jupyter server extension); headless (papermill, the
+    archived report) it is a path relative to ``base`` (the kernel's folder).
+    """
     if runs.empty:
         return Message("No reports to link.")
     from IPython.display import HTML
 
-    base = Path(base or os.getcwd())
+    from kubebook.reportserver import link_prefix
+
+    prefix = link_prefix()
     rows = []
     for run in runs.head(limit).itertuples(index=False):
         target = Path(run.report)
-        try:
-            href = os.path.relpath(target.resolve(), base.resolve())
-        except ValueError:  # another drive (Windows): keep it absolute
-            href = target.resolve().as_uri()
+        href = report_href(target, base, prefix)
         colour = STATUS_COLOURS.get(run.status, "#57606a")
         duration = "" if pd.isna(run.duration_seconds) else f"{run.duration_seconds:.1f} s"
         found = run_headline(Path(run.run_dir))
         score, outcome = score_text(found.get("score")), str(found.get("outcome") or "")
-        rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank">{html.escape(run.run_id)}'
-                    f"</a></td><td>{html.escape(run.runbook)}</td>"
+        rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank" rel="noopener">'
+                    f"{html.escape(run.run_id)}</a></td><td>{html.escape(run.runbook)}</td>"
                     f'<td style="color:{colour};font-weight:600">{html.escape(run.status)}</td>'
                     f"<td>{html.escape(score)}</td><td>{html.escape(outcome)}</td>"
                     f"<td>{run.started:%Y-%m-%d %H:%M:%S}</td><td>{duration}</td>"

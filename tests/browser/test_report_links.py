@@ -55,6 +55,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     assert len(runs) == 2, runs
     charting = runs[-1].read_text(encoding="utf-8")
     assert "plotly-graph-div" in charting and "../../../../assets/sha256-" in charting, "a chart, linked assets"
+    earlier = re.search(r'<a href="([^"]+)"[^>]*>' + re.escape(runs[0].parent.name) + "<", charting)
+    assert earlier and (runs[-1].parent / earlier.group(1)).resolve() == runs[0].resolve(), (
+        "headless, a link works from the archived report's own folder")
     title = re.search(r"<title>([^<]+)</title>", charting)
     assert title, "the report has a title"
     return folder, runs[-1].parent.name, title.group(1)

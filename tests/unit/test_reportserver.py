@@ -18,7 +18,7 @@ from kubebook.archive import Archive
 from kubebook.archive.assets import extract
 from kubebook.reportserver import SERVER_ENV, link_prefix, report_url
 from kubebook.reportserver.page import MAX_PATH, ReportRefused, report_page, split
-from kubebook.views.reports import report_href
+from kubebook.views.reports import archived_base, report_href, report_links, runs_frame
 
 T0 = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 SCRIPT = "window.drawn = 1;//" + "x" * 40_000
@@ -168,3 +168,20 @@ def test_the_kernel_links_to_its_own_server_only(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(SERVER_ENV)
     assert link_prefix() is None
     assert report_href(report, tmp_path, link_prefix()) == "a b/report.html"  # headless: file-relative, as before
+
+
+def test_a_headless_run_links_relative_to_where_its_own_report_is_sealed(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    """``kubebook run`` exports the archive: the archived report's links then work from its own folder."""
+    root = tmp_path / "archive"
+    report = seal(root)
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    monkeypatch.setenv("KUBEBOOK_HEADLESS", "1")
+    monkeypatch.setenv("KUBEBOOK_ARCHIVE", str(root))
+    html = report_links(runs_frame(root)).data
+    href = "../../../../audit/2026/05/20260504T030201Z-abcdef/report.html"
+    assert f'href="{href}"' in html
+    later = root / "report-browser" / "2026" / "06" / "20260601T000000Z-123456"
+    assert (later / href).resolve() == report.resolve()
+    monkeypatch.delenv("KUBEBOOK_HEADLESS")
+    assert archived_base() is None  # interactive: never the archive's depth

@@ -172,12 +172,25 @@ def report_href(report: Path, base: Path | None = None, prefix: str | None = Non
         return target.resolve().as_uri()
 
 
+def archived_base() -> Path | None:
+    """Headless under the runner, where this run's own report will be sealed: a folder four levels below
+    ``$KUBEBOOK_ARCHIVE`` (``<runbook>/<YYYY>/<MM>/<run-id>``; any such folder gives the same relative
+    links), so the links work from the archived report on disk. None elsewhere."""
+    from kubebook.archive.verify import RUN_DEPTH
+
+    archive = os.environ.get("KUBEBOOK_ARCHIVE", "")
+    if os.environ.get("KUBEBOOK_HEADLESS", "").strip() in ("", "0") or not os.path.isabs(archive):
+        return None
+    return Path(archive).joinpath(*["run"] * RUN_DEPTH)
+
+
 def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) -> Any:
     """An HTML table of the latest runs linking to their HTML reports.
 
     In JupyterLab a link opens the whole report in a new browser tab, charts drawn, wherever the
-    archive lives (served by kubebook's Jupyter server extension); headless (papermill, the
-    archived report) it is a path relative to ``base`` (the kernel's folder).
+    archive lives (served by kubebook's Jupyter server extension); headless it is a path relative
+    to ``base``, else to where the runner archives this run's report (:func:`archived_base`),
+    else to the kernel's folder.
     """
     if runs.empty:
         return Message("No reports to link.")
@@ -186,6 +199,7 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
     from kubebook.reportserver import link_prefix
 
     prefix = link_prefix()
+    base = base or (None if prefix else archived_base())
     rows = []
     for run in runs.head(limit).itertuples(index=False):
         target = Path(run.report)

@@ -221,3 +221,7 @@ def test_the_report_page_needs_the_login_and_runs_sealed_off_in_a_sandbox(
     ledger = requests.get(f"{base}/kubebook/report", params={"path": str(folder / "ledger.jsonl"), "token": token},
                           timeout=30)
     assert ledger.status_code == 404 and ledger.text.startswith("kubebook:")
+    for query in (f"path={str(report.parent).replace('/report-browser/', '/%FF/')}/report.html",  # not UTF-8
+                  "path=/" + "a/" * 3000 + "r/2026/11/x/report.html"):
+        refused = requests.get(f"{base}/kubebook/report?{query}&token={token}", timeout=30)
+        assert refused.status_code in (400, 404) and title not in refused.text, refused.status_code

@@ -1,95 +1,156 @@
-"""The in-cluster runner for real: a rendered CronJob runs a readonly runbook on the real node.
+"""The in-cluster runner for real: the rendered CronJob runs a readonly runbook on the real node, as rendered.
 
-Opt-in and slow (it builds the ~2 GB runner image from this checkout and .venv): set
-``KUBEBOOK_REAL_NODE_RUNNER_TESTS=1``. It reuses the ``realnode`` cluster of test_real_node.py
-(``KUBEBOOK_REAL_NODE_CLUSTER``) or starts it, renders the CronJobs with the image it pushed,
-binds the archive claim to a hostPath volume on the node, and runs the cluster-info CronJob's
-job template (plus the real node's toleration and selector) under restricted Pod Security and
-the readonly ServiceAccount.
+Gated like test_real_node.py (``KUBEBOOK_REAL_NODE_TESTS=1``, which ``make test`` sets; skipped with the
+host check's reason where the host cannot run a node). It reuses the ``realnode`` cluster
+(``KUBEBOOK_REAL_NODE_CLUSTER``) or starts it, and follows the README's path: ``cluster images
+--add-runner`` builds the runner image from this checkout and .venv into the node's store,
+``schedule render-cronjobs --real-node --archive-host-path DIR --image <ref@digest>`` renders the
+kustomization, ``kubectl apply -k`` applies it unmodified, and ``kubectl create job
+--from=cronjob/kubebook-cluster-info`` triggers the CronJob. The CronJobs are suspended right after
+the apply so no scheduled run (capacity-collect fires every 10 minutes) shares the node with the
+triggered one; a Job made from a CronJob runs regardless of ``suspend``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
-from kubernetes import client, utils
 
 from kubebook import cluster as cluster_mod
+from kubebook.localcluster import build
 from kubebook.localcluster.manager import LocalCluster
 from kubebook.localcluster.node.hostcheck import check_host
-from kubebook.localcluster.node.runtime import RealNode
+from kubebook.localcluster.node.runtime import host_holder
 
 pytestmark = [
     pytest.mark.cluster,
-    pytest.mark.skipif(os.environ.get("KUBEBOOK_REAL_NODE_RUNNER_TESTS") != "1",
-                       reason="the runner-image test is opt-in: KUBEBOOK_REAL_NODE_RUNNER_TESTS=1"),
+    pytest.mark.skipif(os.environ.get("KUBEBOOK_REAL_NODE_TESTS") != "1",
+                       reason="real-node tests are opt-in: KUBEBOOK_REAL_NODE_TESTS=1"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = os.environ.get("KUBEBOOK_REAL_NODE_CLUSTER", "realnode")
 NAMESPACE = "kubebook-runner"
+CRONJOB = "kubebook-cluster-info"
+JOB = "cluster-info-now"
+UNSCHEDULABLE_GRACE = 30.0  # a pod the scheduler cannot place fails the test after this, with its reason
+RUN_TIMEOUT = 600.0  # the runbook's own timeout is 300 s; this only bounds a stuck Job
 
 
-def test_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node(tmp_path: Path) -> None:
+def kubebook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kubebook.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def real_cluster() -> Iterator[LocalCluster]:
     support = check_host()
     if not support.supported:
         pytest.skip(support.summary())
-    lc = LocalCluster(name=os.environ.get("KUBEBOOK_REAL_NODE_CLUSTER", "realnode"), nodes=1, real_nodes=1)
+    os.environ.setdefault("KUBEBOOK_UNSAFE_NO_FSYNC", "1")
+    lc = LocalCluster(name=CLUSTER, nodes=1, real_nodes=1)
+    holder = host_holder(lc.root)
+    if holder is not None:  # e.g. `make run` left the default cluster up with its real node
+        pytest.skip(f"the cluster at {holder} runs this host's real node (one per host); take it down to run this")
+    existed = lc.status().get("healthy", False)
     lc.up()
-    state = lc.load_state()
-    node = RealNode(lc.root, "", 0)
-    reference = node.add_runner(state, lambda: lc._save_state(state), ROOT, ROOT / ".venv")
-    assert any(row["name"] == "kubebook" for row in node.images(state))
-    out = tmp_path / "runner"
-    subprocess.run([sys.executable, "-m", "kubebook.cli", "schedule", "render-cronjobs", "--out", str(out),
-                    "--image", reference], check=True, cwd=ROOT)
-    kube = cluster_mod.connect(lc.kubeconfig)
-    reports = lc.root / "node-0" / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    os.chown(reports, 10001, 10001)
-    volume = f"kubebook-reports-{uuid.uuid4().hex[:6]}"  # a deleted PV lingers while its finalizer runs
-    kube.core.create_persistent_volume(client.V1PersistentVolume(
-        metadata=client.V1ObjectMeta(name=volume),
-        spec=client.V1PersistentVolumeSpec(
-            capacity={"storage": "5Gi"}, access_modes=["ReadWriteMany"], storage_class_name="",
-            persistent_volume_reclaim_policy="Retain",
-            host_path=client.V1HostPathVolumeSource(path=str(reports), type="Directory"),
-            claim_ref=client.V1ObjectReference(namespace=NAMESPACE, name="kubebook-reports"))))
     try:
-        order = yaml.safe_load((out / "kustomization.yaml").read_text())["resources"]  # namespace first
-        for name in order:
-            for document in yaml.safe_load_all((out / name).read_text()):
-                if document and document.get("kind") not in (None, "Kustomization"):
-                    utils.create_from_dict(kube.core.api_client, document)
-        cronjob = kube.batch.read_namespaced_cron_job("kubebook-cluster-info", NAMESPACE)
-        spec = cronjob.spec.job_template.spec
-        spec.template.spec.tolerations = [client.V1Toleration(key="kubebook.io/real-node", operator="Exists",
-                                                              effect="NoSchedule")]
-        spec.template.spec.node_selector = {"kubebook.io/node-type": "real"}
-        kube.batch.create_namespaced_job(NAMESPACE, client.V1Job(
-            metadata=client.V1ObjectMeta(name="cluster-info-now"), spec=spec))
-        deadline = time.monotonic() + 900
-        status = None
-        while time.monotonic() < deadline:
-            status = kube.batch.read_namespaced_job("cluster-info-now", NAMESPACE).status
-            if status.succeeded or status.failed:
-                break
-            time.sleep(2)
-        pods = kube.core.list_namespaced_pod(NAMESPACE, label_selector="job-name=cluster-info-now").items
-        logs = "\n".join(kube.core.read_namespaced_pod_log(p.metadata.name, NAMESPACE) for p in pods
-                         if p.status.phase in ("Succeeded", "Failed"))
-        assert status is not None and status.succeeded == 1, logs[-3000:]
-        assert {p.spec.node_name for p in pods} == {state["real_node"]["name"]}
-        archived = list(reports.rglob("*.ipynb"))
-        assert archived, f"nothing archived under {reports}"
+        yield lc
     finally:
-        for delete, name in ((kube.core.delete_namespace, NAMESPACE),
-                             (kube.core.delete_persistent_volume, volume)):
-            with contextlib.suppress(client.exceptions.ApiException):
-                delete(name)
+        if not existed:
+            lc.down(purge=True)
+
+
+def kubectl(lc: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(build.binary("kubectl")), "--kubeconfig", str(lc.kubeconfig), *args],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr.strip()}"
+    return done
+
+
+def runner_image(lc: LocalCluster) -> str:
+    """Build the runner image into the node's store; its reference pinned by digest."""
+    added = kubebook("cluster", "images", "--name", lc.name, "--add-runner", "--json")
+    assert added.returncode == 0, added.stderr[-2000:]
+    (row,) = [r for r in json.loads(added.stdout) if r["name"] == "kubebook"]
+    return f"{row['ref'].rsplit(':', 1)[0]}@{row['digest']}"
+
+
+def wait_for_job(kube: cluster_mod.Cluster) -> Any:
+    """The Job's final status; fails at once with the scheduler's reason when its pod cannot be placed."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    pending_since: float | None = None
+    while True:
+        status = kube.batch.read_namespaced_job(JOB, NAMESPACE).status
+        if status.succeeded or status.failed:
+            return status
+        pods = kube.core.list_namespaced_pod(NAMESPACE, label_selector=f"job-name={JOB}").items
+        unplaced = [c for p in pods for c in (p.status.conditions or [])
+                    if c.type == "PodScheduled" and c.status == "False"]
+        if unplaced:
+            pending_since = pending_since or time.monotonic()
+            assert time.monotonic() - pending_since < UNSCHEDULABLE_GRACE, (
+                f"the runner pod stayed Pending for {UNSCHEDULABLE_GRACE:.0f}s: {unplaced[0].reason}: "
+                f"{unplaced[0].message}")
+        else:
+            pending_since = None
+        assert time.monotonic() < deadline, f"Job {JOB} neither succeeded nor failed within {RUN_TIMEOUT:.0f}s"
+        time.sleep(2)
+
+
+@pytest.fixture
+def applied(real_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Render with the node's flags, apply unmodified with kubectl's kustomize, suspend the schedules."""
+    lc = real_cluster
+    kube = cluster_mod.connect(lc.kubeconfig)
+    leftover = kube.get_object("v1", "Namespace", NAMESPACE)
+    assert leftover is None, f"namespace {NAMESPACE} is left from an earlier run: kubectl delete -k the rendering"
+    image = runner_image(lc)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    os.chown(reports, 10001, 10001)  # install -d -o 10001 -g 10001: the runner writes as UID 10001
+    out = tmp_path / "runner"
+    rendered = kubebook("schedule", "render-cronjobs", "--out", str(out), "--real-node",
+                        "--archive-host-path", str(reports), "--image", image)
+    assert rendered.returncode == 0, rendered.stderr
+    try:
+        kubectl(lc, "apply", "-k", str(out))
+        for cronjob in kube.batch.list_namespaced_cron_job(NAMESPACE).items:
+            kube.batch.patch_namespaced_cron_job(cronjob.metadata.name, NAMESPACE, {"spec": {"suspend": True}})
+        yield {"kube": kube, "image": image, "reports": reports, "out": out}
+    finally:
+        kubectl(lc, "delete", "-k", str(out), "--wait=true", "--timeout=120s", "--ignore-not-found")
+
+
+def test_the_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node_and_archives_to_its_volume(
+        real_cluster: LocalCluster, applied: dict[str, Any]) -> None:
+    kube, reports = applied["kube"], applied["reports"]
+    kubectl(real_cluster, "create", "job", f"--from=cronjob/{CRONJOB}", JOB, "-n", NAMESPACE)
+    status = wait_for_job(kube)
+    (pod,) = kube.core.list_namespaced_pod(NAMESPACE, label_selector=f"job-name={JOB}").items
+    logs = kube.core.read_namespaced_pod_log(pod.metadata.name, NAMESPACE)
+    assert status.succeeded == 1, f"the runner pod ended {pod.status.phase}:\n{logs[-3000:]}"
+
+    node = kube.core.read_node(pod.spec.node_name)
+    assert node.metadata.labels.get("kubebook.io/node-type") == "real"
+    assert pod.spec.node_name == real_cluster.load_state()["real_node"]["name"]
+    assert pod.spec.service_account_name == "kubebook-runner-readonly"
+    assert pod.spec.containers[0].image == applied["image"]
+    namespace = kube.core.read_namespace(NAMESPACE)
+    assert namespace.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+    from kubebook.archive import Archive
+
+    runs = Archive(reports).list_runs(runbook="cluster-info")
+    assert [r.status for r in runs] == ["succeeded"], runs
+    ledger = Archive(reports).ledger_path
+    assert ledger.stat().st_uid == 10001 and runs[0].run_dir.stat().st_uid == 10001  # written as UID 10001
+    verified = kubebook("reports", "verify", "--archive", str(reports), timeout=120)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

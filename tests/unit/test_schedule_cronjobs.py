@@ -146,3 +146,75 @@ def test_the_committed_runner_manifests_match_the_shipped_schedules() -> None:
     assert cronjobs.differences(root / "manifests" / "runner", texts) == [], \
         "run 'kubebook schedule render-cronjobs' and commit manifests/runner"
     assert all("&id" not in text for text in texts.values()), "no YAML anchors in rendered manifests"
+
+
+def test_pod_templates_carry_the_team_and_app_labels_the_provisioned_baseline_requires(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name in ("cronjob-audit.yaml", "cronjob-inventory.yaml", "cronjob-rollout.yaml"):
+        labels = rendered[name][0]["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        assert labels["team"] and labels["app"] == "kubebook-runner"
+
+
+def test_by_default_pods_go_anywhere_and_the_claim_waits_for_a_provisioner(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    pod = rendered["cronjob-audit.yaml"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "tolerations" not in pod and "nodeSelector" not in pod
+    assert "pv.yaml" not in rendered and "volumeName" not in rendered["pvc.yaml"][0]["spec"]
+
+
+def _render_for_the_real_node(tmp_path: Path, **options: Any) -> dict[str, list[dict[str, Any]]]:
+    schedule = Schedule(name="audit", notebook=notebook(tmp_path, "audit", "readonly", [READ_PODS]), cron="@daily")
+    texts = cronjobs.render([schedule], root=tmp_path, **options)
+    return {name: [d for d in yaml.safe_load_all(text) if d] for name, text in texts.items()}
+
+
+def test_real_node_adds_the_nodes_toleration_and_selector(tmp_path: Path) -> None:
+    from kubebook.localcluster.node.runtime import NODE_LABEL, NODE_TAINT
+
+    docs = _render_for_the_real_node(tmp_path, real_node=True)
+    pod = docs["cronjob-audit.yaml"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [{"key": NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["nodeSelector"] == {NODE_LABEL: "real"}
+
+
+def test_archive_host_path_binds_the_claim_to_a_static_host_path_volume(tmp_path: Path) -> None:
+    docs = _render_for_the_real_node(tmp_path, real_node=True, archive_host_path="/var/lib/kubebook/reports/",
+                                     storage="2Gi")
+    order = docs["kustomization.yaml"][0]["resources"]
+    assert order.index("pv.yaml") < order.index("pvc.yaml")
+    (volume,) = docs["pv.yaml"]
+    (claim,) = docs["pvc.yaml"]
+    assert volume["spec"]["hostPath"] == {"path": "/var/lib/kubebook/reports", "type": "Directory"}
+    assert volume["spec"]["claimRef"]["name"] == claim["metadata"]["name"] == "kubebook-reports"
+    assert volume["spec"]["claimRef"]["namespace"] == claim["metadata"]["namespace"] == "kubebook-runner"
+    assert claim["spec"]["volumeName"] == volume["metadata"]["name"]
+    assert claim["spec"]["storageClassName"] == volume["spec"]["storageClassName"] == ""
+    assert volume["spec"]["capacity"] == {"storage": "2Gi"}
+    assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    term = volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert term == {"key": "kubebook.io/node-type", "operator": "In", "values": ["real"]}
+    anywhere = _render_for_the_real_node(tmp_path, archive_host_path="/srv/reports")
+    assert "nodeAffinity" not in anywhere["pv.yaml"][0]["spec"]  # without --real-node the volume is any node's
+
+
+@pytest.mark.parametrize("path", ["reports", "./reports", "/var/lib/../reports", "/", "/srv//reports", "/srv/r\n"])
+def test_a_relative_or_unclean_archive_host_path_is_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(ParameterError, match="must be an absolute, normalized folder"):
+        _render_for_the_real_node(tmp_path, archive_host_path=path)
+
+
+def test_archive_host_path_and_a_storage_class_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="exclude each other"):
+        _render_for_the_real_node(tmp_path, archive_host_path="/srv/reports", storage_class="nfs")
+
+
+def test_the_cli_refuses_a_relative_archive_host_path_in_one_line_with_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubebook.cli import main
+
+    out = tmp_path / "out"
+    assert main(["schedule", "render-cronjobs", "--out", str(out), "--real-node", "--archive-host-path",
+                 "reports"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("kubebook: --archive-host-path 'reports'")
+    assert not out.exists(), "nothing is written"

@@ -59,6 +59,14 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     render.add_argument("--root", type=Path, default=Path("."),
                         help="repository root: notebook paths are taken relative to it (the image holds it "
                              "at /opt/kubebook)")
+    render.add_argument("--real-node", action="store_true",
+                        help="run the pods on the local cluster's real node ('kubebook cluster up --real-nodes 1'):"
+                             " its toleration kubebook.io/real-node:NoSchedule and nodeSelector "
+                             "kubebook.io/node-type=real")
+    render.add_argument("--archive-host-path", metavar="PATH", default=None,
+                        help="bind the archive PVC to a static hostPath PersistentVolume at this absolute folder "
+                             "on the node (for clusters without a volume provisioner; create it owned by UID "
+                             "10001 first: install -d -o 10001 -g 10001 PATH)")
     render.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if the folder differs from a fresh rendering")
 
@@ -182,7 +190,8 @@ def _render(args: argparse.Namespace) -> int:
     texts = cronjobs.render(schedules, root=args.root,
                             namespace=args.namespace or cronjobs.DEFAULT_NAMESPACE,
                             image=args.image or cronjobs.DEFAULT_IMAGE, storage=args.storage,
-                            storage_class=args.storage_class)
+                            storage_class=args.storage_class, real_node=args.real_node,
+                            archive_host_path=args.archive_host_path)
     if args.check:
         problems = cronjobs.differences(args.out, texts)
         for problem in problems:

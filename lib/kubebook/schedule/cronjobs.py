@@ -9,13 +9,20 @@ escalation, all capabilities dropped, RuntimeDefault seccomp, read-only root
 filesystem with an emptyDir for /tmp) and write their reports to one archive
 PVC. The container runs ``kubebook run``; the Job's ``backoffLimit`` is the
 schedule's ``retries`` so each attempt is a fresh pod with its own report.
+
+Pod templates carry the ``team`` and ``app`` labels the provisioned baseline requires
+(manifests/base/admission-policies.yaml), so a provisioned cluster admits them. For the local
+cluster's real node, ``real_node`` adds the node's toleration and selector, and
+``archive_host_path`` binds the claim to a static hostPath PersistentVolume (a cluster without a
+volume provisioner leaves a claim Pending for ever): the rendered folder then runs unmodified.
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 from collections import defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -31,6 +38,11 @@ ARCHIVE_MOUNT = "/reports"
 PVC_NAME = "kubebook-reports"
 RUN_AS = 10001
 LABELS = {"app.kubernetes.io/name": "kubebook-runner", "app.kubernetes.io/part-of": "kubebook"}
+# The provisioned baseline's kubebook-required-labels policy refuses pod templates without these.
+POD_LABELS = {"team": "platform", "app": "kubebook-runner"}
+# The local cluster's real node (kubebook.localcluster.node.runtime NODE_TAINT / NODE_LABEL).
+REAL_NODE_TAINT = "kubebook.io/real-node"
+REAL_NODE_LABEL = ("kubebook.io/node-type", "real")
 # Where Jupyter, IPython and friends write at runtime; all under the writable /tmp emptyDir.
 RUNTIME_ENV = {"HOME": "/tmp/home", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter/runtime", "JUPYTER_DATA_DIR": "/tmp/jupyter",
                "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp/matplotlib", "XDG_CACHE_HOME": "/tmp/cache"}
@@ -108,9 +120,15 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def pod_spec(schedule: Schedule, risk: str, notebook_in_image: str, image: str) -> dict[str, Any]:
+def pod_spec(schedule: Schedule, risk: str, notebook_in_image: str, image: str,
+             real_node: bool = False) -> dict[str, Any]:
     """A pod that passes Pod Security 'restricted' and runs one schedule's notebook."""
+    placement: dict[str, Any] = {}
+    if real_node:
+        placement = {"nodeSelector": dict([REAL_NODE_LABEL]),
+                     "tolerations": [{"key": REAL_NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}]}
     return {
+        **placement,
         "serviceAccountName": f"kubebook-runner-{risk}",
         "restartPolicy": "Never",
         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
@@ -137,13 +155,13 @@ def pod_spec(schedule: Schedule, risk: str, notebook_in_image: str, image: str) 
 
 
 def cronjob_document(schedule: Schedule, risk: str, notebook_in_image: str, namespace: str,
-                     image: str) -> dict[str, Any]:
-    labels = {**LABELS, "kubebook.io/schedule": schedule.name, "kubebook.io/risk": risk}
+                     image: str, real_node: bool = False) -> dict[str, Any]:
+    labels = {**LABELS, **POD_LABELS, "kubebook.io/schedule": schedule.name, "kubebook.io/risk": risk}
     job_spec: dict[str, Any] = {
         "backoffLimit": schedule.retries,
         "ttlSecondsAfterFinished": 86400,
         "template": {"metadata": {"labels": labels},
-                     "spec": pod_spec(schedule, risk, notebook_in_image, image)},
+                     "spec": pod_spec(schedule, risk, notebook_in_image, image, real_node)},
     }
     if schedule.timeout:
         # The runner enforces the per-attempt timeout; this only stops a Job stuck outside it.
@@ -165,9 +183,57 @@ def cronjob_document(schedule: Schedule, risk: str, notebook_in_image: str, name
     }
 
 
+def host_path(path: str | Path, storage_class: str | None = None) -> str:
+    """``path`` as the archive's hostPath: absolute and normalized, refused otherwise (one line)."""
+    text = str(path)
+    if storage_class:
+        raise ParameterError("--archive-host-path and --storage-class exclude each other",
+                             hint="a hostPath volume is bound statically; a storage class provisions one")
+    if not PurePosixPath(text).is_absolute() or posixpath.normpath(text) != text.rstrip("/") or text == "/" \
+            or not text.isprintable():
+        raise ParameterError(f"--archive-host-path {text!r} must be an absolute, normalized folder other than /",
+                             hint="e.g. --archive-host-path /var/lib/kubebook/reports")
+    return posixpath.normpath(text)
+
+
+def volume_documents(namespace: str, storage: str, storage_class: str | None, archive_host_path: str | None,
+                     real_node: bool) -> dict[str, list[dict[str, Any]]]:
+    """pvc.yaml, and with ``archive_host_path`` pv.yaml: a hostPath PersistentVolume pre-bound to the claim."""
+    pvc_spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}
+    if storage_class:
+        pvc_spec["storageClassName"] = storage_class
+    files: dict[str, list[dict[str, Any]]] = {}
+    if archive_host_path:
+        volume = f"{namespace}-reports"
+        pv_spec: dict[str, Any] = {
+            "capacity": {"storage": storage}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
+            "persistentVolumeReclaimPolicy": "Retain",
+            # Directory, not DirectoryOrCreate: a folder the kubelet made would be root's, unwritable for 10001
+            "hostPath": {"path": archive_host_path, "type": "Directory"},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": namespace,
+                         "name": PVC_NAME}}
+        if real_node:
+            key, value = REAL_NODE_LABEL
+            pv_spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": key, "operator": "In", "values": [value]}]}]}}
+        files["pv.yaml"] = [{"apiVersion": "v1", "kind": "PersistentVolume",
+                             "metadata": {"name": volume, "labels": LABELS}, "spec": pv_spec}]
+        pvc_spec.update(storageClassName="", volumeName=volume)
+    files["pvc.yaml"] = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                          "metadata": {"name": PVC_NAME, "namespace": namespace, "labels": LABELS},
+                          "spec": pvc_spec}]
+    return files
+
+
 def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NAMESPACE,
-           image: str = DEFAULT_IMAGE, storage: str = "5Gi", storage_class: str | None = None) -> dict[str, str]:
-    """File name -> YAML text for the whole runner kustomization."""
+           image: str = DEFAULT_IMAGE, storage: str = "5Gi", storage_class: str | None = None,
+           real_node: bool = False, archive_host_path: str | Path | None = None) -> dict[str, str]:
+    """File name -> YAML text for the whole runner kustomization.
+
+    ``real_node`` places the pods on the local cluster's real node; ``archive_host_path`` (absolute)
+    backs the archive claim with that folder on the node, which must exist and be writable by UID 10001.
+    """
+    hostpath = host_path(archive_host_path, storage_class) if archive_host_path is not None else None
     root = Path(root).resolve()
     by_risk: dict[str, list[list[dict[str, Any]]]] = defaultdict(list)
     files: dict[str, list[dict[str, Any]]] = {}
@@ -182,21 +248,16 @@ def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NA
         risk = meta.get("risk", "mutating")
         by_risk[risk].append(meta.get("rbac", []))
         files[f"cronjob-{schedule.name}.yaml"] = [
-            cronjob_document(schedule, risk, f"{APP_DIR}/{relative.as_posix()}", namespace, image)]
+            cronjob_document(schedule, risk, f"{APP_DIR}/{relative.as_posix()}", namespace, image, real_node)]
     files["namespace.yaml"] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {
         "name": namespace, "labels": {**LABELS, "pod-security.kubernetes.io/enforce": "restricted",
                                       "pod-security.kubernetes.io/audit": "restricted",
                                       "pod-security.kubernetes.io/warn": "restricted"}}}]
-    pvc_spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": storage}}}
-    if storage_class:
-        pvc_spec["storageClassName"] = storage_class
-    files["pvc.yaml"] = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                          "metadata": {"name": PVC_NAME, "namespace": namespace, "labels": LABELS},
-                          "spec": pvc_spec}]
+    files.update(volume_documents(namespace, storage, storage_class, hostpath, real_node))
     for risk, rule_lists in sorted(by_risk.items()):
         files[f"rbac-{risk}.yaml"] = rbac_documents(risk, union_rules(rule_lists), namespace)
-    order = ["namespace.yaml", "pvc.yaml", *sorted(f for f in files if f.startswith("rbac-")),
-             *sorted(f for f in files if f.startswith("cronjob-"))]
+    order = ["namespace.yaml", *(["pv.yaml"] if hostpath else []), "pvc.yaml",
+             *sorted(f for f in files if f.startswith("rbac-")), *sorted(f for f in files if f.startswith("cronjob-"))]
     texts = {name: HEADER + yaml.dump_all(files[name], Dumper=_Dumper, sort_keys=False) for name in order}
     texts["kustomization.yaml"] = HEADER + yaml.dump(
         {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": order},

@@ -6,20 +6,27 @@ Debian shared libraries the interpreter and the venv's extension modules link ag
 with ``ldd``, copied from the host's Debian 12 packages), Debian's static busybox as ``/bin/sh``,
 the Python interpreter the venv was made from (at its own path, so the venv's links hold), the
 venv at ``/opt/kubebook/.venv`` (script shebangs and the editable install pointed there) and the
-project's runbooks, library and schedules. Three layers, so a code change rebuilds the small one.
+project's runbooks, library and schedules. Three layers, so a code change rebuilds the small one:
+each layer is cached under ``<cache>/layers/`` by a fingerprint of its entries (path, mode, link, and
+each source file's path, size, mtime and inode), and a layer whose files did not change is read back
+instead of being tarred and gzipped again (the venv's alone costs ~30 s of CPU here).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from kubebook.errors import LocalClusterError
 from kubebook.localcluster import images
 from kubebook.localcluster.images import Entry, Image
+from kubebook.localcluster.paths import cache_dir
 
 TARGET = Path("/opt/kubebook")
 PROJECT_PARTS = ("lib", "runbooks", "labs", "notebooks", "scheduled", "pyproject.toml")
@@ -117,7 +124,86 @@ def runner_image(project: Path, venv: Path, tag: str = "0.1.0") -> Image:
     config = {"Env": [f"PATH={TARGET}/.venv/bin:/bin:/usr/bin", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp/home"],
               "WorkingDir": str(TARGET), "User": "10001:10001", "Cmd": ["kubebook", "--help"]}
     # gzip level 1: the venv layer is ~1.3 GB, and level 6 costs minutes of CPU for little size
-    return images.image("kubebook", tag, [_dedupe(base), venv_entries, project_entries], config, level=1)
+    layers = [cached_layer(entries, level=1) for entries in (_dedupe(base), venv_entries, project_entries)]
+    prune_layer_cache()
+    return assemble("kubebook", tag, layers, config)
+
+
+def layer_cache() -> Path:
+    return cache_dir() / "layers"
+
+
+def fingerprint(entries: list[Entry], level: int) -> str:
+    """What a layer's bytes depend on, without reading its files: paths, modes, links, data and file stats."""
+    digest = hashlib.sha256(f"kubebook-layer v1 gzip {level}\n".encode())
+    for entry in sorted(entries, key=lambda e: e.path):
+        parts = [entry.path, oct(entry.mode), entry.link or "", "folder" if entry.folder else ""]
+        if entry.source is not None:
+            stat = Path(entry.source).stat()
+            parts += [str(entry.source), str(stat.st_size), str(stat.st_mtime_ns), str(stat.st_ino)]
+        if entry.data is not None:
+            parts.append(hashlib.sha256(entry.data).hexdigest())
+        digest.update("\0".join(parts).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def cached_layer(entries: list[Entry], level: int) -> tuple[bytes, str]:
+    """(gzipped layer, diff id) from the cache when its fingerprint is there, else built and stored."""
+    key = fingerprint(entries, level)
+    folder = layer_cache()
+    blob_path, meta_path = folder / f"{key}.tar.gz", folder / f"{key}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        blob = blob_path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() == meta["sha256"]:
+            os.utime(blob_path)  # recently used: pruning keeps it
+            return blob, str(meta["diff_id"])
+    except (OSError, ValueError, KeyError):
+        pass
+    blob, diff_id = images.layer(entries, level)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, data in ((blob_path, blob), (meta_path, json.dumps(
+            {"sha256": hashlib.sha256(blob).hexdigest(), "diff_id": diff_id}).encode())):
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        partial.replace(path)  # atomic: a concurrent build reads the old file or the new one, never half
+    return blob, diff_id
+
+
+def prune_layer_cache(keep: int = 6) -> list[Path]:
+    """Delete all but the ``keep`` most recently written layers (each venv change leaves a ~500 MB one)."""
+    folder = layer_cache()
+    blobs = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if folder.is_dir() else []
+    removed = []
+    for blob in blobs[keep:]:
+        for path in (blob, blob.with_name(blob.name.replace(".tar.gz", ".json"))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def assemble(repository: str, tag: str, layers: list[tuple[bytes, str]], config: dict[str, Any]) -> Image:
+    """An OCI image from built layers: the same config and manifest as :func:`images.image` writes."""
+    built = Image(repository, tag)
+    descriptors = []
+    for blob, _ in layers:
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        built.blobs[digest] = blob
+        descriptors.append({"mediaType": images.LAYER_TYPE, "digest": digest, "size": len(blob)})
+    config_blob = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [diff_id for _, diff_id in layers]},
+        "history": [{"created_by": "kubebook.localcluster.images"}],
+    }, sort_keys=True).encode()
+    config_digest = "sha256:" + hashlib.sha256(config_blob).hexdigest()
+    built.blobs[config_digest] = config_blob
+    built.manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": images.MANIFEST_TYPE,
+        "config": {"mediaType": images.CONFIG_TYPE, "digest": config_digest, "size": len(config_blob)},
+        "layers": descriptors,
+    }, sort_keys=True).encode()
+    return built
 
 
 def _venv_entries(venv: Path) -> list[Entry]:

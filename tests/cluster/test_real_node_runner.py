@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = os.environ.get("KUBEBOOK_REAL_NODE_CLUSTER", "realnode")
 NAMESPACE = "kubebook-runner"
 CRONJOB = "kubebook-cluster-info"
+VOLUME = f"{NAMESPACE}-reports"  # the static PersistentVolume --archive-host-path renders
 JOB = "cluster-info-now"
 UNSCHEDULABLE_GRACE = 30.0  # a pod the scheduler cannot place fails the test after this, with its reason
 RUN_TIMEOUT = 600.0  # the runbook's own timeout is 300 s; this only bounds a stuck Job
@@ -79,7 +80,8 @@ def runner_image(lc: LocalCluster) -> str:
     """Build the runner image into the node's store; its reference pinned by digest."""
     added = kubebook("cluster", "images", "--name", lc.name, "--add-runner", "--json")
     assert added.returncode == 0, added.stderr[-2000:]
-    (row,) = [r for r in json.loads(added.stdout) if r["name"] == "kubebook"]
+    pushed = lc.load_state()["real_node"]["images"]["kubebook"]  # the reference --add-runner pushed
+    (row,) = [r for r in json.loads(added.stdout) if r["ref"] == pushed]
     return f"{row['ref'].rsplit(':', 1)[0]}@{row['digest']}"
 
 
@@ -110,8 +112,10 @@ def applied(real_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, An
     """Render with the node's flags, apply unmodified with kubectl's kustomize, suspend the schedules."""
     lc = real_cluster
     kube = cluster_mod.connect(lc.kubeconfig)
-    leftover = kube.get_object("v1", "Namespace", NAMESPACE)
-    assert leftover is None, f"namespace {NAMESPACE} is left from an earlier run: kubectl delete -k the rendering"
+    deadline = time.monotonic() + 120
+    while kube.get_object("v1", "Namespace", NAMESPACE) or kube.get_object("v1", "PersistentVolume", VOLUME):
+        assert time.monotonic() < deadline, f"{NAMESPACE} of an earlier run is still there: kubectl delete -k it"
+        time.sleep(1)
     image = runner_image(lc)
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -126,7 +130,8 @@ def applied(real_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, An
             kube.batch.patch_namespaced_cron_job(cronjob.metadata.name, NAMESPACE, {"spec": {"suspend": True}})
         yield {"kube": kube, "image": image, "reports": reports, "out": out}
     finally:
-        kubectl(lc, "delete", "-k", str(out), "--wait=true", "--timeout=120s", "--ignore-not-found")
+        # not waited for: a reused cluster's next run waits above, a started one is purged anyway
+        kubectl(lc, "delete", "-k", str(out), "--wait=false", "--ignore-not-found")
 
 
 def test_the_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node_and_archives_to_its_volume(

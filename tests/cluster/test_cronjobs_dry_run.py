@@ -59,7 +59,8 @@ def create(kube: Cluster, doc: dict[str, Any], namespace: str, dry_run: str | No
         return kube.core.create_persistent_volume(doc, **options)
     namespaced = {"PersistentVolumeClaim": kube.core.create_namespaced_persistent_volume_claim,
                   "ServiceAccount": kube.core.create_namespaced_service_account,
-                  "CronJob": kube.batch.create_namespaced_cron_job, "Pod": kube.core.create_namespaced_pod}
+                  "CronJob": kube.batch.create_namespaced_cron_job, "Pod": kube.core.create_namespaced_pod,
+                  "NetworkPolicy": kube.networking.create_namespaced_network_policy}
     return namespaced[kind](namespace, doc, **options)
 
 
@@ -179,7 +180,7 @@ def test_the_real_node_rendering_is_admitted_by_the_provisioned_policies(
     for account in (d for d in docs if d["kind"] == "ServiceAccount"):
         create(kube, account, namespace, dry_run=None)
     jobs = [d for d in docs if d["kind"] == "CronJob"]
-    assert jobs and {d["kind"] for d in docs} >= {"PersistentVolume", "PersistentVolumeClaim"}
+    assert jobs and {d["kind"] for d in docs} >= {"PersistentVolume", "PersistentVolumeClaim", "NetworkPolicy"}
     for doc in (d for d in docs if d["kind"] != "ServiceAccount"):
         assert _refusal(kube, doc, namespace) == "", doc["metadata"]["name"]
     for cronjob in jobs:

@@ -160,6 +160,7 @@ def test_by_default_pods_go_anywhere_and_the_claim_waits_for_a_provisioner(
     pod = rendered["cronjob-audit.yaml"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "tolerations" not in pod and "nodeSelector" not in pod
     assert "pv.yaml" not in rendered and "volumeName" not in rendered["pvc.yaml"][0]["spec"]
+    assert "networkpolicy.yaml" not in rendered
 
 
 def _render_for_the_real_node(tmp_path: Path, **options: Any) -> dict[str, list[dict[str, Any]]]:
@@ -175,6 +176,12 @@ def test_real_node_adds_the_nodes_toleration_and_selector(tmp_path: Path) -> Non
     pod = docs["cronjob-audit.yaml"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["tolerations"] == [{"key": NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}]
     assert pod["nodeSelector"] == {NODE_LABEL: "real"}
+    (policy,) = docs["networkpolicy.yaml"]
+    assert "networkpolicy.yaml" in docs["kustomization.yaml"][0]["resources"]
+    labels = docs["cronjob-audit.yaml"][0]["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["spec"]["policyTypes"] == ["Egress"]  # egress only to where the node's DNAT puts the API server
+    assert policy["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "127.0.0.1/32"}}], "ports": [{"protocol": "TCP"}]}]
 
 
 def test_archive_host_path_binds_the_claim_to_a_static_host_path_volume(tmp_path: Path) -> None:

@@ -12,9 +12,12 @@ schedule's ``retries`` so each attempt is a fresh pod with its own report.
 
 Pod templates carry the ``team`` and ``app`` labels the provisioned baseline requires
 (manifests/base/admission-policies.yaml), so a provisioned cluster admits them. For the local
-cluster's real node, ``real_node`` adds the node's toleration and selector, and
-``archive_host_path`` binds the claim to a static hostPath PersistentVolume (a cluster without a
-volume provisioner leaves a claim Pending for ever): the rendered folder then runs unmodified.
+cluster's real node, ``real_node`` adds the node's toleration and selector and a NetworkPolicy
+that lets the pods reach the API server where that node puts it (the ``kubernetes`` Service is
+DNATed to 127.0.0.1, and a policy sees the translated address, so a namespace's default-deny plus
+an allow for port 443 still blocks it), and ``archive_host_path`` binds the claim to a static
+hostPath PersistentVolume (a cluster without a volume provisioner leaves a claim Pending for ever):
+the rendered folder then runs unmodified.
 """
 
 from __future__ import annotations
@@ -225,6 +228,19 @@ def volume_documents(namespace: str, storage: str, storage_class: str | None, ar
     return files
 
 
+def real_node_egress(namespace: str) -> dict[str, Any]:
+    """Egress to the API server behind the real node's DNAT: only that DNAT leads a pod's packet to 127.0.0.1.
+
+    Selecting the runner pods also isolates their egress: on the real node they reach the API server
+    and nothing else, with or without the provisioned baseline's default-deny.
+    """
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "kubebook-runner-apiserver-real-node", "namespace": namespace, "labels": LABELS},
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": LABELS["app.kubernetes.io/name"]}},
+                     "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"ipBlock": {"cidr": "127.0.0.1/32"}}], "ports": [{"protocol": "TCP"}]}]}}
+
+
 def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NAMESPACE,
            image: str = DEFAULT_IMAGE, storage: str = "5Gi", storage_class: str | None = None,
            real_node: bool = False, archive_host_path: str | Path | None = None) -> dict[str, str]:
@@ -254,9 +270,12 @@ def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NA
                                       "pod-security.kubernetes.io/audit": "restricted",
                                       "pod-security.kubernetes.io/warn": "restricted"}}}]
     files.update(volume_documents(namespace, storage, storage_class, hostpath, real_node))
+    if real_node:
+        files["networkpolicy.yaml"] = [real_node_egress(namespace)]
     for risk, rule_lists in sorted(by_risk.items()):
         files[f"rbac-{risk}.yaml"] = rbac_documents(risk, union_rules(rule_lists), namespace)
     order = ["namespace.yaml", *(["pv.yaml"] if hostpath else []), "pvc.yaml",
+             *(["networkpolicy.yaml"] if real_node else []),
              *sorted(f for f in files if f.startswith("rbac-")), *sorted(f for f in files if f.startswith("cronjob-"))]
     texts = {name: HEADER + yaml.dump_all(files[name], Dumper=_Dumper, sort_keys=False) for name in order}
     texts["kustomization.yaml"] = HEADER + yaml.dump(

@@ -204,6 +204,7 @@ def test_the_rendered_cronjob_runs_a_readonly_runbook_on_the_real_node_and_archi
     assert node.metadata.labels.get("kubebook.io/node-type") == "real"
     assert pod.spec.node_name == real_cluster.load_state()["real_node"]["name"]
     assert pod.spec.service_account_name == "kubebook-runner-readonly"
+    assert pod.spec.security_context.run_as_user == 10001 and pod.spec.security_context.run_as_non_root
     assert pod.spec.containers[0].image == applied["image"]
     namespace = kube.core.read_namespace(NAMESPACE)
     assert namespace.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"

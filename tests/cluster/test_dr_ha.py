@@ -1,13 +1,11 @@
 """HA member-loss drill and the full drill on a throwaway ha cluster.
 
-About two minutes on a 2-core machine (an ha cluster start, a quorum-loss timeout, two
-recoveries), so it runs only with ``KUBEBOOK_DR_HA=1``; the single-topology drill in
-test_dr_drill.py runs by default.
+About 70 s on a 2-core machine (an ha cluster start, a quorum-loss timeout, two recoveries);
+it runs in every ``make test`` beside the single-topology drill of test_dr_drill.py.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 
@@ -17,8 +15,7 @@ from kubebook.archive import Archive
 from kubebook.dr import drill, hadrill, throwaway
 from kubebook.localcluster.manager import LocalCluster
 
-pytestmark = [pytest.mark.cluster,
-              pytest.mark.skipif(os.environ.get("KUBEBOOK_DR_HA") != "1", reason="opt-in: KUBEBOOK_DR_HA=1")]
+pytestmark = pytest.mark.cluster
 NAME = "pytest-dr-ha"
 
 

@@ -1,8 +1,8 @@
 """The real metrics pipeline: KWOK emulates a pod's usage, metrics-server and Prometheus report it.
 
-It needs the metrics-server and Prometheus builds (tens of minutes cold on 2 cores), which a plain
-``make test`` does not pay for: the test runs when both binaries are cached (``kubebook cluster build
---only metrics-server --only prometheus``, or one ``cluster up --with-metrics``) or when
+It needs the metrics-server and Prometheus builds, which ``make test`` makes first (``kubebook cluster
+build --only metrics-server --only prometheus``, about 3.5 minutes cold). Run by hand, the test runs when
+both binaries are cached (or one ``cluster up --with-metrics`` built them) or when
 ``KUBEBOOK_METRICS_TESTS=1`` asks for the build; otherwise it is skipped and says why.
 """
 

@@ -10,25 +10,16 @@ Chromium is Debian's (``make test`` installs it); Playwright never downloads one
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import requests
-
-from kubebook.localcluster.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PSA = "pod-security.kubernetes.io/enforce"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium is not installed "
@@ -48,63 +39,14 @@ def with_parameters(source: Path, target: Path, **values: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(local_cluster: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def lab(local_cluster: Path, tmp_path_factory: pytest.TempPathFactory,
+        jupyterlab_server: Callable[..., Any]) -> Iterator[tuple[str, Path]]:
     """A JupyterLab on 127.0.0.1 over a folder of runbook copies; interactive kernels (not headless)."""
     root = tmp_path_factory.mktemp("lab")
     home = tmp_path_factory.mktemp("lab-home")
-    port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k != "KUBEBOOK_HEADLESS"}
-    env.update(KUBEBOOK_KUBECONFIG=str(local_cluster), KUBEBOOK_ARCHIVE=str(home / "reports"),
-               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_RUNTIME_DIR=str(home / "runtime"))
-    settings = home / "settings" / "@jupyterlab"
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "apputils-extension").mkdir(parents=True)
-    # every cell rendered (no windowing), so the page holds the whole report; no news prompt
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
-    log = (home / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
-         "--allow-root", "--LabApp.extension_manager=readonly"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/api/status", params={"token": token}, timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None:
-                raise AssertionError(f"JupyterLab exited: {(home / 'lab.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        else:
-            raise AssertionError("JupyterLab did not answer within 60 s")
+    env = {"KUBEBOOK_KUBECONFIG": str(local_cluster), "KUBEBOOK_ARCHIVE": str(home / "reports")}
+    with jupyterlab_server(root, home, env) as (base, token):
         yield f"{base}/lab/workspaces/{{0}}/tree/{{0}}.ipynb?token={token}", root  # a fresh workspace each
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-        shutil.rmtree(home / "runtime", ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def open_and_run_all(browser: object, url: str) -> object:

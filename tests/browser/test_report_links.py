@@ -14,26 +14,20 @@ nowhere, inside it opened JupyterLab's script-less HTML viewer in the same windo
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
-from kubebook.localcluster.processes import free_port
-
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOOPBACK = ("127.0.0.1", "localhost")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium is not installed "
@@ -64,65 +58,17 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
+def lab(tmp_path_factory: pytest.TempPathFactory,
+        jupyterlab_server: Callable[..., Any]) -> Iterator[tuple[str, Path, str]]:
     """A JupyterLab on 127.0.0.1 (interactive kernels); its notebook URL pattern, root folder and token."""
     root = tmp_path_factory.mktemp("lab")
     home = tmp_path_factory.mktemp("lab-home")
-    port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k not in ("KUBEBOOK_HEADLESS", "KUBEBOOK_ARCHIVE")}
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_RUNTIME_DIR=str(home / "runtime"))
-    settings = home / "settings" / "@jupyterlab"
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
-    log = (home / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
-         "--allow-root", "--LabApp.extension_manager=readonly"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/api/status", params={"token": token}, timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None:
-                raise AssertionError(f"JupyterLab exited: {(home / 'lab.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        else:
-            raise AssertionError("JupyterLab did not answer within 60 s")
+    with jupyterlab_server(root, home, {}, drop=("KUBEBOOK_ARCHIVE",)) as (base, token):
         probe = requests.get(f"{base}/kubebook/report", params={"token": token, "path": "/nowhere"}, timeout=10)
         assert probe.status_code == 404 and probe.text.startswith("kubebook:"), (
             "kubebook's Jupyter server extension is not enabled in this environment (make setup installs "
             "jupyter-config/jupyter_server_config.d/kubebook.json)")
         yield f"{base}/lab/workspaces/{{0}}/tree/{{0}}.ipynb?token={token}", root, token
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-        shutil.rmtree(home / "runtime", ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def report_browser_on(archive: Path, target: Path) -> None:

@@ -24,8 +24,6 @@ from kubebook import cluster as cluster_mod
 from kubebook.localcluster import processes
 from kubebook.localcluster.manager import LocalCluster
 from kubebook.localcluster.node import cleanup, network
-from kubebook.localcluster.node.hostcheck import check_host
-from kubebook.localcluster.node.runtime import host_holder
 from kubebook.localcluster.processes import ProcessRecord
 
 pytestmark = [
@@ -33,7 +31,6 @@ pytestmark = [
     pytest.mark.skipif(os.environ.get("KUBEBOOK_REAL_NODE_TESTS") != "1",
                        reason="real-node tests are opt-in: KUBEBOOK_REAL_NODE_TESTS=1"),
 ]
-CLUSTER = os.environ.get("KUBEBOOK_REAL_NODE_CLUSTER", "realnode")
 TOLERATION = client.V1Toleration(key="kubebook.io/real-node", operator="Exists", effect="NoSchedule")
 RESTRICTED = client.V1SecurityContext(
     allow_privilege_escalation=False, run_as_non_root=True, run_as_user=10001, run_as_group=10001,
@@ -52,15 +49,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
 
 
 @pytest.fixture(scope="module")
-def real_cluster() -> Iterator[LocalCluster]:
-    support = check_host()
-    if not support.supported:
-        pytest.skip(support.summary())
-    os.environ.setdefault("KUBEBOOK_UNSAFE_NO_FSYNC", "1")
-    lc = LocalCluster(name=CLUSTER, nodes=1, real_nodes=1)
-    holder = host_holder(lc.root)
-    if holder is not None:  # e.g. `make run` left the default cluster up with its real node
-        pytest.skip(f"the cluster at {holder} runs this host's real node (one per host); take it down to run these")
+def real_cluster(real_node_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    lc = real_node_cluster
     existed = lc.status().get("healthy", False)
     lc.up()
     try:

@@ -33,8 +33,6 @@ from kubebook import cluster as cluster_mod
 from kubebook.errors import ApiError
 from kubebook.localcluster import build
 from kubebook.localcluster.manager import LocalCluster
-from kubebook.localcluster.node.hostcheck import check_host
-from kubebook.localcluster.node.runtime import host_holder
 from kubebook.provision import build as build_overlay
 from kubebook.provision.apply import remove
 from kubebook.provision.cases import admission_cases
@@ -45,7 +43,6 @@ pytestmark = [
                        reason="real-node tests are opt-in: KUBEBOOK_REAL_NODE_TESTS=1"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER = os.environ.get("KUBEBOOK_REAL_NODE_CLUSTER", "realnode")
 NAMESPACE = "kubebook-runner"
 CRONJOB = "kubebook-cluster-info"
 VOLUME = f"{NAMESPACE}-reports"  # the static PersistentVolume --archive-host-path renders
@@ -60,15 +57,8 @@ def kubebook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[st
 
 
 @pytest.fixture(scope="module")
-def real_cluster() -> Iterator[LocalCluster]:
-    support = check_host()
-    if not support.supported:
-        pytest.skip(support.summary())
-    os.environ.setdefault("KUBEBOOK_UNSAFE_NO_FSYNC", "1")
-    lc = LocalCluster(name=CLUSTER, nodes=1, real_nodes=1)
-    holder = host_holder(lc.root)
-    if holder is not None:  # e.g. `make run` left the default cluster up with its real node
-        pytest.skip(f"the cluster at {holder} runs this host's real node (one per host); take it down to run this")
+def real_cluster(real_node_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    lc = real_node_cluster
     existed = lc.status().get("healthy", False)
     if existed:
         # kube-apiserver v1.37 stops a paramKind's informer for good once no binding uses it (kubernetes#130887):

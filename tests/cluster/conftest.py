@@ -1,8 +1,9 @@
-"""What the real-node test modules share: whether this host may start the real node's cluster now."""
+"""What the cluster test modules share: the real node's host check, and how a drill's RPO list is read."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -25,3 +26,27 @@ def real_node_cluster() -> LocalCluster:
     if holder is not None:  # e.g. `make run` left the default cluster up with its real node
         pytest.skip(f"the cluster at {holder} runs this host's real node (one per host); take it down to run these")
     return lc
+
+
+CONTROL_PLANE_WRITES = {"ClusterTrustBundle", "Lease", "Event", "EndpointSlice", "Endpoints", "ServiceAccount"}
+
+
+def _drill_probes(after_snapshot: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The drill's own probe ConfigMaps among the objects it lists as created after the snapshot.
+
+    Anything else listed must be the control plane's own write, made at a moment no test controls:
+    kube-controller-manager publishing a new serving ClusterTrustBundle after an API server restart,
+    or a controller's ServiceAccount appearing late on a loaded machine. Such an object is a true
+    RPO item (listed, not lost); this fails if anything else is listed.
+    """
+    probes = [x for x in after_snapshot if x["kind"] == "ConfigMap" and x["namespace"] == "default"
+              and x["name"].startswith("kubebook-dr-probe")]
+    others = [x for x in after_snapshot if x not in probes]
+    assert all(x["kind"] in CONTROL_PLANE_WRITES and x["namespace"] in ("", "kube-system") for x in others), others
+    return probes
+
+
+@pytest.fixture
+def drill_probes() -> Callable[[list[dict[str, str]]], list[dict[str, str]]]:
+    """``_drill_probes`` for the drill tests (a fixture, since conftest modules are not imported by name)."""
+    return _drill_probes

@@ -35,6 +35,7 @@ PROCESS_TESTS: dict[str, set[str] | None] = {
     "test_cli.py": None,  # the CLI in a fresh interpreter
     "test_schedule_run.py": None,  # the scheduler daemon
     "test_schedule_warmkernels.py": None,  # Jupyter kernels
+    "test_node_image_wget.py": None,  # Debian's busybox against an HTTP server on 127.0.0.1
     "test_audit_cli.py": {"test_a_manifest_audit_never_imports_pandas_or_the_kubernetes_client"},
     "test_localcluster.py": {"test_unreachable_module_proxy_is_a_clear_error"},  # a real go build
     "test_schedule_state.py": {

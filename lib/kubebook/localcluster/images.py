@@ -33,6 +33,31 @@ LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" \
          "kubebook:x:10001:10001:kubebook:/tmp:/bin/sh\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\nkubebook:x:10001:\n"
+# Debian builds busybox without wget's timeout feature, yet the applet still accepts -T and then
+# dereferences the missing value: `wget -T 2 ...`, the first thing most people type in a pod, dies
+# with SIGSEGV. /bin/wget is this wrapper: -T N, -TN, --timeout=N and --timeout N become busybox's
+# `timeout N` around the real applet, every other argument passes through unchanged.
+WGET_WRAPPER = """#!/bin/sh
+# kubebook: busybox wget with -T/--timeout (Debian's busybox lacks them and crashes on -T)
+secs=""
+n=$#
+while [ "$n" -gt 0 ]; do
+  arg=$1; shift; n=$((n - 1))
+  case $arg in
+    --timeout=*) secs=${arg#--timeout=} ;;
+    --timeout|-T) secs=$1; shift; n=$((n - 1)) ;;
+    -T*) secs=${arg#-T} ;;
+    -[cqS]*T) set -- "$@" "${arg%T}"; secs=$1; shift; n=$((n - 1)) ;;
+    -[cqS]*T[0-9]*) set -- "$@" "${arg%%T*}"; secs=${arg#*T} ;;
+    *) set -- "$@" "$arg" ;;
+  esac
+done
+case $secs in
+  "") exec /bin/busybox wget "$@" ;;
+  *[!0-9]*) echo "wget: -T wants whole seconds, got '$secs'" >&2; exit 2 ;;
+  *) exec /bin/busybox timeout "$secs" /bin/busybox wget "$@" ;;
+esac
+"""
 
 
 @dataclass(frozen=True)
@@ -127,17 +152,23 @@ def base_entries() -> list[Entry]:
     return entries
 
 
-def busybox_image() -> Image:
-    """busybox from Debian's busybox-static: /bin/busybox plus a symlink per applet."""
+def busybox_image_entries() -> list[Entry]:
+    """The files of the busybox image: /bin/busybox, a symlink per applet, /bin/wget the timeout wrapper."""
     if not BUSYBOX.is_file():
         raise LocalClusterError(f"{BUSYBOX} is missing", hint="install the Debian package busybox-static")
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     entries = [*base_entries(), Entry("/bin", folder=True, mode=0o755),
                Entry("/bin/busybox", source=BUSYBOX, mode=0o755)]
     entries += [Entry(f"/bin/{name}", link="busybox") for name in applets if re.fullmatch(r"[\w.\[-]+", name)
-                and name != "busybox"]
+                and name not in ("busybox", "wget")]
+    entries.append(Entry("/bin/wget", data=WGET_WRAPPER.encode(), mode=0o755))
+    return entries
+
+
+def busybox_image() -> Image:
+    """busybox from Debian's busybox-static (see :func:`busybox_image_entries`)."""
     config = {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": "/"}
-    return image("kubebook/busybox", BUSYBOX_TAG, [entries], config)
+    return image("kubebook/busybox", BUSYBOX_TAG, [busybox_image_entries()], config)
 
 
 def pause_image(pause_binary: Path) -> Image:

@@ -8,7 +8,9 @@ parameters (no kernel started), 3 timeout, 4 the kernel died, 5 a secret leaked
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,10 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the .ipynb to run")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter (repeatable); overrides -f")
+    parser.add_argument("--parameter-env", nargs=2, action="append", default=[], metavar=("NAME", "VAR"),
+                        help="set parameter NAME to the value of environment variable VAR, as -p would "
+                             "(repeatable): keeps a secret out of the command line and passes values that "
+                             "start with '-'; rendered CronJobs use it")
     parser.add_argument("-f", "--parameters-file", type=Path, metavar="FILE", help="YAML file of parameters")
     parser.add_argument("--cluster", metavar="KUBECONFIG",
                         help="kubeconfig for the notebook (given to the kernel as $KUBEBOOK_KUBECONFIG)")
@@ -53,12 +59,24 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser.set_defaults(handler=_run)
 
 
-def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+def _parameters(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """-f, then -p and --parameter-env (strings, coerced by the schema type during validation)."""
+    from kubebook.errors import ParameterError
     from kubebook.runner.params import load_params_file
 
+    environ = os.environ if environ is None else environ
+    # Read once, then dropped from this process so the kernel does not inherit a secret in its environment.
     values: dict[str, Any] = load_params_file(args.parameters_file) if args.parameters_file else {}
     for name, value in args.parameter:
-        values[name] = value  # a string; coerced by the schema type during validation
+        values[name] = value
+    for name, variable in args.parameter_env:
+        if variable not in environ:
+            raise ParameterError(f"--parameter-env {name} {variable}: environment variable {variable} is not set",
+                                 hint=f"export {variable} (a CronJob sets it from its Secret reference)")
+        values[name] = environ[variable]
+    if environ is os.environ:
+        for _, variable in args.parameter_env:
+            os.environ.pop(variable, None)
     return values
 
 

@@ -203,6 +203,12 @@ def _render(args: argparse.Namespace) -> int:
         return 0
     for path in cronjobs.write(args.out, texts):
         print(f"wrote {path}")
+    namespace = args.namespace or cronjobs.DEFAULT_NAMESPACE
+    for name, secrets in cronjobs.secret_parameters(schedules).items():
+        secret = cronjobs.parameters_secret_name(name)
+        literals = " ".join(f"--from-literal={key}=..." for key in secrets)
+        print(f"schedule '{name}' reads secret parameter(s) {', '.join(secrets)} from Secret {namespace}/{secret} "
+              f"(not written here); create it: kubectl -n {namespace} create secret generic {secret} {literals}")
     return 0
 
 

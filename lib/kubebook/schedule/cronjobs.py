@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,6 +41,7 @@ APP_DIR = "/opt/kubebook"
 ARCHIVE_MOUNT = "/reports"
 PVC_NAME = "kubebook-reports"
 RUN_AS = 10001
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 LABELS = {"app.kubernetes.io/name": "kubebook-runner", "app.kubernetes.io/part-of": "kubebook"}
 # The provisioned baseline's kubebook-required-labels policy refuses pod templates without these.
 POD_LABELS = {"team": "platform", "app": "kubebook-runner"}
@@ -107,16 +109,75 @@ def rbac_documents(risk: str, rules: list[dict[str, Any]], namespace: str) -> li
     ]
 
 
-def run_command(schedule: Schedule, notebook_in_image: str) -> list[str]:
-    """``kubebook run`` with the schedule's parameters (JSON for non-strings, parsed as YAML by the runner)."""
-    command = ["kubebook", "run", notebook_in_image, "--archive", ARCHIVE_MOUNT]
+def secret_parameter_names(notebook: Path) -> set[str]:
+    """Parameters the notebook marks ``secret``/``writeOnly``: rendered from a Secret reference, never inline."""
+    from kubebook.runner.params import parameter_schema, secret_names
+
+    return secret_names(parameter_schema(json.loads(Path(notebook).read_text(encoding="utf-8"))))
+
+
+def parameters_secret_name(schedule_name: str) -> str:
+    """The Secret (in the runner namespace) a schedule's secret parameters are read from; the operator creates it."""
+    return f"kubebook-{schedule_name}-parameters"
+
+
+def _env_name(name: str, taken: set[str]) -> str:
+    base = "KUBEBOOK_PARAM_" + re.sub(r"[^A-Z0-9_]", "_", name.upper())
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}_{number}", number + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _escape(text: str) -> str:
+    """Kubernetes expands ``$(VAR)`` in a container's command and env values; ``$$`` is a literal ``$``."""
+    return text.replace("$", "$$")
+
+
+def run_command(schedule: Schedule, notebook_in_image: str,
+                secrets: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], list[dict[str, Any]]]:
+    """``kubebook run`` with the schedule's parameters, and the environment entries it reads some of them from.
+
+    Non-strings are written as JSON (the runner parses ``-p`` values as YAML). A parameter in ``secrets``
+    comes from the schedule's parameters Secret (``secretKeyRef``) through ``--parameter-env``, so its value
+    is in no manifest; a value starting with ``-`` (which argparse would read as an option) goes through
+    ``--parameter-env`` with a literal env value.
+    """
+    command = ["kubebook", "run", _escape(notebook_in_image), "--archive", ARCHIVE_MOUNT]
+    env: list[dict[str, Any]] = []
+    taken: set[str] = set()
     for name, value in sorted(schedule.parameters.items()):
-        command += ["-p", name, value if isinstance(value, str) else json.dumps(value)]
+        if not SECRET_KEY.fullmatch(name):
+            raise ParameterError(f"schedule '{schedule.name}': parameter name {name!r} cannot be rendered",
+                                 hint="parameter names are Python identifiers")
+        text = value if isinstance(value, str) else json.dumps(value)
+        if name in secrets:
+            variable = _env_name(name, taken)
+            env.append({"name": variable, "valueFrom": {"secretKeyRef": {
+                "name": parameters_secret_name(schedule.name), "key": name}}})
+            command += ["--parameter-env", name, variable]
+        elif text.startswith("-"):
+            variable = _env_name(name, taken)
+            env.append({"name": variable, "value": _escape(text)})
+            command += ["--parameter-env", name, variable]
+        else:
+            command += ["-p", name, _escape(text)]
     if schedule.timeout:
         command += ["--timeout", _number(schedule.timeout)]
     if schedule.cell_timeout:
         command += ["--cell-timeout", _number(schedule.cell_timeout)]
-    return command
+    return command, env
+
+
+def secret_parameters(schedules: list[Schedule]) -> dict[str, list[str]]:
+    """Schedule name -> the secret parameters its CronJob reads from its parameters Secret (for the CLI's note)."""
+    found = {}
+    for schedule in schedules:
+        names = sorted(secret_parameter_names(schedule.notebook) & set(schedule.parameters))
+        if names:
+            found[schedule.name] = names
+    return found
 
 
 def _number(value: float) -> str:
@@ -126,6 +187,7 @@ def _number(value: float) -> str:
 def pod_spec(schedule: Schedule, risk: str, notebook_in_image: str, image: str,
              real_node: bool = False) -> dict[str, Any]:
     """A pod that passes Pod Security 'restricted' and runs one schedule's notebook."""
+    command, parameter_env = run_command(schedule, notebook_in_image, secret_parameter_names(schedule.notebook))
     placement: dict[str, Any] = {}
     if real_node:
         placement = {"nodeSelector": dict([REAL_NODE_LABEL]),
@@ -141,9 +203,9 @@ def pod_spec(schedule: Schedule, risk: str, notebook_in_image: str, image: str,
             "image": image,
             "imagePullPolicy": "IfNotPresent",
             "workingDir": APP_DIR,
-            "command": run_command(schedule, notebook_in_image),
+            "command": command,
             "env": [{"name": "KUBEBOOK_ARCHIVE", "value": ARCHIVE_MOUNT},
-                    *({"name": k, "value": v} for k, v in RUNTIME_ENV.items())],
+                    *({"name": k, "value": v} for k, v in RUNTIME_ENV.items()), *parameter_env],
             "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                 "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
                                 "seccompProfile": {"type": "RuntimeDefault"}},

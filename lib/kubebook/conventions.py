@@ -28,6 +28,8 @@ import nbformat
 NOTEBOOK_DIRS = ("runbooks", "labs", "notebooks")
 RISKS = ("readonly", "mutating")
 REQUIRED_KEYS = ("title", "description", "category", "risk", "parameters", "rbac")
+# What a `risk: readonly` notebook may ask for: reading named resources, never a wildcard or a write verb.
+READ_VERBS = ("get", "list", "watch")
 
 RBAC_RULE_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -111,6 +113,9 @@ def check_notebook(path: Path) -> list[Problem]:
             jsonschema.validate(meta["rbac"], RBAC_RULE_SCHEMA)
         except jsonschema.ValidationError as error:
             problems.append(Problem(path, f"kubebook metadata 'rbac' is not a list of rules: {error.message}"))
+        else:
+            if meta.get("risk") == "readonly":
+                problems.extend(Problem(path, text) for text in readonly_rbac_problems(meta["rbac"]))
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell.get("outputs") and not is_checked_cell(cell):
             problems.append(Problem(path, f"cell {index} stores outputs but is not marked for nbval "
@@ -118,6 +123,26 @@ def check_notebook(path: Path) -> list[Problem]:
         if cell.cell_type == "code" and "parameters" not in cell.get("metadata", {}).get("tags", []):
             problems.extend(Problem(path, f"cell {index}: {text}") for text in control_flow(cell.source))
     return problems
+
+
+def readonly_rbac_problems(rules: list[dict[str, Any]]) -> list[str]:
+    """Why ``rules`` are more than a read-only notebook may hold, one sentence per rule; empty when they only read.
+
+    The risk class decides which runner role a schedule gets (kubebook.schedule.cronjobs), so a
+    ``readonly`` notebook asking for ``*`` or a write verb would hand that to every read-only run.
+    """
+    found = []
+    for number, rule in enumerate(rules, 1):
+        wrong = [f"API group {g!r}" for g in rule.get("apiGroups", []) if "*" in g]
+        wrong += [f"resource {r!r}" for r in rule.get("resources", []) if "*" in r]
+        wrong += [f"verb {v!r}" for v in rule.get("verbs", []) if v not in READ_VERBS]
+        if rule.get("nonResourceURLs"):
+            wrong.append("nonResourceURLs")
+        if wrong:
+            found.append(f"kubebook metadata 'rbac' rule {number} grants {', '.join(wrong)} but the notebook's "
+                         f"risk is 'readonly' (use the verbs {', '.join(READ_VERBS)} on named API groups and "
+                         "resources, or declare risk 'mutating')")
+    return found
 
 
 _LOGIC = {ast.FunctionDef: "a 'def'", ast.AsyncFunctionDef: "a 'def'", ast.ClassDef: "a 'class'",

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from kubebook.conventions import readonly_rbac_problems
 from kubebook.errors import ParameterError
 from kubebook.schedule.model import Schedule
 
@@ -324,6 +325,9 @@ def render(schedules: list[Schedule], *, root: Path, namespace: str = DEFAULT_NA
                                       "; schedule notebooks from inside it") from error
         meta = notebook_meta(schedule.notebook)
         risk = meta.get("risk", "mutating")
+        if risk == "readonly" and (wide := readonly_rbac_problems(meta.get("rbac", []))):
+            raise ParameterError(f"schedule '{schedule.name}': {schedule.notebook.name}: {wide[0]}",
+                                 hint="the readonly runner role is shared by every readonly schedule")
         by_risk[risk].append(meta.get("rbac", []))
         files[f"cronjob-{schedule.name}.yaml"] = [
             cronjob_document(schedule, risk, f"{APP_DIR}/{relative.as_posix()}", namespace, image, real_node)]

@@ -60,6 +60,11 @@ def read_lines(path: Path) -> list[Line]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    return parse_lines(data)
+
+
+def parse_lines(data: bytes) -> list[Line]:
+    """:func:`read_lines` for ledger bytes already read (the report server reads them through a guarded fd)."""
     lines: list[Line] = []
     for number, raw in enumerate(data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"), 1):
         try:

@@ -4,7 +4,8 @@ Five things can be wrong, and each problem names the file or ledger line:
 the chain itself (an entry edited, deleted or re-ordered); a path that is not a
 real folder inside the root (a symlink anywhere on the way, ``..``, an absolute
 path: never followed, never deleted); an artifact whose bytes no longer hash to
-the ledger's value (modified) or that is gone (deleted); a file in a sealed
+the ledger's value (modified), that is gone (deleted) or that is a hard link
+(another name, possibly outside the archive, shares and can change its bytes); a file in a sealed
 folder that the ledger never listed (added); and a run folder that the ledger
 does not know (planted, or sealed without an entry). Runs removed by ``kubebook
 reports prune`` are expected to be absent: the prune wrote a ledger entry naming
@@ -194,6 +195,9 @@ def _artifact_problem(path: Path, label: str, expected: Any) -> list[str]:
         return [f"{label}: deleted"]
     if not stat.S_ISREG(info.st_mode):
         return [f"{label}: not a regular file (a symbolic link or folder; never followed)"]
+    if info.st_nlink > 1:
+        return [f"{label}: is a hard link ({info.st_nlink} names share its bytes, so a file outside the "
+                "sealed folder can change it)"]
     try:
         digest = ledger.sha256_file(path)
     except OSError as error:

@@ -12,8 +12,10 @@ sub-requests may not be allowed to fetch. So the page is built here in one piece
   folder holding a ledger; every step below the archive root is opened without
   following a symbolic link (``O_NOFOLLOW`` relative to the folder above), so a
   link can never lead out of the archive;
-- the report's bytes must hash to the run's live ledger entry, and each asset it
-  links must be listed in that entry and hash to it: the page shown is the sealed one;
+- the ledger's chain must be intact, the report's bytes must hash to the run's live
+  ledger entry, the run folder must hold exactly its listed artifacts with their
+  hashes, and each asset it links must be listed in that entry and hash to it; no
+  file may be a hard link: the page shown is one ``kubebook reports verify`` passes;
 - the assets are inlined, so the page needs no sub-request, and it is sent with
   :data:`CSP` (an opaque-origin sandbox that may run only its own inline code and
   fetch nothing): a report's scripts can never talk to the Jupyter server.
@@ -32,6 +34,7 @@ import re
 import stat
 from pathlib import Path
 
+from kubebook.archive import ledger
 from kubebook.archive.assets import ASSETS, NAME, RUN_PREFIX
 from kubebook.archive.ledger import LEDGER
 from kubebook.archive.verify import RUN_DEPTH, path_problem
@@ -99,16 +102,44 @@ def _open(name: str, flags: int, dir_fd: int | None, label: str) -> int:
         raise ReportRefused(403, f"{label} cannot be opened: {error.strerror}") from None
 
 
-def _read(dir_fd: int, name: str, label: str) -> bytes:
+def _read(dir_fd: int, name: str, label: str, *, digest_only: bool = False) -> bytes:
+    """The file's bytes (or, with ``digest_only``, its SHA-256 hex as bytes, read in chunks).
+
+    A hard link is refused like a symlink: another name, possibly outside the archive, shares its bytes.
+    """
     fd = _open(name, _FILE, dir_fd, label)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_READ:
             raise ReportRefused(403, f"{label} is not a regular file the archive wrote")
+        if info.st_nlink > 1:
+            raise ReportRefused(403, f"{label} is a hard link (a file outside the sealed folder can change it); "
+                                     "'kubebook reports verify' names it")
         with os.fdopen(os.dup(fd), "rb") as handle:
-            return handle.read(MAX_READ + 1)
+            if not digest_only:
+                return handle.read(MAX_READ + 1)
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+            return digest.hexdigest().encode()
     finally:
         os.close(fd)
+
+
+def _run_folder_problem(folder_fd: int, relpath: str, artifacts: dict) -> str | None:
+    """What ``reports verify`` would say about the run folder's other files (added, deleted, modified)."""
+    present = set(os.listdir(folder_fd))
+    for extra in sorted(present - set(artifacts)):
+        return f"{relpath}/{extra} is not in the ledger (added after sealing)"
+    for name, expected in sorted(artifacts.items()):
+        if name == REPORT:
+            continue
+        if name not in present:
+            return f"{relpath}/{name} was deleted"
+        if not isinstance(expected, str) or _read(folder_fd, name, f"{relpath}/{name}",
+                                                  digest_only=True).decode() != expected:
+            return f"{relpath}/{name} does not match the ledger"
+    return None
 
 
 def live_entry(ledger_bytes: bytes, relpath: str) -> dict | None:
@@ -144,13 +175,21 @@ def report_page(path: str | bytes) -> bytes:
         entry = live_entry(ledger_bytes, relpath)
         if entry is None:
             raise ReportRefused(404, f"{relpath} is not a run in the ledger of {root}")
+        broken = ledger.chain_problems(ledger.parse_lines(ledger_bytes))
+        if broken:
+            raise ReportRefused(403, f"the ledger of {root} is not intact ({len(broken)} problem(s), first: "
+                                     f"{broken[0]}); 'kubebook reports verify' lists them")
         for step, part in enumerate(relpath.split("/")):
             fds.append(_open(part, _DIR, fds[-1], "/".join(relpath.split("/")[:step + 1])))
         report = _read(fds[-1], REPORT, f"{relpath}/{REPORT}")
-        expected = (entry.get("artifacts") or {}).get(REPORT)
+        artifacts = entry.get("artifacts") if isinstance(entry.get("artifacts"), dict) else {}
+        expected = artifacts.get(REPORT)
         if not isinstance(expected, str) or _sha256(report) != expected:
             raise ReportRefused(403, f"{relpath}/{REPORT} does not match the ledger (check it with "
                                      "'kubebook reports verify')")
+        problem = _run_folder_problem(fds[-1], relpath, artifacts)
+        if problem:
+            raise ReportRefused(403, f"{problem} (check it with 'kubebook reports verify')")
         listed = entry.get("assets") if isinstance(entry.get("assets"), dict) else {}
         bodies: dict[str, str] = {}
         names = {m.group(1) or m.group(2) for m in _LINKED.finditer(report.decode("utf-8", "replace"))}
@@ -164,7 +203,11 @@ def report_page(path: str | bytes) -> bytes:
             if _sha256(data) != digest:
                 raise ReportRefused(403, f"{ASSETS}/{name} does not match the ledger (check it with "
                                          "'kubebook reports verify')")
-            bodies[name] = data.decode("utf-8")
+            try:
+                bodies[name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ReportRefused(403, f"{ASSETS}/{name} is not UTF-8 text (a report's scripts and styles "
+                                         "are)") from None
     finally:
         for fd in reversed(fds):
             os.close(fd)

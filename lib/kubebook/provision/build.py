@@ -5,7 +5,11 @@ build``): a hand-written merge of bases, patches and namespace transforms would 
 a second, subtly different kustomize. It is run as a build tool here; every API call
 still goes through :mod:`kubebook.cluster`. The runner's service accounts are read
 from ``manifests/runner/`` (rendered by ``kubebook schedule render-cronjobs``), a
-folder beside the base, hence ``--load-restrictor LoadRestrictionsNone``.
+folder beside the base, hence ``--load-restrictor LoadRestrictionsNone``; what that
+restrictor would guard, :mod:`kubebook.provision.confine` guards for the whole tree before
+kustomize starts (no file outside ``manifests/``, symlinks included, no remote base), and
+kustomize runs with every proxy pointed at a closed port and git allowed no protocol, so
+it cannot fetch even what the check did not foresee.
 
 Every bad input (an unknown overlay, a kustomization kustomize rejects, a document
 that is not a Kubernetes object, the same object twice) is one ParameterError raised
@@ -23,9 +27,14 @@ from typing import Any
 import yaml
 
 from kubebook.errors import ParameterError
+from kubebook.provision import confine
 
 MANIFESTS_ENV = "KUBEBOOK_MANIFESTS"
 LOAD_RESTRICTOR = ("--load-restrictor", "LoadRestrictionsNone")
+CLOSED = "http://127.0.0.1:9"  # the discard port, closed: a fetch fails at once instead of leaving the machine
+NO_FETCH = {"HTTP_PROXY": CLOSED, "HTTPS_PROXY": CLOSED, "http_proxy": CLOSED, "https_proxy": CLOSED,
+            "ALL_PROXY": CLOSED, "NO_PROXY": "", "no_proxy": "", "GIT_ALLOW_PROTOCOL": "kubebook-none",
+            "GIT_TERMINAL_PROMPT": "0"}
 
 
 @dataclass
@@ -63,10 +72,7 @@ def overlays(root: str | os.PathLike[str] | None = None) -> list[str]:
 
 
 def _kustomization(folder: Path) -> Path | None:
-    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    return confine.kustomization_file(folder)
 
 
 def overlay_path(overlay: str, root: str | os.PathLike[str] | None = None) -> Path:
@@ -77,14 +83,18 @@ def overlay_path(overlay: str, root: str | os.PathLike[str] | None = None) -> Pa
     return manifests_root(root) / "overlays" / overlay
 
 
-def kustomize(path: Path, kubectl: str | os.PathLike[str] | None = None) -> str:
-    """``kubectl kustomize PATH`` output; ParameterError with kustomize's own first error line."""
+def kustomize(path: Path, kubectl: str | os.PathLike[str] | None = None, *, root: Path | None = None) -> str:
+    """``kubectl kustomize PATH`` output; ParameterError with kustomize's own first error line.
+
+    Every reference is first checked to stay inside ``root`` (default: the tree ``path`` is in).
+    """
+    confine.check(path, root if root is not None else confine.tree_root(path))
     if kubectl is None:
         from kubebook.localcluster.build import binary
 
         kubectl = binary("kubectl")
     proc = subprocess.run([str(kubectl), "kustomize", *LOAD_RESTRICTOR, str(path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **NO_FETCH})
     if proc.returncode != 0:
         lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"kustomize exited with {proc.returncode}"
@@ -121,7 +131,7 @@ def build(overlay: str, root: str | os.PathLike[str] | None = None, *,
           kubectl: str | os.PathLike[str] | None = None) -> Built:
     """Build ``overlay`` (``dev``, ``staging``, ``prod`` ...) into its objects."""
     path = overlay_path(overlay, root)
-    text = kustomize(path, kubectl)
+    text = kustomize(path, kubectl, root=manifests_root(root))
     return Built(overlay, path, parse(text, f"overlay {overlay!r}"), text)
 
 

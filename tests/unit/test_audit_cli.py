@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def test_fail_on_threshold_decides_the_exit_code(tmp_path: Path, capsys: pytest.
 
 def test_waivers_can_clear_the_exit_code(manifests: Path, tmp_path: Path) -> None:
     waivers = tmp_path / "w.yaml"
-    waivers.write_text("waivers:\n- check: '*'\n  reason: lab cluster\n  expires: 2999-01-01\n")
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()  # waivers expire within a year (issue 23)
+    waivers.write_text(f"waivers:\n- check: '*'\n  broad: true\n  reason: lab cluster\n  expires: {soon}\n")
     assert main(["audit", "--manifests", str(manifests), "--waivers", str(waivers), "--fail-on", "info"]) == 0
 
 

@@ -25,6 +25,7 @@ def test_unknown_control_plane_is_refused_before_the_cluster_is_read(capsys: pyt
 def test_an_unexpected_file_system_error_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     # --output into a folder that does not exist: the audit handler does not expect it
     target = tmp_path / "no-such-dir" / "report.json"
+    (tmp_path / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")  # not no_data
     assert main(["audit", "--manifests", str(tmp_path), "--format", "json", "--output", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No such file or directory" in err and "Traceback" not in err

@@ -40,6 +40,8 @@ def test_engines_that_do_not_apply_are_skipped() -> None:
 
 def test_unreadable_manifests_become_errors(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("a: [\n")
+    # beside a readable file: a source with nothing readable at all is no_data (issue 23)
+    (tmp_path / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
     result = run_audit(AuditInventory.from_manifests(tmp_path))
     rows = result.findings[result.findings["check"] == "source.unreadable"]
     assert rows["result"].tolist() == ["ERROR"] and rows.iloc[0]["kind"] == "File"

@@ -66,6 +66,7 @@ class AuditResult:
     location: str = ""
     generated_at: str = ""
     origins: dict[tuple[str, str | None, str], tuple[str, int]] = field(default_factory=dict)
+    no_data: str | None = None  # why nothing was audited (empty or wholly unreadable source), else None
     _frame: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -79,7 +80,7 @@ class AuditResult:
         """Append findings of another audit of the same target and score the union."""
         self.rows.extend(rows)
         self._frame = None
-        self.score = score.compute(self.rows)
+        self.score = score.compute(self.rows) if self.no_data is None else score.no_data(self.rows)
 
     def failing(self, fail_on: str = "info") -> Any:
         """Unwaived FAIL/ERROR findings at or above severity ``fail_on`` (a DataFrame)."""
@@ -120,10 +121,27 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
         rows = FindingRows(findings)
         del findings
         expired = apply_waivers(rows, list(waivers or []), inv, today=today or dt.date.today())
-        scores = score.compute(rows)
+        empty = nothing_audited(inv)
+        scores = score.compute(rows) if empty is None else score.no_data(rows)
     return AuditResult(rows=rows, score=scores, expired_waivers=expired, source=inv.source,
-                       location=inv.location, origins=dict(inv.origins),
+                       location=inv.location, origins=dict(inv.origins), no_data=empty,
                        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
+
+
+def nothing_audited(inv: AuditInventory) -> str | None:
+    """Why an API or manifests source gave the engines nothing to judge (None when it gave them something).
+
+    An empty folder, YAML holding only comments or a cluster that refused every list would
+    otherwise score 100: every check passes over nothing. The result is ``no_data`` instead.
+    """
+    if inv.source not in ("cluster", "manifests") or any(inv.by_kind.values()):
+        return None
+    where = inv.location or inv.source
+    if inv.unreadable:
+        problems = "; ".join(f"{what}: {why}" for what, why in sorted(inv.unreadable.items())[:3])
+        more = f" (and {len(inv.unreadable) - 3} more)" if len(inv.unreadable) > 3 else ""
+        return f"nothing could be read from {where}: {problems}{more}"
+    return f"{where} holds no Kubernetes object (only comments, empty documents or no manifest files)"
 
 
 def findings_frame(findings: list[Finding | FindingBatch]) -> Any:

@@ -155,9 +155,7 @@ def evaluate(inv: Any) -> Iterator[Finding | FindingBatch]:
         yield Finding(catalog.get("images.registry-allowlist"), CLUSTER, "INFO",
                       f"no allow-list configured (set {REGISTRY_ENV} or the runbook's allowed_registries); "
                       f"registries in use: {', '.join(sorted(registries))}")
-    if not seen:
-        for check_id in CHECK_IDS:
-            yield Finding(catalog.get(check_id), CLUSTER, "PASS", "no workload in the inventory")
+    # no workload: nothing judged, nothing yielded (the checks are left out of the score, never a PASS)
 
 
 def _images(verdicts: _Verdicts, workload: Workload, allowed: list[str] | None, registries: set[str]) -> None:

@@ -11,6 +11,8 @@ Formula (documented in the README's ``## Audit``):
 * score(section) = 100 * sum(weight of passing checks) / sum(weight of counted checks);
   ``overall`` uses every counted check of every section. A section with no counted
   check has score None ("nothing evaluated"), never 100.
+* ``status`` is ``"ok"``, or ``"no_data"`` when nothing was scored or the source held
+  nothing to judge (then every score is None).
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def compute(findings: Any) -> dict[str, Any]:
         rows = zip(findings["check"], findings["section"], findings["severity"], findings["scored"],
                    findings["waived"], findings["result"], strict=True)
     return _fold(rows)
+
+
+def no_data(findings: Any) -> dict[str, Any]:
+    """The score of an audit that judged nothing: ``status`` ``no_data``, null overall and per section."""
+    folded = compute(findings)
+    sections = {name: {**summary, "score": None} for name, summary in folded["sections"].items()}
+    return {**folded, "overall": None, "sections": sections, "status": "no_data"}
 
 
 def _entry_outcomes(findings: Any) -> list[tuple[Any, ...]]:
@@ -68,14 +77,15 @@ def _fold(rows: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
         outcome[key] = outcome.get(key, True) and result == "PASS"
         severity[check] = level
     if not outcome:
-        return {"overall": None, "sections": {}, "weights": dict(WEIGHTS)}
+        return {"overall": None, "sections": {}, "weights": dict(WEIGHTS), "status": "no_data"}
     sections: dict[str, list[tuple[str, bool]]] = {}
     for (section, check), ok in sorted(outcome.items()):
         sections.setdefault(section, []).append((check, ok))
     summaries = {section: _summary(items, severity) for section, items in sections.items()}
     overall = _summary([item for items in sections.values() for item in items], severity)
     return {"overall": overall["score"], "sections": summaries, "weights": dict(WEIGHTS),
-            "passed": overall["passed"], "checks": overall["checks"]}
+            "passed": overall["passed"], "checks": overall["checks"],
+            "status": "ok" if overall["score"] is not None else "no_data"}
 
 
 def _summary(items: list[tuple[str, bool]], severity: dict[str, str]) -> dict[str, Any]:

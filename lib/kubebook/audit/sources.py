@@ -229,6 +229,10 @@ def _add(inv: AuditInventory, obj: Any, origin: tuple[str, int] | None) -> None:
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
         inv.unreadable[where] = f"{kind} has no metadata.name"
         return
+    if meta.get("namespace") is not None and not isinstance(meta["namespace"], str):
+        inv.unreadable[where] = (f"{kind} {meta['name']}: metadata.namespace must be a string, "
+                                 f"not {type(meta['namespace']).__name__} {str(meta['namespace'])[:40]}")
+        return
     inv.by_kind.setdefault(kind, []).append(_clean(kind, obj))
     if origin:
         inv.origins.setdefault((kind, meta.get("namespace"), meta["name"]), origin)
@@ -253,16 +257,46 @@ def _parse_file(path: Path) -> Parsed:
         return [((str(path), 0), None, f"cannot read file: {error}")]
     if path.suffix.lower() == ".json":
         try:
-            return [((str(path), 1), json.loads(text), None)]
+            obj = json.loads(text)
         except json.JSONDecodeError as error:
             return [((str(path), 0), None, f"invalid JSON: {error}")]
+        except (RecursionError, ValueError) as error:  # nesting beyond the parser's depth, a 5,000-digit integer
+            return [((str(path), 0), None, f"invalid JSON: {_unparseable(error)}")]
+        if _LONE_SURROGATE.search(text) and not _encodable(obj):
+            return [((str(path), 0), None, "invalid JSON: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                     "which is not Unicode text; the API server would refuse it")]
+        return [((str(path), 1), obj, None)]
     parsed: Parsed = []
     for line, doc in _split_documents(text):
         try:
             parsed.append(((str(path), line), yamlload.load(doc), None))  # PyYAML's result, ryaml's speed
         except yamlload.YAMLError as error:
             parsed.append(((str(path), line), None, f"invalid YAML: {str(error).splitlines()[0]}"))
+        except (RecursionError, ValueError) as error:  # a 5,000-digit integer, an impossible date
+            parsed.append(((str(path), line), None, f"invalid YAML: {_unparseable(error)}"))
     return parsed
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _unparseable(error: BaseException) -> str:
+    """What a parser's RecursionError or ValueError means, in one line."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply to parse (thousands of levels; no Kubernetes object is)"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "integer string conversion" in text:
+        return "an integer with more than 4,300 digits (no Kubernetes field holds one)"
+    return text
+
+
+def _encodable(obj: Any) -> bool:
+    """True when every string in ``obj`` is valid Unicode (no lone surrogate), so every report can encode it."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError, ValueError):
+        return False
+    return True
 
 
 def _split_documents(text: str) -> list[tuple[int, str]]:

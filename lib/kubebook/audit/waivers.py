@@ -11,11 +11,16 @@ File format::
           labels: {app: kube-proxy}  # every label must equal the object's label
         reason: node networking needs a privileged agent
         expires: 2026-12-31          # applies through this date; after it the waiver is reported, not applied
+        broad: false                 # true accepts a waiver whose check glob has no narrowing resource selector
 
 A waiver marks matching FAIL/WARN findings ``waived`` (the result itself is kept);
 waived findings do not count toward the score or ``--fail-on``. ERROR findings
 (unreadable input) cannot be waived. An invalid file is a ParameterError that
-lists every problem, raised before anything is audited.
+lists every problem, raised before anything is audited. Refused too, because each
+would hide risks silently: a blank reason, an expiry more than MAX_WAIVER_DAYS
+ahead (a waiver is reviewed at least yearly), and a *broad* waiver - a check glob
+(``*``, ``rbac.*``) with no resource field that narrows it - unless it says
+``broad: true``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from kubebook.audit.schemacheck import problems as schema_problems
 from kubebook.errors import ParameterError
 
 WAIVABLE = ("FAIL", "WARN")
+MAX_WAIVER_DAYS = 366  # a waiver is reviewed at least yearly: a later expiry is refused
 FILE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -47,6 +53,7 @@ FILE_SCHEMA: dict[str, Any] = {
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}}},
             "reason": {"type": "string", "minLength": 3},
             "expires": {"type": "string", "format": "date"},
+            "broad": {"type": "boolean"},
         },
     }}},
 }
@@ -79,17 +86,27 @@ class Waiver:
         return f"{self.check} on {selector} (expired {self.expires.isoformat()}): {self.reason}"
 
 
-def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list[Waiver]:
+def load_waivers(path: str | Path, known_checks: set[str] | None = None, *,
+                 today: dt.date | None = None) -> list[Waiver]:
     """Parse and validate a waivers file; every problem is listed in one ParameterError."""
     path = Path(path).expanduser()
+    today = today or dt.date.today()
     try:
-        data = yamlload.load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ParameterError(f"waivers file {path} cannot be read: {error.strerror}",
                              hint="pass an existing YAML file to --waivers") from error
+    except UnicodeDecodeError as error:
+        raise ParameterError(f"waivers file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at "
+                             f"offset {error.start})", hint="save the file as UTF-8") from error
+    try:
+        data = yamlload.load(text)
     except yamlload.YAMLError as error:
         raise ParameterError(f"waivers file {path} is not valid YAML",
                              problems=[str(error).replace("\n", " ")]) from error
+    except (ValueError, RecursionError) as error:  # YAML reads 2026-02-30 as a date, which does not exist
+        raise ParameterError(f"waivers file {path} is not valid YAML: {_impossible(text, error)}",
+                             hint="dates are YYYY-MM-DD and must exist (expires: 2026-02-28)") from error
     # YAML turns an unquoted 2026-12-31 into a date; the schema speaks strings.
     for item in (data or {}).get("waivers", []) if isinstance(data, dict) else []:
         if isinstance(item, dict) and isinstance(item.get("expires"), dt.date):
@@ -101,7 +118,8 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list
             if known_checks is not None and not any(fnmatch.fnmatchcase(c, item["check"]) for c in known_checks):
                 problems.append(f"waivers/{index}/check: {item['check']!r} matches no known check id")
             selector = item.get("resource", {})
-            waivers.append(Waiver(check=item["check"], reason=item["reason"],
+            problems += _policy_problems(index, item, selector, known_checks, today)
+            waivers.append(Waiver(check=item["check"], reason=item["reason"].strip(),
                                   expires=dt.date.fromisoformat(item["expires"]),
                                   kind=selector.get("kind", "*"), namespace=selector.get("namespace", "*"),
                                   name=selector.get("name", "*"), labels=dict(selector.get("labels", {}))))
@@ -109,6 +127,45 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None) -> list
         raise ParameterError(f"waivers file {path} is invalid", problems=problems,
                              hint="each waiver needs check, reason and expires (YYYY-MM-DD); see the README")
     return waivers
+
+
+def _impossible(text: str, error: BaseException) -> str:
+    """Name the impossible date (or say what else the parser refused) in one line."""
+    import re
+
+    for found in re.finditer(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text):
+        try:
+            dt.date(*(int(part) for part in found.groups()))
+        except ValueError:
+            return f"{found.group()} is not a date ({error})"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _policy_problems(index: int, item: dict[str, Any], selector: dict[str, Any], known_checks: set[str] | None,
+                     today: dt.date) -> list[str]:
+    """What makes a well-formed waiver unacceptable: blank reason, far expiry, broad without saying so."""
+    problems = []
+    if not item["reason"].strip() or len(item["reason"].strip()) < 3:
+        problems.append(f"waivers/{index}/reason: a reason says why the risk is accepted; it cannot be blank")
+    expires = dt.date.fromisoformat(item["expires"])
+    if (expires - today).days > MAX_WAIVER_DAYS:
+        problems.append(f"waivers/{index}/expires: {item['expires']} is more than {MAX_WAIVER_DAYS} days ahead; "
+                        f"a waiver is reviewed at least yearly (latest: "
+                        f"{(today + dt.timedelta(days=MAX_WAIVER_DAYS)).isoformat()})")
+    if _broad(item["check"], selector, known_checks) and item.get("broad") is not True:
+        problems.append(f"waivers/{index}: check {item['check']!r} with no narrowing resource selector is broad "
+                        "(it hides every finding of many checks); narrow it with resource kind/namespace/name/"
+                        "labels, or say broad: true")
+    return problems
+
+
+def _broad(check: str, selector: dict[str, Any], known_checks: set[str] | None) -> bool:
+    """A glob check that may match several checks, on every resource (no field narrows it)."""
+    matches = [c for c in known_checks if fnmatch.fnmatchcase(c, check)] if known_checks is not None else None
+    several = (len(matches) > 1) if matches is not None else any(ch in check for ch in "*?[")
+    narrowed = bool(selector.get("labels")) or any(
+        str(selector.get(key, "*")).strip("*") for key in ("kind", "namespace", "name"))
+    return several and not narrowed
 
 
 def apply_waivers(rows: FindingRows, waivers: list[Waiver], inventory: Any,

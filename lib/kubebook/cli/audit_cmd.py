@@ -1,9 +1,9 @@
 """`kubebook audit`: read one source, run every engine, print or write one report.
 
 Exit codes: 0 no unwaived FAIL/ERROR at or above --fail-on; 1 there are some;
-2 bad input (flags, waivers file, manifests path) or a source that could not be
-read at all (unreachable cluster). The CLI only parses and routes; the work is
-in kubebook.audit.
+2 bad input (flags, waivers file, manifests path), a source that could not be
+read at all (unreachable cluster) or one that held nothing to judge (no_data).
+The CLI only parses and routes; the work is in kubebook.audit.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     parser = groups.add_parser(
         name, help=help_text, description=help_text,
         epilog="exit codes: 0 no unwaived failing finding at or above --fail-on, 1 failing findings, "
-               "2 bad input or unreadable source")
+               "2 bad input, unreadable source, or nothing to audit (no_data)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--cluster", nargs="?", const="", metavar="KUBECONFIG",
                         help="audit a live cluster (default when no source is given; kubeconfig resolved as usual)")
@@ -48,13 +48,19 @@ def run(args: argparse.Namespace) -> int:
     except KubebookError as error:
         sys.stderr.write(f"kubebook: {error}\n")
         return 2
+    if result.no_data is not None:  # judged nothing: no report that could read as a clean one
+        sys.stderr.write(f"kubebook: nothing to audit: {result.no_data}\n")
+        return 2
     from kubebook.audit.exporters import render
 
     text = render(result, args.format, include_passed=args.show_passed)
+    data = text.encode("utf-8", "backslashreplace")  # a stray surrogate is shown escaped, never a crash
     if args.output:
-        Path(args.output).expanduser().write_text(text, encoding="utf-8")
+        Path(args.output).expanduser().write_bytes(data)
     else:
-        sys.stdout.write(text)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(text)
+        sys.stdout.flush()
     for waiver in result.expired_waivers:
         sys.stderr.write(f"kubebook: waiver expired and not applied: {waiver.describe()}\n")
     failing = result.failing_count(args.fail_on)

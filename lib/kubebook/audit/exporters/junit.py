@@ -7,11 +7,22 @@ not passed). PASS rows are included so the counts match the audit.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from kubebook.audit.engine import AuditResult
 from kubebook.audit.exporters.common import resource_name, shown
+
+# What XML 1.0 cannot hold (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF), shown escaped instead.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> str:
+    """``value`` as text an XML 1.0 document can carry: a control character becomes ``\\x01``."""
+    text = str(value)
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text) if _NOT_XML.search(text) else text
 
 
 def to_junit(result: AuditResult, include_passed: bool = True) -> str:
@@ -24,21 +35,22 @@ def to_junit(result: AuditResult, include_passed: bool = True) -> str:
         suite = ET.SubElement(root, "testsuite", name=str(section))
         stats = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for row in group:
-            case = ET.SubElement(suite, "testcase", classname=f"{section}.{row['check']}", name=resource_name(row))
+            case = ET.SubElement(suite, "testcase", classname=xml_text(f"{section}.{row['check']}"),
+                                 name=xml_text(resource_name(row)))
             stats["tests"] += 1
             if row["waived"]:
-                ET.SubElement(case, "skipped", message=f"waived: {row['waiver']}")
+                ET.SubElement(case, "skipped", message=xml_text(f"waived: {row['waiver']}"))
                 stats["skipped"] += 1
             elif row["result"] == "ERROR":
-                ET.SubElement(case, "error", message=row["message"], type="ERROR").text = row["remediation"]
+                ET.SubElement(case, "error", message=xml_text(row["message"]), type="ERROR").text = row["remediation"]
                 stats["errors"] += 1
             elif row["result"] in ("FAIL", "WARN"):
-                failure = ET.SubElement(case, "failure", message=row["message"],
+                failure = ET.SubElement(case, "failure", message=xml_text(row["message"]),
                                         type=f"{row['result']}:{row['severity']}")
                 failure.text = row["remediation"]
                 stats["failures"] += 1
             elif row["result"] == "INFO":
-                ET.SubElement(case, "system-out").text = row["message"]
+                ET.SubElement(case, "system-out").text = xml_text(row["message"])
         for key, value in stats.items():
             suite.set(key, str(value))
             totals[key] += value

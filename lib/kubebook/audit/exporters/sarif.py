@@ -54,9 +54,16 @@ def _location(row: dict[str, Any], origins: dict[Any, tuple[str, int]]) -> dict[
         origin = (row["name"].rsplit(":", 1)[0], 1)
     if origin is not None:
         path, line = origin
-        location["physicalLocation"] = {"artifactLocation": {"uri": Path(path).as_posix()},
+        location["physicalLocation"] = {"artifactLocation": {"uri": file_uri(path)},
                                         "region": {"startLine": max(1, int(line))}}
     return location
+
+
+def file_uri(path: str) -> str:
+    """A SARIF ``uri-reference`` for a file path: percent-encoded (``my app.yaml`` -> ``my%20app.yaml``)."""
+    from urllib.parse import quote
+
+    return quote(Path(path).as_posix(), safe="/:@!$&'()*+,;=-._~")
 
 
 def document(result: AuditResult, include_passed: bool = False) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from kubebook.labs.engine import (
 )
 from kubebook.labs.model import Lab, LabResult, StepResult, catalog, get
 from kubebook.labs.progress import workspace
+from kubebook.labs.terminal import terminal
 
 __all__ = ["Lab", "LabNotPassed", "LabResult", "StepResult", "apply_yaml", "catalog", "check", "delete", "get", "hint",
-           "require_passed", "reset", "run_action", "solve", "start", "status", "workspace"]
+           "require_passed", "reset", "run_action", "solve", "start", "status", "terminal", "workspace"]

@@ -17,14 +17,15 @@ from typing import Any
 from kubebook.audit import yamlload
 from kubebook.cluster import Cluster
 from kubebook.errors import ApiError, KubebookError, ParameterError
-from kubebook.labs import emptying, hooks, local, model, netpol, progress
+from kubebook.labs import emptying, hooks, local, model, netpol, ownership, progress
+from kubebook.labs.errors import LabRefused, LabSetupError, NotStarted, OneLine
 from kubebook.labs.model import Lab, LabResult, StepResult
-from kubebook.labs.probes import PROBES, Context
+from kubebook.labs.probes import PROBES, Context, Inconclusive
 
 FIELD_MANAGER = "kubebook-lab"
 OWNER_MANAGER = "kubebook-lab-owner"
-LAB_LABEL = "labs.kubebook.io/lab"
-STARTED = "labs.kubebook.io/started"
+LAB_LABEL = ownership.LAB_LABEL
+STARTED = ownership.STARTED
 ALL_PROBES = {**PROBES, **local.PROBES, "traffic": netpol.traffic}
 DELETE_TIMEOUT = 60.0
 
@@ -103,18 +104,39 @@ def _namespace(name: str, lab: Lab, annotations: dict[str, str] | None = None) -
 
 def started(cluster: Cluster, lab: Lab) -> bool:
     """True when the lab's namespaces exist and setup finished (its marker is on the first one)."""
-    first = cluster.get_object("v1", "Namespace", lab.namespaces[0]) if lab.namespaces else None
-    return bool(first and STARTED in ((first.get("metadata") or {}).get("annotations") or {})) and all(
-        cluster.get_object("v1", "Namespace", ns) for ns in lab.namespaces[1:])
+    return ownership.holder(cluster, lab) is not None
 
 
-def setup(cluster: Cluster, lab: Lab, who: str | None = None) -> None:
-    """Create the lab's starting state (idempotent): namespaces, objects, workspace files, hooks."""
-    for ns in lab.namespaces:
-        cluster.apply_object(_namespace(ns, lab), field_manager=OWNER_MANAGER)
+def _what(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}".replace(" /", " ")
+
+
+def _server_time(applied: dict[str, Any]) -> str:
+    """When the API server wrote our apply (its own clock, which stamps the objects a trainee creates later)."""
+    times = [m.get("time") for m in (applied.get("metadata") or {}).get("managedFields") or []
+             if m.get("manager") == OWNER_MANAGER and m.get("time")]
+    return max(times) if times else progress.now()
+
+
+def setup(cluster: Cluster, lab: Lab, who: str | None = None, attempt: str | None = None) -> str:
+    """Create the lab's starting state (idempotent): namespaces (marked as the lab's), objects, workspace files,
+    hooks; last, the attempt's marks on the first namespace. Returns when the attempt began (server time).
+    An object the cluster refuses is a LabSetupError naming it and the server's reason."""
+    began = progress.now()
+    for index, ns in enumerate(lab.namespaces):
+        applied = cluster.apply_object(_namespace(ns, lab), field_manager=OWNER_MANAGER)
+        if index == 0:
+            began = _server_time(applied)
     _wait_for_default_accounts(cluster, lab.namespaces, DELETE_TIMEOUT)
-    if lab.setup:
-        apply_yaml(cluster, lab.setup)
+    for obj in lab.setup:
+        try:
+            cluster.apply_object(obj, field_manager=FIELD_MANAGER)
+        except ApiError as error:
+            raise LabSetupError(f"lab {lab.id} could not be set up: the API server refused {_what(obj)}: "
+                                f"{' '.join(error.message.split())}",
+                                hint="an admission policy or quota of this cluster refuses the lab's starting "
+                                     "state; report it with this message") from error
     ctx = context(cluster, lab, who)
     for relative, text in lab.workspace_files.items():
         target = ctx.workspace / relative
@@ -123,19 +145,62 @@ def setup(cluster: Cluster, lab: Lab, who: str | None = None) -> None:
     for name in lab.setup_hooks:
         hooks.HOOKS[name](ctx)
     if lab.namespaces:
-        cluster.apply_object(_namespace(lab.namespaces[0], lab, {STARTED: progress.now()}),
-                             field_manager=OWNER_MANAGER)
+        notes = ownership.marks(lab, attempt or progress.new_attempt(), progress.trainee(who), began)
+        cluster.apply_object(_namespace(lab.namespaces[0], lab, notes), field_manager=OWNER_MANAGER)
+    return began
+
+
+def _one_line(call: Any, lab_id: str, *args: Any) -> Any:
+    """Run a lifecycle call; every kubebook error leaves it as one line (LabRefused for refusals, which
+    change nothing, LabSetupError for a cluster that refused or failed part of the setup)."""
+    try:
+        return call(*args)
+    except OneLine:
+        raise
+    except ParameterError as error:
+        raise LabRefused(error.message, hint=error.hint) from error
+    except KubebookError as error:
+        raise LabSetupError(f"lab {lab_id} could not be set up: {' '.join(error.message.split())}",
+                            hint=error.hint) from error
 
 
 def start(cluster: Cluster, lab_id: str, who: str | None = None) -> Lab:
-    """Set the lab up unless it is already in progress (a trainee's work is never undone by starting)."""
+    """Set the lab up unless this trainee's attempt is in progress (a trainee's work is never undone by
+    starting). Refused (one line, nothing changed): a namespace or cluster object of the lab's that the lab
+    did not create, another trainee's attempt in progress, a reset that stopped midway."""
+    return _one_line(_start, lab_id, cluster, lab_id, who)
+
+
+def _start(cluster: Cluster, lab_id: str, who: str | None) -> Lab:
     lab = model.get(lab_id)
+    me = progress.trainee(who)
     if lab.needs_local_cluster and local.components(context(cluster, lab, who)) is None:
         raise ParameterError(f"lab {lab_id} needs the kubebook local control plane",
                              hint="run it against the cluster of 'kubebook cluster up'")
-    if not started(cluster, lab) or (not context(cluster, lab, who).workspace.exists() and lab.workspace_files):
-        setup(cluster, lab, who)
-    progress.record_start(lab.id, who=who)
+    stopped = ownership.unfinished(lab.id)
+    if stopped:
+        raise ParameterError(f"a reset of lab {lab.id} stopped midway ({stopped.get('at')}, trainee "
+                             f"{stopped.get('trainee')})", hint=f"run 'kubebook lab reset {lab.id}' to finish it")
+    held = ownership.holder(cluster, lab)
+    if held is None:
+        ownership.refuse_foreign(cluster, lab, None, "start")
+        attempt = progress.new_attempt()
+        setup(cluster, lab, who, attempt)
+        progress.record_start(lab.id, restart=True, who=who, attempt=attempt)
+        return lab
+    ownership.refuse_foreign(cluster, lab, held.started, "start")
+    if held.trainee not in (None, me):
+        raise ParameterError(f"lab {lab.id} is in progress for trainee {held.trainee} (since {held.started}); "
+                             "its namespaces hold their work, which your checks would grade",
+                             hint=f"'kubebook lab reset {lab.id} --trainee {me}' gives you a fresh attempt and "
+                                  "undoes theirs; or use another cluster")
+    attempt = held.id or progress.new_attempt()
+    if held.trainee is None or held.id is None:  # set up by a kubebook that did not mark attempts: adopt it
+        cluster.apply_object(_namespace(lab.namespaces[0], lab, ownership.marks(lab, attempt, me, held.started)),
+                             field_manager=OWNER_MANAGER)
+    if not context(cluster, lab, who).workspace.exists() and lab.workspace_files:
+        setup(cluster, lab, who, attempt)
+    progress.record_start(lab.id, who=who, attempt=attempt)
     return lab
 
 
@@ -163,20 +228,36 @@ def _wait_gone(cluster: Cluster, refs: list[tuple[str, str, str, str | None]], t
 
 
 def reset(cluster: Cluster, lab_id: str, who: str | None = None) -> Lab:
-    """Empty the lab's namespaces, delete its named cluster objects and workspace, then set it up again."""
+    """Empty the lab's namespaces, delete the cluster objects made during its attempt and the trainee's
+    workspace, then set it up again as a fresh attempt of ``who``. Deletes only what the lab created
+    (refused, one line, nothing changed, otherwise); holds the lab's reset lock and journals its intent."""
+    return _one_line(_reset, lab_id, cluster, lab_id, who)
+
+
+def _reset(cluster: Cluster, lab_id: str, who: str | None) -> Lab:
     lab = model.get(lab_id)
-    for ref in lab.cluster_objects:
-        try:
-            cluster.delete_object(ref["apiVersion"], ref["kind"], ref["name"])
-        except ParameterError:
-            continue  # the kind is not served (yet): nothing of it can exist
-    for ns in lab.namespaces:
-        emptying.empty(cluster, ns, {LAB_LABEL: lab.id}, DELETE_TIMEOUT)
-    shutil.rmtree(context(cluster, lab, who).workspace, ignore_errors=True)
-    setup(cluster, lab, who)
-    if lab.cluster_objects:
-        _settle(cluster, lab, who)
-    progress.record_start(lab.id, restart=True, who=who)
+    me = progress.trainee(who)
+    held = ownership.holder(cluster, lab)
+    stopped = ownership.unfinished(lab.id)
+    since = held.started if held else (stopped or {}).get("since")
+    ownership.refuse_foreign(cluster, lab, since, "reset")
+    workspace = context(cluster, lab, who).workspace
+    deletes = [f"{r['kind']} {r['name']}" for r in lab.cluster_objects] + \
+        [f"everything in namespace {ns}" for ns in lab.namespaces] + [f"workspace {workspace}"]
+    attempt = progress.new_attempt()
+    with ownership.resetting(lab, me, deletes, since):
+        for ref in lab.cluster_objects:
+            try:
+                cluster.delete_object(ref["apiVersion"], ref["kind"], ref["name"])
+            except ParameterError:
+                continue  # the kind is not served (yet): nothing of it can exist
+        for ns in lab.namespaces:
+            emptying.empty(cluster, ns, {LAB_LABEL: lab.id}, DELETE_TIMEOUT)
+        shutil.rmtree(workspace, ignore_errors=True)
+        setup(cluster, lab, who, attempt)
+        if lab.cluster_objects:
+            _settle(cluster, lab, who)
+    progress.record_start(lab.id, restart=True, who=who, attempt=attempt)
     return lab
 
 
@@ -201,6 +282,8 @@ def verify_step(ctx: Context, step: model.Step) -> StepResult:
             return StepResult(step.id, False, f"unknown probe {spec['probe']!r} (a bug in the lab file)")
         try:
             ok, detail = probe(ctx, **args)
+        except Inconclusive as undecided:  # the lab's advice would be wrong here: say what happened instead
+            return StepResult(step.id, False, f"could not judge this step - {undecided}")
         except (ApiError, ParameterError, OSError, LookupError) as error:
             ok, detail = False, f"could not verify: {error}"
         if not ok:
@@ -213,8 +296,13 @@ def verify_step(ctx: Context, step: model.Step) -> StepResult:
 def check(cluster: Cluster, lab_id: str, step_id: str | None = None, *, who: str | None = None,
           wait: float = 0.0, record: bool = True) -> LabResult:
     """Verify one step or all; with ``wait``, re-check failing steps until they pass or time runs out
-    (admission policies and RBAC reach the API server's caches a moment after they are written)."""
+    (admission policies and RBAC reach the API server's caches a moment after they are written).
+
+    A recorded check (``record``, the default) is credited only to the trainee whose attempt holds the lab
+    (the attempt id on its namespace matches the trainee's record); anyone else gets NotStarted (one line,
+    exit 2) and nothing is verified or recorded, so nobody is graded on someone else's work."""
     lab = model.get(lab_id)
+    attempt = _own_attempt(cluster, lab, who) if record else None
     ctx = context(cluster, lab, who)
     steps = list(lab.steps) if step_id is None else [lab.step(step_id)]
     results = {s.id: verify_step(ctx, s) for s in steps}
@@ -226,8 +314,26 @@ def check(cluster: Cluster, lab_id: str, step_id: str | None = None, *, who: str
                 results[s.id] = verify_step(ctx, s)
     outcome = LabResult(lab.id, [results[s.id] for s in steps])
     if record:
-        progress.record_checks(lab.id, outcome.steps, [s.id for s in lab.steps], who=who)
+        progress.record_checks(lab.id, outcome.steps, [s.id for s in lab.steps], who=who, attempt=attempt)
     return outcome
+
+
+def _own_attempt(cluster: Cluster, lab: Lab, who: str | None) -> str:
+    """The id of the attempt in progress when it is ``who``'s; NotStarted otherwise."""
+    me = progress.trainee(who)
+    held = ownership.holder(cluster, lab)
+    if held is None:
+        raise NotStarted(f"lab {lab.id} is not started on this cluster (trainee {me})",
+                         hint=f"run 'kubebook lab start {lab.id}' first")
+    if held.trainee != me:
+        raise NotStarted(f"trainee {me} has not started lab {lab.id}: its namespaces hold the attempt of trainee "
+                         f"{held.trainee or 'unknown'}, whose work a check would grade",
+                         hint=f"'kubebook lab start {lab.id}' (or reset) on a cluster of your own")
+    entry = progress.entry_of(progress.load(who), lab.id)
+    if entry is None or entry.get("attempt") != held.id:
+        raise NotStarted(f"trainee {me} has no record of the attempt of lab {lab.id} in progress",
+                         hint=f"run 'kubebook lab start {lab.id}' (it keeps your work and records the attempt)")
+    return str(held.id)
 
 
 def hint(lab_id: str, step_id: str, who: str | None = None) -> list[str]:

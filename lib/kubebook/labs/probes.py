@@ -10,6 +10,7 @@ lab's own actionable text in front of the detail when a probe fails.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,26 @@ from kubebook.cluster import Cluster
 from kubebook.errors import ApiError, ParameterError
 
 PROBE_NAME = "kubebook-lab-check"
+_VAP = re.compile(r"ValidatingAdmissionPolicy '([^']+)'")
+_WEBHOOK = re.compile(r'admission webhook "([^"]+)"')
+
+
+class Inconclusive(Exception):
+    """The probe could not judge what the step is about (another admission policy refused its test object
+    first): the step does not pass, and the lab's advice, which would be wrong, is not shown."""
+
+
+def refuser(message: str) -> str | None:
+    """Which admission control refused a request, from the API server's message (None: not admission)."""
+    if m := _VAP.search(message):
+        return f"ValidatingAdmissionPolicy '{m.group(1)}'"
+    if m := _WEBHOOK.search(message):
+        return f'admission webhook "{m.group(1)}"'
+    if "violates PodSecurity" in message:
+        return "PodSecurity"
+    if "exceeded quota" in message:
+        return "ResourceQuota"
+    return None
 
 
 @dataclass
@@ -71,8 +92,10 @@ def request(ctx: Context, *, verb: str, resource: dict[str, Any], expect: str, u
             raise ParameterError(f"probe 'request' cannot send verb {verb!r}")
         allowed, answer = True, "the API server allowed it"
     except ApiError as error:
-        allowed = error.status != 403
-        answer = f"the API server answered {error.status}: {_short(error.message, 160)}"
+        by = refuser(error.message)
+        allowed = error.status != 403 or by is not None  # admission runs only after RBAC allowed the request
+        answer = (f"RBAC allowed it; then {by} refused the dry run" if by else
+                  f"the API server answered {error.status}: {_short(error.message, 160)}")
     wanted = expect == "allowed"
     verdict = "allowed" if allowed else "denied"
     return allowed == wanted, f"{user} {target}: {verdict} ({answer})"
@@ -122,8 +145,10 @@ def admission(ctx: Context, *, expect: str, namespace: str, object: dict[str, An
     if ok:
         return False, f"{what}: the API server admitted it (dry run)"
     if refused_by and refused_by.lower() not in message.lower():
-        return False, f"{what}: refused, but not by {refused_by}: {message}"
-    return True, f"{what}: refused: {message}"
+        other = refuser(message) or "the API server"
+        raise Inconclusive(f"{what} was refused by {other} before {refused_by} could judge it, so whether "
+                           f"{refused_by} refuses it is unknown: {message}")
+    return True, f"{what}: refused by {refuser(message) or 'the API server'}"
 
 
 def _effective(pod_spec: dict[str, Any], container: dict[str, Any], field: str) -> Any:

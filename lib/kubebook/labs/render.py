@@ -68,13 +68,16 @@ def lab_notebook(lab: Lab) -> nbformat.NotebookNode:
     """The trainee's notebook: story, goal, one Check/Hint panel per step, progress."""
     cells: list[tuple[str, str]] = [
         ("md", f"# Lab {lab.order}: {lab.title}\n\n{lab.story}\n\n**Goal.** {lab.goal}\n\n"
-               "Run all cells, then work on each step with `kubectl`, your editor or Python. Press **Check** to "
-               "verify a step against the cluster and **Hint** for the next hint. `kubebook lab reset "
+               "Run all cells, then work on each step with `kubectl`, your editor or Python. Use the terminal of "
+               "the JupyterLab that `kubebook lab jupyter` starts: there `KUBECONFIG` is the local cluster's "
+               "admin kubeconfig and `kubectl` is the one kubebook built (the card below says whether this "
+               "kernel's terminal has both, and how to set them otherwise). Press **Check** to verify a step "
+               "against the cluster and **Hint** for the next hint. `kubebook lab reset "
                f"{lab.id}` restores the starting state; the reference solution is `{lab.solution}`."),
         ("params", TRAINEE),
         ("code", IMPORTS),
         ("code", f'lab = kubebook.labs.start(cluster, "{lab.id}", who=who)'),
-        ("code", "intro(lab, str(kubebook.labs.workspace(lab.id, who)))"),
+        ("code", "intro(lab, str(kubebook.labs.workspace(lab.id, who)), kubebook.labs.terminal(cluster))"),
     ]
     for number, step in enumerate(lab.steps, 1):
         cells.append(("md", f"## Step {number}: {step.title}\n\n{step.task}"))

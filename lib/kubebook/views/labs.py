@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from typing import Any
 
 from kubebook import labs
+from kubebook.errors import KubebookError
 from kubebook.labs import progress
 from kubebook.labs.model import Lab, LabResult, StepResult
 
@@ -44,11 +46,36 @@ def headless() -> bool:
     return shell is None or getattr(shell, "kernel", None) is None
 
 
+def inline(text: str) -> str:
+    """Escaped text with the lab files' `code` spans as <code> (hints are written in Markdown)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def verdict_html(result: StepResult, title: str) -> str:
-    word, colour = ("PASS", PASS_COLOUR) if result.passed else ("FAIL", FAIL_COLOUR)
-    return (f'<div class="kubebook-lab-verdict" data-step="{html.escape(result.id)}" '
-            f'data-passed="{str(result.passed).lower()}"><b style="color:{colour}">{word}</b> '
-            f"{html.escape(title)}: {html.escape(result.reason)}</div>")
+    """FAIL: the reason, in full (it says what to do). PASS: one line; what was checked folds away."""
+    head = (f'<div class="kubebook-lab-verdict" data-step="{html.escape(result.id)}" '
+            f'data-passed="{str(result.passed).lower()}">')
+    if not result.passed:
+        return f'{head}<b style="color:{FAIL_COLOUR}">FAIL</b> {html.escape(title)}: {inline(result.reason)}</div>'
+    return (f'{head}<details><summary><b style="color:{PASS_COLOUR}">PASS</b> {html.escape(title)}</summary>'
+            f'<small>checked: {inline(result.reason)}</small></details></div>')
+
+
+def error_html(error: Exception) -> str:
+    return f'<b style="color:{FAIL_COLOUR}">ERROR</b> {html.escape(str(error))}'
+
+
+class _Error:
+    """A kubebook error as one line in a cell's output (never a traceback)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"ERROR {self.error}"
+
+    def _repr_html_(self) -> str:
+        return error_html(self.error)
 
 
 def results_view(lab: Lab, result: LabResult) -> Verdicts:
@@ -60,7 +87,10 @@ def step_panel(cluster: Any, lab: Lab, step_id: str, who: str | None = None) -> 
     """A step's Check and Hint buttons (headless: the check's verdict, as text)."""
     step = lab.step(step_id)
     if headless():
-        return results_view(lab, labs.check(cluster, lab.id, step_id, who=who))
+        try:
+            return results_view(lab, labs.check(cluster, lab.id, step_id, who=who))
+        except KubebookError as error:
+            return _Error(error)
     import ipywidgets as widgets
 
     check_button = widgets.Button(description="Check", button_style="primary", icon="check",
@@ -79,14 +109,18 @@ def step_panel(cluster: Any, lab: Lab, step_id: str, who: str | None = None) -> 
             outcome = labs.check(cluster, lab.id, step.id, who=who)
             verdict.value = verdict_html(outcome.steps[0], step.title)
         except Exception as error:  # shown to the trainee; the button re-arms
-            verdict.value = f'<b style="color:{FAIL_COLOUR}">ERROR</b> {html.escape(str(error))}'
+            verdict.value = error_html(error)
         finally:
             check_button.disabled = False
         refresh(lab, who)
 
     def on_hint(_: Any) -> None:
-        shown = labs.hint(lab.id, step.id, who=who)
-        hints.value = "<ol>" + "".join(f"<li>{html.escape(h)}</li>" for h in shown) + "</ol>"
+        try:
+            shown = labs.hint(lab.id, step.id, who=who)
+        except KubebookError as error:
+            hints.value = error_html(error)
+            return
+        hints.value = "<ol>" + "".join(f"<li>{inline(h)}</li>" for h in shown) + "</ol>"
         hint_button.description = f"Hint ({len(shown)}/{len(step.hints)})"
         hint_button.disabled = len(shown) >= len(step.hints)
 
@@ -99,22 +133,46 @@ def _summary(lab: Lab, who: str | None) -> dict[str, Any]:
     return progress.summary(lab, progress.load(who))
 
 
+def duration(seconds: int) -> str:
+    """``45 s``, ``1 min 05 s``, ``1 h 02 min``: never "0 min" after most of a minute."""
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def _label(summary: dict[str, Any]) -> str:
-    took = f", {summary['seconds'] // 60} min" if summary.get("seconds") is not None else ""
+    if summary.get("started") is None:
+        return f"not started (0/{summary['steps']} steps)"
+    if summary.get("finished") and summary.get("seconds") is not None:
+        took = f", finished in {duration(summary['seconds'])}"
+    elif summary.get("elapsed_seconds") is not None:
+        took = f", {duration(summary['elapsed_seconds'])} since the start"
+    else:
+        took = ""
     return f"{summary['steps_passed']}/{summary['steps']} steps passed, {summary['hints_used']} hint(s) used{took}"
 
 
 def refresh(lab: Lab, who: str | None = None) -> None:
     """Redraw the progress bars of a lab after a check."""
-    summary = _summary(lab, who)
+    try:
+        summary = _summary(lab, who)
+    except KubebookError as error:
+        for _bar, label in _BARS.get(lab.id, []):
+            label.value = f"ERROR {error}"
+        return
     for bar, label in _BARS.get(lab.id, []):
         bar.value = summary["steps_passed"]
         label.value = _label(summary)
 
 
 def progress_panel(lab: Lab, who: str | None = None) -> Any:
-    """Steps passed out of all, hints used and time taken (from the trainee's local progress)."""
-    summary = _summary(lab, who)
+    """Steps passed out of all, hints used and time taken (from the trainee's signed progress)."""
+    try:
+        summary = _summary(lab, who)
+    except KubebookError as error:
+        return _Error(error)
     if headless():
         return _Text(_label(summary))
     import ipywidgets as widgets
@@ -133,12 +191,15 @@ class _Text:
         return self.text
 
 
-def intro(lab: Lab, workspace: str | None = None) -> Any:
-    """The lab's card: domain, time, prerequisites, namespaces (and workspace folder if it has one)."""
+def intro(lab: Lab, workspace: str | None = None, terminal: dict[str, Any] | None = None) -> Any:
+    """The lab's card: domain, time, prerequisites, namespaces, workspace folder, and which kubectl and
+    kubeconfig the terminal uses (``kubebook.labs.terminal()``: ready, or what to fix)."""
     rows = [("Domain", lab.domain), ("Time", f"about {lab.minutes} minutes"),
             ("Prerequisites", ", ".join(lab.prerequisites) or "none"), ("Namespaces", ", ".join(lab.namespaces))]
     if workspace:
         rows.append(("Workspace", workspace))
+    if terminal:
+        rows.append(("Terminal", ("ready: " if terminal["ready"] else "NOT SET UP: ") + terminal["advice"]))
     text = "\n".join(f"{k}: {v}" for k, v in rows)
     body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
                    f"{html.escape(v)}</td></tr>" for k, v in rows)

@@ -50,6 +50,13 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     _archive(p)
     p.add_argument("--snapshot", default="latest", help="run id (prefix), 'latest' verified, or a file path")
     p.add_argument("--confirm", default="", help="the cluster's name again: a restore replaces all of its data")
+    p.add_argument("--replace-with-snapshot-of", metavar="CLUSTER", default=None,
+                   help="restore a snapshot taken from CLUSTER (another cluster): every object of --name is "
+                        "replaced by CLUSTER's, whose Secrets --name's API server cannot decrypt unless it has "
+                        "the same key")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted restore (the snapshot it journaled)")
+    p.add_argument("--rollback", action="store_true",
+                   help="undo an interrupted restore: put the etcd data from before it back")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_restore)
 
@@ -154,21 +161,24 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from kubebook.archive import Archive
-    from kubebook.dr import drill, snapshots
+    from kubebook.dr import etcdrestore
     from kubebook.errors import ParameterError
 
-    if args.confirm != args.name:
-        raise ParameterError(f"restoring replaces every object of local cluster {args.name!r}",
-                             hint=f"confirm with --confirm {args.name}")
-    archive = Archive(args.archive)
-    lc = drill.local_cluster(args.name)
-    snap = snapshots.find(args.snapshot, archive, cluster=args.name)
-    snapshots.verify(snap, archive=archive)  # refused here, before anything is stopped
-    timeline = drill.Timeline(progress=None if args.json else _progress)
-    timeline.add("restore", f"snapshot {snap.run_id or snap.path} passed its checks")
-    drill.restore_local(lc, snap, timeline, token_suffix=snap.run_id or "file")
-    _emit({"cluster": args.name, "snapshot": snap.run_id, "seconds": timeline.events[-1].at,
-           "timeline": timeline.rows()}, args.json, [f"restored {args.name!r} in {timeline.events[-1].at:.1f}s"])
+    progress = None if args.json else _progress
+    if args.resume and args.rollback:
+        raise ParameterError("--resume and --rollback exclude each other", hint="give one of them")
+    if args.resume:
+        result = etcdrestore.resume(args.name, progress=progress)
+    elif args.rollback:
+        result = etcdrestore.rollback(args.name, progress=progress)
+    else:
+        result = etcdrestore.restore(args.name, snapshot=args.snapshot, archive=Archive(args.archive),
+                                     confirm=args.confirm, replace_with_snapshot_of=args.replace_with_snapshot_of,
+                                     progress=progress)
+    lines = [f"{result.action} {args.name!r} ({result.snapshot}) in {result.seconds:.1f}s"]
+    if result.cross_cluster:
+        lines.append(f"  from cluster {result.cross_cluster['from']!r}: lost {result.cross_cluster['lost']}")
+    _emit(result.as_json(), args.json, lines)
     return 0
 
 

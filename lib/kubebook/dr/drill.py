@@ -12,8 +12,6 @@ after the snapshot. Works for the single and the ha topology.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,7 +92,8 @@ def local_cluster(name: str) -> Any:
     return lc
 
 
-def _stop_control_plane(lc: Any, timeline: Timeline) -> None:
+def stop_control_plane(lc: Any, timeline: Timeline) -> None:
+    """Stop the schedulers, controller-managers, apiservers and etcd members (KWOK and a real node stay)."""
     from kubebook.localcluster import processes
 
     components = lc.load_state().get("components", {})
@@ -106,26 +105,16 @@ def _stop_control_plane(lc: Any, timeline: Timeline) -> None:
 
 
 def restore_local(lc: Any, snapshot: Any, timeline: Timeline, *, token_suffix: str) -> None:
-    """Stop the control plane, wipe the etcd data, restore every member, start again (``up``).
+    """Stop the control plane, move the etcd data aside, restore every member, start again (``up``).
 
-    The snapshot must already have passed its checks: nothing here looks at it before the wipe.
+    Under the cluster's restore lock and journal (:mod:`kubebook.dr.etcdrestore`). The snapshot must
+    already have passed its checks: nothing here looks at it before the data is moved.
     """
-    layout = lc.layout()
-    _stop_control_plane(lc, timeline)
-    data_root = layout.root / "etcd"
-    for index in range(layout.members):
-        shutil.rmtree(data_root / f"member-{index}", ignore_errors=True)
-    timeline.add("disaster", f"removed the data of {layout.members} etcd member(s)")
-    peers = [f"https://{host}:{layout.etcd_peer_port}" for host in layout.hosts]
-    initial = ",".join(f"etcd-{i}={url}" for i, url in enumerate(peers))
-    token = f"kubebook-{lc.name}-{token_suffix}"
-    for index in range(layout.members):
-        etcd.restore_member(snapshot.path, data_root / f"member-{index}", name=f"etcd-{index}",
-                            initial_cluster=initial, peer_url=peers[index], token=token)
-        os.chmod(data_root / f"member-{index}", 0o700)
-        timeline.add("restore", f"restored etcd-{index} (revision +{etcd.BUMP_REVISION:,}, new member id)")
-    lc.up(progress=lambda message: timeline.add("restart", message))
-    timeline.add("restart", "API healthy")
+    from kubebook.dr import etcdjournal as journal
+    from kubebook.dr import etcdrestore
+
+    with journal.hold(lc.root, f"etcd restore drill of {lc.name!r} from snapshot {snapshot.run_id or snapshot.path}"):
+        etcdrestore.replace_data(lc, snapshot, timeline, token_suffix=token_suffix, pending=journal.read(lc.root))
 
 
 def run_drill(name: str, *, archive: Archive | None = None, probe_objects: int = 0,

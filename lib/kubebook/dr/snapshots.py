@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -22,9 +23,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubebook.archive import Archive
-from kubebook.dr import etcd
+from kubebook.dr import etcd, origin
 from kubebook.dr.errors import IntegrityError
-from kubebook.errors import ArchiveError
+from kubebook.errors import ArchiveError, ParameterError
+from kubebook.localcluster.paths import cluster_dir
 
 RUNBOOK = "etcd-snapshots"
 DB = "snapshot.db"
@@ -44,6 +46,7 @@ class Snapshot(NamedTuple):
     size: int
     verified: bool
     checks: dict[str, Any]
+    origin: dict[str, str] | None = None  # the cluster's fingerprints when taken (kubebook.dr.origin); None: unknown
 
     def as_dict(self) -> dict[str, Any]:
         out = self._asdict()
@@ -94,7 +97,8 @@ def take(target: etcd.EtcdTarget, *, cluster: str, archive: Archive | None = Non
         meta = {"kind": "etcd-snapshot", "run_id": run_id, "cluster": cluster, "taken": taken.isoformat(),
                 "endpoint": target.endpoints[0], "sha256": checks["sha256"], "size": path.stat().st_size,
                 "revision": status.get("revision", 0), "total_keys": status.get("total_keys", 0),
-                "verified": verified, "problem": problem, "checks": checks}
+                "verified": verified, "problem": problem, "checks": checks,
+                "origin": origin.identity(cluster_dir(cluster))}
         folder = archive.seal_run(run_id=run_id, runbook=RUNBOOK, started=taken, ended=datetime.now(UTC),
                                   status="succeeded" if verified else "failed", exit_code=0 if verified else 1,
                                   trigger="dr", artifacts={DB: path.read_bytes(),
@@ -116,7 +120,7 @@ def _report(meta: dict[str, Any]) -> str:
 def _from_meta(folder: Path, meta: dict[str, Any]) -> Snapshot:
     return Snapshot(meta["run_id"], folder / DB, datetime.fromisoformat(meta["taken"]), meta["cluster"],
                     meta["sha256"], int(meta["revision"]), int(meta["total_keys"]), int(meta["size"]),
-                    bool(meta["verified"]), dict(meta.get("checks") or {}))
+                    bool(meta["verified"]), dict(meta.get("checks") or {}), meta.get("origin"))
 
 
 def list_snapshots(archive: Archive | None = None, cluster: str | None = None) -> list[Snapshot]:
@@ -134,7 +138,11 @@ def list_snapshots(archive: Archive | None = None, cluster: str | None = None) -
 
 
 def find(snapshot: str, archive: Archive | None = None, cluster: str | None = None) -> Snapshot:
-    """A snapshot by run id (or unique prefix), ``latest`` (newest verified), or a path to a file."""
+    """A snapshot by run id (or unique prefix), ``latest`` (newest verified), or a path to a file.
+
+    A file's origin is unknown (``cluster`` is empty: :mod:`kubebook.dr.origin` looks it up by SHA-256);
+    a file or run id that does not exist is input that is wrong (ParameterError, exit 2).
+    """
     archive = archive or Archive()
     if snapshot in ("latest", ""):
         verified = [s for s in list_snapshots(archive, cluster) if s.verified]
@@ -144,9 +152,18 @@ def find(snapshot: str, archive: Archive | None = None, cluster: str | None = No
         return verified[0]
     path = Path(snapshot)
     if path.is_file():
-        return Snapshot("", path, datetime.fromtimestamp(path.stat().st_mtime, UTC), cluster or "",
+        return Snapshot("", path, datetime.fromtimestamp(path.stat().st_mtime, UTC), "",
                         "", 0, 0, path.stat().st_size, False, {})
-    record = archive.find(snapshot)
+    if os.sep in snapshot or snapshot.endswith(".db") or snapshot.startswith((".", "~")) or path.exists():
+        raise ParameterError(f"snapshot file {path} {'is not a file' if path.exists() else 'does not exist'}",
+                             hint="give an existing file, a run id from 'kubebook dr snapshot --list', or 'latest'")
+    try:
+        record = archive.find(snapshot)
+    except ArchiveError as error:
+        if not error.message.startswith("no run") and " runs in " not in error.message:
+            raise
+        raise ParameterError(f"no etcd snapshot {snapshot!r}: {error.message}",
+                             hint="see 'kubebook dr snapshot --list' for run ids") from error
     if record.runbook != RUNBOOK:
         raise ArchiveError(f"run {record.run_id} is a {record.runbook} report, not an etcd snapshot")
     return _from_meta(record.run_dir, json.loads((record.run_dir / RESULTS).read_text()))

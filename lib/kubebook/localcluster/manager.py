@@ -8,6 +8,7 @@ the state as it was, so no half-started process outlives an error.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -27,6 +28,9 @@ from kubebook.localcluster.paths import NAME_PATTERN, cluster_dir
 from kubebook.localcluster.processes import ProcessRecord
 
 TOPOLOGIES = {"single": 1, "ha": 3}
+# An etcd restore's files in its cluster's folder (kubebook.dr.etcdjournal writes them, _pending_restore reads them)
+RESTORE_LOCK, RESTORE_JOURNAL, ETCD_ASIDE = "etcd-restore.lock", "etcd-restore.json", "etcd.before-restore"
+RESTORE_FINISHING = ("restored", "done")  # journal phases after which every member holds the restored data
 MAX_NODES = 5000
 Progress = Callable[[str], None]
 
@@ -164,6 +168,64 @@ class LocalCluster:
 
     # ----- up --------------------------------------------------------------------------------------
     def up(self, progress: Progress = _quiet, wait_nodes: bool = True) -> dict[str, Any]:
+        """Start what is not running; an etcd restore that did not finish is finished here or refused."""
+        finishing = self._pending_restore(progress)
+        try:
+            status = self._start(progress, wait_nodes)
+            if finishing is not None:
+                shutil.rmtree(self.root / ETCD_ASIDE, ignore_errors=True)
+                (self.root / RESTORE_JOURNAL).unlink(missing_ok=True)
+                progress("finished the interrupted etcd restore: the restored data is up, the data from before "
+                         "it was removed")
+            return status
+        finally:
+            if finishing is not None:
+                os.close(finishing)
+
+    def _pending_restore(self, progress: Progress) -> int | None:
+        """What a ``kubebook dr restore`` that did not finish left behind, and whether ``up`` may go on.
+
+        The restore holds a flock on RESTORE_LOCK throughout, journals its phase and moves the etcd data
+        aside in one rename before restoring any member. Before that rename nothing changed: the journal
+        is dropped and the cluster starts as it was. After it, starting would serve an empty etcd, so this
+        refuses and names the command that finishes or rolls back; once every member is restored, ``up``
+        finishes the restore itself (and holds the lock meanwhile: the returned fd).
+        """
+        path = self.root / RESTORE_JOURNAL
+        if not path.exists():
+            return None
+        try:
+            journal = dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            journal = {}
+        finishing = journal.get("phase") in RESTORE_FINISHING
+        lock = os.open(self.root / RESTORE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            if finishing:
+                return None  # the restore's own `up`
+            holder = (self.root / RESTORE_LOCK).read_text().strip() or "another process"
+            raise LocalClusterError(f"cluster {self.name!r} is being restored right now ({holder}); nothing was "
+                                    "started", hint="the restore starts the cluster itself when it is done") from None
+        what = (f"an etcd restore of cluster {self.name!r} from snapshot "
+                f"{(journal.get('snapshot') or {}).get('ref', '?')} (started {journal.get('started', '?')} "
+                f"by pid {journal.get('pid', '?')})")
+        if finishing:
+            progress(f"{what} was interrupted after every etcd member was restored; starting the cluster finishes it")
+            return lock
+        os.close(lock)
+        if (self.root / ETCD_ASIDE).exists():
+            raise LocalClusterError(
+                f"{what} was interrupted after it moved the etcd data aside; nothing was started, since an empty "
+                "etcd would come up", hint=f"finish it with 'kubebook dr restore --name {self.name} --resume', or "
+                f"put the data from before back with 'kubebook dr restore --name {self.name} --rollback'")
+        path.unlink()
+        progress(f"{what} was interrupted before it changed any data; starting the cluster as it was")
+        return None
+
+    def _start(self, progress: Progress, wait_nodes: bool) -> dict[str, Any]:
         started_at = time.monotonic()
         state = self.load_state()
         if state and state.get("topology") != self.topology:

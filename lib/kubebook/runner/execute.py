@@ -151,6 +151,8 @@ def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeou
               cell_timeout: float | None, stdio: Path) -> Execution:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from kubebook.runner.outputcap import ERROR_MESSAGE_MAX, clip_text
+
     stopped = _last_started(nb)
     if watch.interrupted:
         name = _signal_name(watch.interrupted)
@@ -168,7 +170,8 @@ def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeou
         detail = "the kernel process died (killed, crashed or out of memory)" + _kernel_tail(stdio)
         return _stopped(nb, KERNEL_DIED, "The kernel died", detail, stopped)
     if failure is not None and stopped is None:
-        return Execution(nb, KERNEL_DIED, f"the kernel did not start: {failure}", None)
+        return Execution(nb, KERNEL_DIED, f"the kernel did not start: {clip_text(str(failure), ERROR_MESSAGE_MAX)}",
+                         None)
     found = _first_error(nb)
     if found is not None:
         index, message = found
@@ -176,7 +179,8 @@ def _classify(nb: Any, watch: KernelWatch, failure: BaseException | None, timeou
         nb = mark_stop(nb, index, "An Exception was encountered", message)
         return Execution(nb, FAILED, f"{where} failed: {message}", index)
     if failure is not None:
-        return _stopped(nb, FAILED, "The run failed", f"{type(failure).__name__}: {failure}", stopped)
+        return _stopped(nb, FAILED, "The run failed",
+                        f"{type(failure).__name__}: {clip_text(str(failure), ERROR_MESSAGE_MAX)}", stopped)
     return Execution(nb, SUCCEEDED)
 
 

@@ -5,8 +5,11 @@ keeps every output message) and the archive (hundreds of megabytes of one
 report) without bound. The cap counts the bytes of every output message as it
 arrives from the kernel; once a run's total passes it, later output is not kept
 and a single ``stream`` output says so, in the cell where it happened. Errors are
-always kept (they decide how the run ended) and the run is never killed for
-printing.
+always kept (they decide how the run ended) but clipped (:func:`clip_error`: the
+message to :data:`ERROR_MESSAGE_MAX` characters, the traceback to
+:data:`ERROR_TRACEBACK_MAX`, head and tail kept), since a message is repeated in
+the traceback, the banner, results.json and the HTML: a 100 MB exception message
+made a 601 MB sealed run. The run is never killed for printing.
 
 The cap comes from ``--output-cap`` or ``$KUBEBOOK_OUTPUT_CAP`` (bytes, with an
 optional K/M/G suffix; ``0`` switches it off); the default is
@@ -26,6 +29,11 @@ DEFAULT_OUTPUT_CAP = 32 * 1024 * 1024
 MAX_OUTPUT_CAP = 64 * 1024 ** 3
 _SIZE = re.compile(r"^\s*(\d{1,15})\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+ERROR_MESSAGE_MAX = 4096
+ERROR_NAME_MAX = 256
+ERROR_FRAME_MAX = 16 * 1024
+ERROR_TRACEBACK_MAX = 64 * 1024
+CLIPPED = "\n[kubebook: {n} characters of this error were dropped]\n"
 MARKER = ("\n[kubebook: output truncated: this run printed more than {cap} of output "
           "(--output-cap / ${env}); the rest was dropped, the run went on]\n")
 
@@ -71,6 +79,32 @@ def message_size(msg: dict[str, Any]) -> int:
     return total
 
 
+def clip_text(text: str, limit: int) -> str:
+    """``text`` cut in the middle to about ``limit`` characters: the start says what, the end often says why."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 4, limit // 4
+    return text[:head] + CLIPPED.format(n=len(text) - head - tail) + text[len(text) - tail:]
+
+
+def clip_error(content: dict[str, Any]) -> dict[str, Any]:
+    """An error output's content (ename, evalue, traceback) with each part bounded; small errors unchanged."""
+    content["ename"] = clip_text(content.get("ename", ""), ERROR_NAME_MAX)
+    content["evalue"] = clip_text(content.get("evalue", ""), ERROR_MESSAGE_MAX)
+    frames = [clip_text(f, ERROR_FRAME_MAX) for f in content.get("traceback") or [] if isinstance(f, str)]
+    if sum(map(len, frames)) > ERROR_TRACEBACK_MAX:
+        tail: list[str] = []
+        while frames and (not tail or sum(map(len, tail)) + len(frames[-1]) <= ERROR_TRACEBACK_MAX // 2):
+            tail.insert(0, frames.pop())
+        head: list[str] = []
+        while frames and sum(map(len, head + tail)) + len(frames[0]) <= ERROR_TRACEBACK_MAX:
+            head.append(frames.pop(0))
+        frames = [*head, CLIPPED.format(n=sum(map(len, frames))).strip(), *tail]
+    if "traceback" in content:
+        content["traceback"] = frames
+    return content
+
+
 def capped_client_class(cap: int) -> type:
     """papermill's notebook client that stops keeping output once the run has produced ``cap`` bytes."""
     from papermill.clientwrap import PapermillNotebookClient
@@ -80,7 +114,10 @@ def capped_client_class(cap: int) -> type:
         truncated = False
 
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-            if not cap or msg.get("msg_type") == "error":
+            if msg.get("msg_type") == "error":
+                clip_error(msg.setdefault("content", {}))
+                return super().output(outs, msg, display_id, cell_index)
+            if not cap:
                 return super().output(outs, msg, display_id, cell_index)
             type(self).output_total += message_size(msg)
             if type(self).output_total <= cap:

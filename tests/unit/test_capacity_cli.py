@@ -14,10 +14,15 @@ CONTRACT = {"pool", "resource", "basis", "model", "days_to_exhaustion", "interva
             "backtest_mape", "interval_coverage"}
 
 
+def _recent(days: float) -> str:
+    """A start time such that a history of ``days`` ends now (the forecast counts days from now)."""
+    return (pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(days=days)).isoformat()
+
+
 def test_forecast_json_prints_one_object_with_the_contracted_fields(tmp_path, capsys):
-    long = synthetic.series_frame(synthetic.Profile(40, 2, 6, 0, 1), 120, days=8, pool="workload")
+    long = synthetic.series_frame(synthetic.Profile(40, 2, 6, 0, 1), 120, days=8, pool="workload", start=_recent(8))
     short = synthetic.series_frame(synthetic.Profile(4, 0.1, 0.5, 0, 0.1), 8, days=1, pool="system",
-                                   resource="memory")
+                                   resource="memory", start=_recent(1))
     frame = pd.concat([long, short]).drop(columns=["basis"])
     frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     frame.to_csv(tmp_path / "history.csv", index=False)

@@ -14,6 +14,11 @@ SEEDS = range(20)
 HISTORY_DAYS = 21
 
 
+def _at_last_sample(frame: pd.DataFrame, **kwargs: float) -> fc.Settings:
+    """Settings that count days from the last sample: these tests measure the model, not the clock."""
+    return fc.Settings(as_of=frame["timestamp"].max(), **kwargs)
+
+
 def _case(seed: int) -> tuple[synthetic.Profile, float, float]:
     """A seeded series: trend, daily and weekly seasonality, noise; capacity 10-40 days of growth away."""
     rng = np.random.default_rng(1000 + seed)
@@ -31,7 +36,7 @@ def seeded() -> list[tuple[fc.ForecastEntry, float]]:
     for seed in SEEDS:
         profile, capacity, _ = _case(seed)
         frame = synthetic.series_frame(profile, capacity, HISTORY_DAYS, seed=seed)
-        entry = fc.forecast(schema.validate_series(frame))[0]
+        entry = fc.forecast(schema.validate_series(frame), _at_last_sample(frame))[0]
         last = HISTORY_DAYS * 86400 - 3600  # the last hourly sample
         truth = profile.true_exhaustion_days(last, capacity)
         assert truth is not None
@@ -111,7 +116,7 @@ def test_crossing_days_interpolates_within_a_step_and_says_none_past_the_horizon
 
 def test_a_series_that_never_moves_is_forecast_flat_and_never_exhausts():
     frame = synthetic.series_frame(synthetic.Profile(30, 0), 110, days=5, resource="pods", basis="requests")
-    entry = fc.forecast(schema.validate_series(frame))[0]
+    entry = fc.forecast(schema.validate_series(frame), _at_last_sample(frame))[0]
     assert entry.model == "constant" and entry.days_to_exhaustion is None
 
 
@@ -119,7 +124,7 @@ def test_gaps_are_interpolated_and_counted_and_five_minute_samples_are_averaged_
     profile = synthetic.Profile(40, 2, 5, 0, 1)
     frame = synthetic.series_frame(profile, 200, days=10, step_seconds=300)
     frame = frame[(frame["timestamp"] < "2026-11-04") | (frame["timestamp"] >= "2026-11-04T06:00:00Z")]
-    entry = fc.forecast(schema.validate_series(frame))[0]
+    entry = fc.forecast(schema.validate_series(frame), _at_last_sample(frame))[0]
     assert entry.step_seconds == 3600 and entry.gaps_filled == 6
     truth = profile.true_exhaustion_days(10 * 86400 - 3600, 200)
     assert _inside(entry.interval_95, truth)

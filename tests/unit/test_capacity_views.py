@@ -11,7 +11,8 @@ from kubebook.views import capacity as view
 def test_the_headline_and_cone_show_the_soonest_exhaustion_with_its_interval():
     fast = synthetic.series_frame(synthetic.Profile(40, 3, 4, 0, 1), 100, days=6, pool="a")
     slow = synthetic.series_frame(synthetic.Profile(40, 1, 4, 0, 1), 100, days=6, pool="b", resource="memory")
-    entries = forecast.forecast(schema.validate_series(pd.concat([fast, slow])))
+    entries = forecast.forecast(schema.validate_series(pd.concat([fast, slow])),
+                                forecast.Settings(as_of=fast["timestamp"].max()))
     soonest = view.soonest(entries)
     assert (soonest.pool, soonest.resource) == ("a", "cpu")
     assert "pool a" in str(view.forecast_headline(entries, "test"))

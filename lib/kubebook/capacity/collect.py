@@ -148,46 +148,55 @@ def from_metrics_api(cluster: Any, inv: Inventory | None = None) -> Any:
     return pd.DataFrame(rows)
 
 
-def _query_range(url: str, query: str, start: float, end: float, step: float, timeout: float) -> list[dict[str, Any]]:
-    import requests
+def _query_range(url: str, query: str, start: float, end: float, step: float, deadline: float,
+                 max_body_bytes: int) -> tuple[list[tuple[dict[str, str], float, float]], int]:
+    """One bounded range query (see :mod:`kubebook.capacity.promhttp`): its finite points and the skipped count."""
+    from kubebook.capacity import promhttp
 
-    try:
-        response = requests.get(f"{url.rstrip('/')}/api/v1/query_range", timeout=timeout,
-                                params={"query": query, "start": start, "end": end, "step": step})
-    except requests.RequestException as error:
-        raise ClusterError(f"Prometheus at {url} did not answer: {error.__class__.__name__}",
-                           hint="check the URL (local cluster: kubebook cluster status shows it)") from error
-    try:
-        body = response.json()
-    except ValueError as error:
-        raise ClusterError(f"Prometheus at {url} answered HTTP {response.status_code} without JSON") from error
-    if body.get("status") != "success":
-        raise ClusterError(f"Prometheus rejected the query: {body.get('error', response.status_code)}")
-    return list((body.get("data") or {}).get("result") or [])
+    status, body = promhttp.get(f"{url.rstrip('/')}/api/v1/query_range",
+                                {"query": query, "start": start, "end": end, "step": step},
+                                deadline_seconds=deadline, max_body_bytes=max_body_bytes)
+    return promhttp.matrix(url, promhttp.document(url, status, body), start, end, step)
 
 
 def from_prometheus(url: str, cluster: Any | None = None, hours: float = 24.0, step_seconds: float = 300.0,
-                    end: float | None = None, inv: Inventory | None = None, timeout: float = 30.0) -> Any:
-    """``samples`` for the last ``hours`` from a Prometheus HTTP API, joined with the inventory."""
+                    end: float | None = None, inv: Inventory | None = None, deadline_seconds: float = 120.0,
+                    max_body_bytes: int = 64 * 2**20) -> Any:
+    """``samples`` for the last ``hours`` from a Prometheus HTTP API, joined with the inventory.
+
+    Both queries share one ``deadline_seconds``; each answer is at most ``max_body_bytes``. NaN and
+    Inf points (Prometheus' answer to a division by zero) are skipped and counted in
+    ``frame.attrs["values_skipped"]``.
+    """
     import pandas as pd
 
-    if hours <= 0 or step_seconds <= 0:
-        raise ParameterError("hours and step_seconds must be positive")
+    if not 0 < hours <= 24 * 400 or not 0 < step_seconds <= 86400 or hours * 3600 / step_seconds > 11000:
+        raise ParameterError(f"hours ({hours:g}) and step_seconds ({step_seconds:g}) must be positive, hours at "
+                             "most 9600, step at most 86400, and at most 11,000 points per series (Prometheus' limit)")
+    if not 0 < deadline_seconds <= 3600 or max_body_bytes < 1024:
+        raise ParameterError("deadline_seconds must be in (0, 3600] and max_body_bytes at least 1024")
     if not url.startswith(("http://", "https://")):
         raise ParameterError(f"Prometheus URL {url!r} must start with http:// or https://")
     inv = inv or (inventory(cluster) if cluster is not None else Inventory())
     end = end or time.time()
     start = end - hours * 3600
+    ends = time.monotonic() + deadline_seconds
     values: dict[tuple[Any, tuple[str, str, str]], list[float]] = {}
+    skipped = 0
     for index, query in enumerate((CPU_QUERY, MEMORY_QUERY)):
-        for series in _query_range(url, query, start, end, step_seconds, timeout):
-            labels = series.get("metric") or {}
+        remaining = ends - time.monotonic()
+        if remaining <= 0:
+            raise ClusterError(f"Prometheus at {url} did not finish within {deadline_seconds:g} s")
+        points, dropped = _query_range(url, query, start, end, step_seconds, remaining, max_body_bytes)
+        skipped += dropped
+        for labels, stamp, value in points:
             key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
-            for stamp, value in series.get("values") or []:
-                values.setdefault((float(stamp), key), [float("nan"), float("nan")])[index] = float(value)
+            values.setdefault((stamp, key), [float("nan"), float("nan")])[index] = value
     rows = [_sample_row(pd.Timestamp(stamp, unit="s", tz="UTC"), key, inv, cpu, memory)
             for (stamp, key), (cpu, memory) in values.items() if cpu == cpu and memory == memory]
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["values_skipped"] = skipped
+    return frame
 
 
 def series_from_samples(samples: Any, inv: Inventory) -> Any:

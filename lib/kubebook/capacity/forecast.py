@@ -10,13 +10,19 @@ Every series (pool x resource x basis) goes through the same steps:
 3. the family with the lowest MAPE (the simpler one on a tie) is refitted on the whole history
    and forecast ``horizon_days`` ahead;
 4. ``days_to_exhaustion`` is the first time the forecast path, seasonality included, reaches
-   capacity, in days from the last sample (interpolated within a step; 0 when already there;
-   None when not within the horizon). ``interval_95`` bounds that date by the first times the
-   upper and the lower 95 % band reach capacity (likewise for 80 %); a bound past the horizon
-   is None.
+   capacity, in days from ``as_of`` (now, unless the settings say otherwise: a forecast of old
+   history still answers "how long from now"; interpolated within a step; 0 when already
+   there or when the path crossed between the last sample and now; None when not within the
+   horizon). ``interval_95`` bounds that date by the first times the upper and the lower 95 %
+   band reach capacity (likewise for 80 %); a bound past the horizon is None.
 
-With less than ``min_history_days`` of history, or fewer points than the simplest model needs
-for the backtest, the entry's status is ``insufficient_history`` and it carries no number.
+A number is given only when it means something; otherwise ``status`` says why and the entry
+carries none: ``insufficient_history`` (less than ``min_history_days``, too few points for a
+backtest, or more than half of the grid interpolated), ``stale_history`` (the last sample is
+more than ``max_age_days`` before ``as_of``) and ``invalid_input`` (no finite positive capacity,
+a value out of range, or a model that overflowed). Only the newest ``max_history_days`` are
+used (older rows are counted in ``samples_ignored``), so one stray old row cannot make the grid
+years long.
 """
 
 from __future__ import annotations
@@ -31,7 +37,11 @@ from kubebook.capacity.schema import ALL_POOLS, epoch_seconds
 from kubebook.errors import ParameterError
 
 INSUFFICIENT = "insufficient_history"
+STALE = "stale_history"
+INVALID = "invalid_input"
 DAY = 86400.0
+MAX_VALUE = float(2**62)
+MAX_GAP_FRACTION = 0.5
 
 
 @dataclass
@@ -90,6 +100,9 @@ class ForecastEntry:
     step_seconds: float = 3600.0
     history_days: float = 0.0
     gaps_filled: int = 0
+    as_of: Any = None
+    history_age_days: float = 0.0
+    samples_ignored: int = 0
     reason: str = ""
     history: Any = None
     prediction: models.Prediction | None = None
@@ -100,11 +113,12 @@ class ForecastEntry:
 
     @property
     def exhaustion_date(self) -> Any:
-        if self.days_to_exhaustion is None or self.last_timestamp is None:
+        start = self.as_of if self.as_of is not None else self.last_timestamp
+        if self.days_to_exhaustion is None or start is None:
             return None
         import pandas as pd
 
-        return self.last_timestamp + pd.Timedelta(days=self.days_to_exhaustion)
+        return start + pd.Timedelta(days=self.days_to_exhaustion)
 
     def to_json(self) -> dict[str, Any]:
         def days(value: float | None) -> float | None:
@@ -117,7 +131,8 @@ class ForecastEntry:
         mape = self.backtest_mape
         entry: dict[str, Any] = {
             "pool": self.pool, "resource": self.resource, "basis": self.basis, "model": self.model,
-            "days_to_exhaustion": days(self.days_to_exhaustion) if ok else INSUFFICIENT,
+            "days_to_exhaustion": days(self.days_to_exhaustion) if ok else (
+                INSUFFICIENT if self.status == INSUFFICIENT else None),
             "interval_80": pair(self.interval_80), "interval_95": pair(self.interval_95),
             "backtest_mape": None if mape is None or np.isnan(mape) else round(mape, 4),
             "interval_coverage": None if self.backtest is None else round(self.backtest.coverage(95), 4),
@@ -127,7 +142,9 @@ class ForecastEntry:
             "last_timestamp": None if self.last_timestamp is None else self.last_timestamp.isoformat(),
             "exhaustion_date": None if self.exhaustion_date is None else self.exhaustion_date.isoformat(),
             "history_days": round(self.history_days, 3), "step_minutes": round(self.step_seconds / 60, 3),
-            "gaps_filled": self.gaps_filled,
+            "gaps_filled": self.gaps_filled, "samples_ignored": self.samples_ignored,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "history_age_days": round(self.history_age_days, 3),
             "candidates": {k: (None if np.isnan(v) else round(v, 4)) for k, v in self.candidates.items()},
         }
         if self.reason:
@@ -148,6 +165,20 @@ class Settings:
     folds: int = 3
     holdout_days: float = 7.0
     families: tuple[str, ...] = models.FAMILIES
+    as_of: Any = None  # the "now" days are counted from (a UTC time); None: the wall clock at forecast time
+    max_history_days: float = 400.0
+    max_age_days: float = 7.0
+
+    def now(self) -> Any:
+        """``as_of`` as a UTC Timestamp (the wall clock when unset)."""
+        import time
+
+        import pandas as pd
+
+        if self.as_of is None:
+            return pd.Timestamp(time.time(), unit="s", tz="UTC")
+        stamp = pd.Timestamp(self.as_of)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
     def check(self) -> None:
         problems = []
@@ -159,6 +190,14 @@ class Settings:
             problems.append(f"folds must be 1..20, got {self.folds}")
         if self.holdout_days <= 0:
             problems.append(f"holdout_days must be > 0, got {self.holdout_days}")
+        if not self.min_history_days < self.max_history_days <= 3650:
+            problems.append(f"max_history_days must be in (min_history_days, 3650], got {self.max_history_days}")
+        if not 0 <= self.max_age_days <= 3650:
+            problems.append(f"max_age_days must be in [0, 3650], got {self.max_age_days}")
+        try:
+            self.now()
+        except (ValueError, TypeError):
+            problems.append(f"as_of must be a time like 2026-11-28T18:00:00Z, got {self.as_of!r}")
         unknown = sorted(set(self.families) - set(models.FAMILIES))
         if unknown or not self.families:
             problems.append(f"families must be a non-empty subset of {', '.join(models.FAMILIES)}")
@@ -212,43 +251,80 @@ def backtest(family: str, y: np.ndarray, steps_per_day: float, settings: Setting
     return Backtest(family, folds)
 
 
+def _recent(times: Any, used: Any, capacity: Any, max_days: float) -> tuple[Any, Any, Any, int]:
+    """Only the newest ``max_days`` of one series (sorted by time); how many older rows were dropped."""
+    import pandas as pd
+
+    stamps = pd.DatetimeIndex(times)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    order = np.argsort(stamps.asi8, kind="stable")
+    stamps = stamps[order]
+    used, capacity = np.asarray(used, dtype=float)[order], np.asarray(capacity, dtype=float)[order]
+    keep = stamps >= stamps[-1] - pd.Timedelta(days=max_days)
+    return stamps[keep], used[keep], capacity[keep], int((~keep).sum())
+
+
+def _refuse(entry: ForecastEntry, status: str, reason: str) -> ForecastEntry:
+    entry.status, entry.reason = status, reason
+    entry.days_to_exhaustion = entry.interval_80 = entry.interval_95 = None
+    return entry
+
+
 def forecast_series(pool: str, resource: str, basis: str, times: Any, used: Any, capacity: Any,
                     settings: Settings | None = None) -> ForecastEntry:
     """Forecast one series (raw, unevenly sampled times allowed) to a :class:`ForecastEntry`."""
     settings = settings or Settings()
+    now = settings.now()
+    times, used, capacity, ignored = _recent(times, used, capacity, settings.max_history_days)
     index, y, cap, step, gaps = regular(times, used, capacity)
     steps_per_day = DAY / step
     span = (index[-1] - index[0]).total_seconds() / DAY if len(index) > 1 else 0.0
+    age = max(0.0, (now - index[-1]).total_seconds() / DAY)
     entry = ForecastEntry(pool, resource, basis, status="ok", capacity=cap, last_used=float(y[-1]),
-                          last_timestamp=index[-1], step_seconds=step, history_days=span, gaps_filled=gaps)
+                          last_timestamp=index[-1], step_seconds=step, history_days=span, gaps_filled=gaps,
+                          as_of=now, history_age_days=age, samples_ignored=ignored)
     entry.history = (index, y)
+    if not (np.isfinite(cap) and 0 < cap <= MAX_VALUE):
+        return _refuse(entry, INVALID, f"capacity is {cap:g}: no finite positive capacity to run out of")
+    if not np.isfinite(y).all() or (np.abs(y) > MAX_VALUE).any():
+        return _refuse(entry, INVALID, f"a used value is not finite or above {MAX_VALUE:g}")
     if span < settings.min_history_days:
-        entry.status, entry.reason = INSUFFICIENT, (
-            f"{span:.2f} days of history, at least {settings.min_history_days:g} needed")
-        return entry
-    horizon = max(1, int(np.ceil(settings.horizon_days * steps_per_day)))
+        return _refuse(entry, INSUFFICIENT,
+                       f"{span:.2f} days of history, at least {settings.min_history_days:g} needed")
+    if gaps > MAX_GAP_FRACTION * len(y):
+        return _refuse(entry, INSUFFICIENT, f"{gaps} of {len(y)} steps have no sample (more than half interpolated)")
+    if age > settings.max_age_days:
+        return _refuse(entry, STALE, f"the last sample is {age:.2f} days old, at most {settings.max_age_days:g} "
+                                     "allowed: collect fresh history")
+    horizon = max(1, int(np.ceil((settings.horizon_days + age) * steps_per_day)))
     if np.ptp(y) == 0:
         entry.model, entry.prediction = "constant", models.constant(y[-1], horizon)
         entry.backtest = Backtest("constant", [Fold(len(y), y[-1:], y[-1:], {80: y[-1:], 95: y[-1:]},
                                                     {80: y[-1:], 95: y[-1:]})])
         entry.candidates = {"constant": 0.0}
     else:
-        results = [b for f in settings.families if (b := backtest(f, y, steps_per_day, settings)) is not None]
-        if not results:
-            entry.status, entry.reason = INSUFFICIENT, f"{len(y)} points are too few for a backtest"
-            return entry
-        entry.candidates = {b.family: b.mape for b in results}
-        best = min(results, key=lambda b: (np.inf if np.isnan(b.mape) else b.mape,
-                                           models.FAMILIES.index(b.family)))
-        entry.model, entry.backtest = best.family, best
-        entry.prediction = models.fit_predict(best.family, y, steps_per_day, horizon)
-    step_days = step / DAY
+        with np.errstate(all="ignore"):
+            results = [b for f in settings.families if (b := backtest(f, y, steps_per_day, settings)) is not None]
+            if not results:
+                return _refuse(entry, INSUFFICIENT, f"{len(y)} points are too few for a backtest")
+            entry.candidates = {b.family: b.mape for b in results}
+            best = min(results, key=lambda b: (np.inf if np.isnan(b.mape) else b.mape,
+                                               models.FAMILIES.index(b.family)))
+            entry.model, entry.backtest = best.family, best
+            entry.prediction = models.fit_predict(best.family, y, steps_per_day, horizon)
     p = entry.prediction
-    entry.days_to_exhaustion = crossing_days(p.mean, y[-1], cap, step_days)
-    entry.interval_80 = (crossing_days(p.upper[80], y[-1], cap, step_days),
-                         crossing_days(p.lower[80], y[-1], cap, step_days))
-    entry.interval_95 = (crossing_days(p.upper[95], y[-1], cap, step_days),
-                         crossing_days(p.lower[95], y[-1], cap, step_days))
+    paths = [p.mean, *p.lower.values(), *p.upper.values()]
+    if not all(np.isfinite(path).all() for path in paths):
+        return _refuse(entry, INVALID, f"the {entry.model} model overflowed on these values")
+    step_days = step / DAY
+
+    def crossing(path: np.ndarray) -> float | None:
+        days = crossing_days(path, y[-1], cap, step_days)
+        return None if days is None else max(0.0, days - age)
+
+    entry.days_to_exhaustion = crossing(p.mean)
+    entry.interval_80 = (crossing(p.upper[80]), crossing(p.lower[80]))
+    entry.interval_95 = (crossing(p.upper[95]), crossing(p.lower[95]))
     return entry
 
 

@@ -18,6 +18,8 @@ Two strategies, after the tools people already trust:
 
 Both refuse to guess: with fewer than ``min_points`` samples or less than ``min_history_hours``
 of history the recommendation's status is ``insufficient_history`` and it carries no number.
+A sample whose CPU or memory usage is missing (NaN: not measured) is skipped and counted in
+``samples_skipped``; a container with no measured sample at all is ``no_data``.
 
 The replay counts the history's samples that would have exceeded the recommendation (CPU above
 the request: contention risk; memory above the limit: an OOM kill), beside the same count for
@@ -39,6 +41,7 @@ from kubebook.errors import ParameterError
 GIB = 1024.0**3
 MIB = 1024.0**2
 INSUFFICIENT = "insufficient_history"
+NO_DATA = "no_data"
 STRATEGIES = ("simple", "vpa")
 
 
@@ -88,6 +91,7 @@ class Recommendation:
     memory_request_now: float | None
     memory_peak: float
     oom_kills: int
+    samples_skipped: int = 0
     cpu_request: float | None = None
     cpu_lower: float | None = None
     cpu_upper: float | None = None
@@ -125,6 +129,13 @@ class Group:
         index = index[np.argsort(columns["seconds"][index], kind="stable")]
         for name in self.__slots__:
             setattr(self, name, columns[name][index])
+
+    def only(self, keep: np.ndarray) -> Group:
+        """The same container restricted to the samples ``keep`` marks (the order is kept)."""
+        subset = object.__new__(Group)
+        for name in self.__slots__:
+            setattr(subset, name, getattr(self, name)[keep])
+        return subset
 
     @property
     def hours(self) -> float:
@@ -186,13 +197,21 @@ def recommend_one(key: tuple[str, str, str, str, str], group: Group, settings: S
                   prices: Prices) -> Recommendation:
     """The recommendation for one container; ``key`` is (namespace, workload, container, team, pool)."""
     namespace, workload, container, team, pool = key
+    measured = np.isfinite(group.cpu) & np.isfinite(group.memory)
+    skipped = int((~measured).sum())
+    if skipped:
+        if not measured.any():
+            return Recommendation(namespace, workload, container, team, pool, NO_DATA, settings.strategy, 0, 0.0,
+                                  1, _last(group.cpu_request), _last(group.memory_request), float("nan"),
+                                  int(group.oom.sum()), samples_skipped=skipped)
+        group = group.only(measured)
     hours = group.hours
     newest = group.seconds == group.seconds[-1]
     rec = Recommendation(
         namespace, workload, container, team, pool, "ok", settings.strategy, points=len(group.seconds),
         history_hours=hours, replicas=max(1, int(np.unique(group.pod[newest]).size)),
         cpu_request_now=_last(group.cpu_request), memory_request_now=_last(group.memory_request),
-        memory_peak=float(group.memory.max()), oom_kills=int(group.oom.sum()))
+        memory_peak=float(group.memory.max()), oom_kills=int(group.oom.sum()), samples_skipped=skipped)
     if len(group.seconds) < settings.min_points or hours < settings.min_history_hours:
         rec.status = INSUFFICIENT
         return rec
@@ -251,7 +270,9 @@ def totals(recommendations: list[Recommendation]) -> dict[str, Any]:
     """Savings over every container that has a recommendation; counts of those that have none."""
     ok = [r for r in recommendations if r.status == "ok"]
     return {"containers": len(recommendations), "recommended": len(ok),
-            "insufficient_history": len(recommendations) - len(ok),
+            "insufficient_history": sum(r.status == INSUFFICIENT for r in recommendations),
+            "no_data": sum(r.status == NO_DATA for r in recommendations),
+            "samples_skipped": sum(r.samples_skipped for r in recommendations),
             "savings_cores": round(sum(r.savings_cores for r in ok), 3),
             "savings_gib": round(sum(r.savings_gib for r in ok), 3),
             "savings_per_month": round(sum(r.savings_per_month for r in ok), 2),

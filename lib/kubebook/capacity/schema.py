@@ -31,7 +31,14 @@ memory_bytes    working-set memory in bytes
 cpu_request     requested cores (NaN when unset); likewise cpu_limit
 memory_request  requested bytes (NaN when unset); likewise memory_limit
 oom_killed      true when the container's last termination was OOMKilled at that time
+                (true/false, 1/0, yes/no; anything else is an error)
 ==============  ========================================================================
+
+Bounds (every row, checked before anything is computed or stored): timestamps between
+``EARLIEST`` (2000-01-01) and one day after now; numbers finite, not negative and at most
+``MAX_VALUE`` (2**62: 4 EiB, 4.6e18 cores); ``capacity`` present in every series row. A usage
+value that is missing (an empty cell) is a gap, not an error: the forecast interpolates it and
+rightsizing skips it and counts it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,11 @@ from kubebook.errors import ParameterError
 RESOURCES = ("cpu", "memory", "pods")
 BASES = ("usage", "requests")
 ALL_POOLS = "*"
+EARLIEST = "2000-01-01T00:00:00Z"
+FUTURE_SLACK_DAYS = 1.0
+MAX_VALUE = float(2**62)
+_TRUE = {"true", "1", "yes", "y", "t", "1.0"}
+_FALSE = {"false", "0", "no", "n", "f", "", "0.0", "nan", "none"}
 
 SERIES_COLUMNS = ("timestamp", "pool", "resource", "capacity", "used")
 SERIES_OPTIONAL = {"basis": "usage"}
@@ -77,20 +89,40 @@ def _require(frame: Any, columns: tuple[str, ...], what: str) -> None:
                              hint=f"expected columns: {', '.join(columns)}")
 
 
+def time_window() -> tuple[Any, Any]:
+    """The timestamps a history may hold: from ``EARLIEST`` to one day after now (clock skew, not the future)."""
+    import time
+
+    import pandas as pd
+
+    latest = pd.Timestamp(time.time(), unit="s", tz="UTC") + pd.Timedelta(days=FUTURE_SLACK_DAYS)
+    return pd.Timestamp(EARLIEST), latest
+
+
 def _timestamps(frame: Any, what: str) -> Any:
     import pandas as pd
 
     column = frame["timestamp"]
     if isinstance(column.dtype, pd.DatetimeTZDtype):  # already parsed (Parquet, a DataFrame): no re-parsing
-        return column.dt.tz_convert("UTC").dt.as_unit("ns")
-    try:
-        stamps = pd.to_datetime(column, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as error:
-        raise ParameterError(f"{what}: a timestamp is not ISO 8601 ({str(error).splitlines()[0]})",
-                             hint="write times like 2026-11-28T18:00:00Z") from error
+        stamps = column.dt.tz_convert("UTC")
+        raw = stamps
+    else:
+        raw = column
+        try:
+            stamps = pd.to_datetime(column, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError) as error:
+            raise ParameterError(f"{what}: a timestamp is not ISO 8601 or not a date ({str(error).splitlines()[0]})",
+                                 hint="write times like 2026-11-28T18:00:00Z") from error
     if stamps.isna().any():
         row = int(stamps.isna().to_numpy().argmax())
         raise ParameterError(f"{what}: timestamp missing in data row {row + 1}")
+    earliest, latest = time_window()
+    outside = (stamps < earliest) | (stamps > latest)
+    if outside.any():
+        row = int(outside.to_numpy().argmax())
+        raise ParameterError(f"{what}: timestamp {raw.iloc[row]} in data row {row + 1} is outside "
+                             f"{earliest:%Y-%m-%d} .. {latest:%Y-%m-%dT%H:%MZ}",
+                             hint="history times are UTC and no later than now")
     return stamps.dt.as_unit("ns")
 
 
@@ -116,23 +148,48 @@ def _text(column: Any) -> Any:
     return column if pd.api.types.is_string_dtype(column) else column.astype(str)
 
 
-def _numbers(frame: Any, column: str, what: str) -> Any:
+def _numbers(frame: Any, column: str, what: str, required: bool = False) -> Any:
+    """A float column: numbers only, finite, 0..MAX_VALUE; empty cells stay NaN unless ``required``."""
+    import numpy as np
     import pandas as pd
 
     if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
         values = frame[column].astype(float)
-        bad = values.isna() & False
     else:
         values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() & frame[column].notna()
+        bad = values.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise ParameterError(f"{what}: column {column} has a non-number {frame[column].iloc[row]!r} "
+                                 f"in data row {row + 1}")
+        values = values.astype(float)
+    array = values.to_numpy(dtype=float)
+    checks = ((np.isinf(array), "has a non-finite value {value!r}", "write a finite number"),
+              (array < 0, "is negative", "usage, requests and capacity are >= 0"),
+              (array > MAX_VALUE, "is out of range ({value:g})", f"at most {MAX_VALUE:g}"))
+    if required:
+        checks = ((np.isnan(array), "is empty", "every row needs it"), *checks)
+    for mask, problem, hint in checks:
+        if mask.any():
+            row = int(mask.argmax())
+            raise ParameterError(f"{what}: column {column} {problem.format(value=array[row])} in data row {row + 1}",
+                                 hint=hint)
+    return values
+
+
+def _booleans(column: Any, what: str) -> Any:
+    """``oom_killed`` as bools, strictly: a typo such as ``maybe`` is an error, never a silent true."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype(bool)
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip().str.lower()
+    bad = ~text.isin(_TRUE | _FALSE)
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        raise ParameterError(f"{what}: column {column} has a non-number {frame[column].iloc[row]!r} "
-                             f"in data row {row + 1}")
-    if (values < 0).any():
-        row = int((values < 0).to_numpy().argmax())
-        raise ParameterError(f"{what}: column {column} is negative in data row {row + 1}")
-    return values.astype(float)
+        raise ParameterError(f"{what}: column oom_killed has {column.iloc[row]!r} in data row {row + 1}",
+                             hint="write true or false (1/0, yes/no)")
+    return text.isin(_TRUE)
 
 
 def validate_series(frame: Any, what: str = "history") -> Any:
@@ -156,8 +213,8 @@ def validate_series(frame: Any, what: str = "history") -> Any:
                                  f"{', '.join(allowed)}")
     if (out["pool"] == "").any():
         raise ParameterError(f"{what}: a row has an empty pool", hint=f"name the node pool, or {ALL_POOLS!r}")
-    for column in ("capacity", "used"):
-        out[column] = _numbers(out, column, what)
+    out["capacity"] = _numbers(out, "capacity", what, required=True)
+    out["used"] = _numbers(out, "used", what)
     out = out.dropna(subset=["used"])
     keys = ["pool", "resource", "basis", "timestamp"]
     out = out.groupby(keys, as_index=False, sort=True)[["capacity", "used"]].mean()
@@ -178,7 +235,7 @@ def validate_samples(frame: Any, what: str = "samples") -> Any:
         out[column] = _numbers(out, column, what)
     for column in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
         out[column] = _numbers(out, column, what)
-    out["oom_killed"] = out["oom_killed"].fillna(False).astype(bool)
+    out["oom_killed"] = _booleans(out["oom_killed"], what)
     if out["timestamp"].is_monotonic_increasing:
         return out.reset_index(drop=True)
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)

@@ -75,8 +75,21 @@ def _store(folder: str) -> Any:
     return HistoryStore(folder or None)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by null: JSON has no NaN, and unknown is not a number."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(_finite(document), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def _days(value: Any) -> str:

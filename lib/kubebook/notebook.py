@@ -108,7 +108,7 @@ def headless() -> bool:
 
 def guard(changes: Sequence[Change], apply: Callable[[], Any], *, dry_run: bool, confirm: bool,
           name: str = "decision", follow_up: Callable[[], Any] | None = None,
-          interactive: bool | None = None) -> Decision:
+          interactive: bool | None = None, view: Callable[[Sequence[Change]], Any] | None = None) -> Decision:
     """The one mutation guard: show the server-side dry-run diff, then apply only when confirmed.
 
     * ``dry_run`` (the default of every mutating runbook): show the diff, change nothing;
@@ -119,12 +119,13 @@ def guard(changes: Sequence[Change], apply: Callable[[], Any], *, dry_run: bool,
 
     The decision is recorded under ``name`` (state, counts per action, message), and
     ``follow_up()`` (a re-audit, a verification) is shown below it and redrawn after a click.
+    ``view`` draws the changes (default: :func:`kubebook.views.changes.changes_view`).
     """
     from IPython.display import display
 
     counts = summary(changes)
     pending = sum(counts[a] for a in ("create", "change", "delete"))
-    display(changes_view(changes))
+    display((view or changes_view)(changes))
     if pending == 0:
         decision = Decision(NOTHING, counts, "nothing to change: the cluster already matches the plan")
     elif dry_run:

@@ -7,31 +7,46 @@ A file that fails either checksum is refused before anything is restored.
 
 A Secret's ``data`` and ``stringData`` never enter the file in clear: they are
 encrypted with cryptography's AESGCM (a 32-byte key from a key file or
-``$KUBEBOOK_DR_KEY``, base64), with the Secret's ``namespace/name`` as associated
-data, so a sealed value cannot be moved onto another Secret unnoticed.
+``$KUBEBOOK_DR_KEY``, base64), with the Secret's apiVersion, kind, namespace and
+name as associated data, so a sealed value cannot be moved onto another object
+(another Secret, or a ConfigMap of the same name) unnoticed. Version 1 files bound
+only ``namespace/name``; they are still read, and a sealed value in them opens only
+on a v1 Secret (:mod:`kubebook.dr.validate` refuses it anywhere else).
+
+Reading is bounded (:data:`MAX_OBJECTS_BYTES`, :data:`MAX_LINE_BYTES`) and streamed,
+and every line is checked (:mod:`kubebook.dr.validate`) before anything is restored.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import json
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubebook.dr import validate
 from kubebook.dr.errors import IntegrityError
 from kubebook.errors import ParameterError
 from kubebook.fsutil import atomic_write_bytes
 
-FORMAT = "kubebook-namespace-backup/v1"
+FORMAT = "kubebook-namespace-backup/v2"
+OLD_FORMATS = ("kubebook-namespace-backup/v1",)
 KEY_ENV = "KUBEBOOK_DR_KEY"
-SEALED = "kubebook.io/sealed"
+SEALED = validate.SEALED
 MANIFEST, OBJECTS = "manifest.json", "objects.jsonl"
+MAX_OBJECTS_BYTES = 256 * 2**20  # objects.jsonl unpacked (and the file itself); `--max-size MIB` raises it
+MAX_LINE_BYTES = 3 * 2**20  # the API server refuses any request body over 3 MiB: no object is bigger
+MAX_MANIFEST_BYTES = 2**20
+CHUNK = 2**20
+CAP_HINT = "if the backup is genuine, raise the cap with --max-size MIB (restore-namespace); nothing was changed"
 
 
 def new_key() -> str:
@@ -69,9 +84,18 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"kubebook-dr-key|" + key).hexdigest()[:12]
 
 
-def _aad(obj: dict[str, Any]) -> bytes:
+def _aad(obj: dict[str, Any], *, legacy: bool = False) -> bytes:
+    """What a sealed value is bound to: apiVersion, kind, namespace and name (v1 files: namespace/name)."""
     meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}".encode()
+    if legacy:
+        return f"{meta.get('namespace', '')}/{meta.get('name', '')}".encode()
+    return json.dumps(["kubebook-dr-seal/v2", obj.get("apiVersion"), obj.get("kind"), meta.get("namespace", ""),
+                       meta.get("name", "")], separators=(",", ":")).encode()
+
+
+def _label(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 def seal_secret(obj: dict[str, Any], key: bytes) -> dict[str, Any]:
@@ -87,19 +111,24 @@ def seal_secret(obj: dict[str, Any], key: bytes) -> dict[str, Any]:
     return secret
 
 
-def open_secret(obj: dict[str, Any], key: bytes) -> dict[str, Any]:
-    """The Secret with its values back; IntegrityError when the key is wrong or the value was altered."""
+def open_secret(obj: dict[str, Any], key: bytes, *, legacy: bool = False) -> dict[str, Any]:
+    """The Secret with its values back; IntegrityError when the key is wrong or the value was moved or altered."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    validate.sealed(obj, f"sealed value on {_label(obj)}", legacy=legacy)
     sealed = obj[SEALED]
     try:
         plain = AESGCM(key).decrypt(base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
-                                    _aad(obj))
-    except (InvalidTag, ValueError, KeyError) as error:
-        raise IntegrityError(f"cannot open sealed Secret {_aad(obj).decode()}: wrong key (backup used key "
-                             f"{sealed.get('key_id')}, given {key_id(key)}) or altered data") from error
-    return {**{k: v for k, v in obj.items() if k != SEALED}, **json.loads(plain)}
+                                    _aad(obj, legacy=legacy))
+        values = json.loads(plain)
+    except (InvalidTag, ValueError) as error:
+        raise IntegrityError(f"cannot open sealed Secret {_label(obj)}: wrong key (backup used key "
+                             f"{sealed.get('key_id')}, given {key_id(key)}) or the value was moved or altered"
+                             ) from error
+    if not isinstance(values, dict) or set(values) - {"data", "stringData"}:
+        raise IntegrityError(f"sealed Secret {_label(obj)} opened to something other than data/stringData")
+    return {**{k: v for k, v in obj.items() if k != SEALED}, **values}
 
 
 @dataclass
@@ -109,17 +138,24 @@ class Bundle:
     path: Path
     manifest: dict[str, Any]
     objects: list[dict[str, Any]]
+    sha256: str = ""  # of the whole file, as checked against its .sha256
 
     @property
     def sealed_count(self) -> int:
         return sum(1 for obj in self.objects if SEALED in obj)
+
+    @property
+    def legacy(self) -> bool:
+        """True for a v1 file, whose sealed values are bound to namespace/name only (read checks the kind)."""
+        return self.manifest.get("format") in OLD_FORMATS
 
     def opened(self, key: bytes | None) -> list[dict[str, Any]]:
         """Objects with every Secret decrypted; refuses (before any change) when a key is needed and missing."""
         if self.sealed_count and key is None:
             raise ParameterError(f"the backup holds {self.sealed_count} sealed Secret(s) and no key was given",
                                  hint=f"pass --key-file or set ${KEY_ENV} (key {self.manifest.get('key_id')})")
-        return [open_secret(obj, key) if SEALED in obj and key is not None else obj for obj in self.objects]
+        return [open_secret(obj, key, legacy=self.legacy) if SEALED in obj and key is not None else obj
+                for obj in self.objects]
 
 
 def write(path: Path, manifest: dict[str, Any], objects: list[dict[str, Any]]) -> Path:
@@ -146,36 +182,103 @@ def checksum_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def read(path: Path | str) -> Bundle:
-    """Read and check a backup: the file's SHA-256, then the objects' SHA-256 in the manifest."""
+def read(path: Path | str, *, max_bytes: int = MAX_OBJECTS_BYTES) -> Bundle:
+    """Read and check a backup, refusing (IntegrityError, one line) anything a kubebook backup never holds.
+
+    Three streamed passes, so memory stays bounded by what a legitimate backup needs: the whole
+    file's SHA-256 against its ``.sha256`` (a damaged file is named as such, whatever else is
+    wrong with it); then the tar, validated line by line without keeping anything (the tar header
+    says how big ``objects.jsonl`` unpacks, so a bomb is refused before it is read); then, only
+    when all of that passed, the objects are loaded.
+    """
     path = Path(path)
+    file_sha256 = _check_file(path, max_bytes)
+    manifest, digest = _scan(path, max_bytes, keep=None)
+    kept: list[dict[str, Any]] = []
+    if _scan(path, max_bytes, keep=kept)[1] != digest:  # the file changed between two reads
+        raise IntegrityError(f"backup {path.name} changed while it was read", hint="nothing was changed")
+    return Bundle(path, manifest, kept, file_sha256)
+
+
+def _check_file(path: Path, max_bytes: int) -> str:
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
     except OSError as error:
         raise ParameterError(f"cannot read backup {path}: {error.strerror}") from error
+    if size > max_bytes:
+        raise IntegrityError(f"backup {path.name} is {_mib(size)}, over the cap of {_mib(max_bytes)}",
+                             hint=CAP_HINT)
     try:
         recorded = checksum_path(path).read_text().split()[0]
-    except (OSError, IndexError) as error:
+    except (OSError, IndexError, UnicodeDecodeError) as error:
         raise IntegrityError(f"backup {path.name} has no checksum file {checksum_path(path).name}",
                              hint="a backup is restored only with its .sha256; nothing was changed") from error
-    actual = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(chunk)
+    except OSError as error:
+        raise ParameterError(f"cannot read backup {path}: {error.strerror}") from error
+    actual = digest.hexdigest()
     if actual != recorded:
         raise IntegrityError(f"backup {path.name} fails its checksum: SHA-256 {actual[:16]}... differs from the "
                              f"recorded {recorded[:16]}...",
                              hint="the file was damaged or modified; nothing was changed")
+    return actual
+
+
+def _scan(path: Path, max_bytes: int, keep: list[dict[str, Any]] | None) -> tuple[dict[str, Any], str]:
+    """One streamed pass over the tar: the manifest, and the SHA-256 of ``objects.jsonl`` (objects kept if asked)."""
+    name = path.name
+    manifest: dict[str, Any] | None = None
+    digest = hashlib.sha256()
+    count, legacy = 0, False
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = {m.name: tar.extractfile(m) for m in tar.getmembers() if m.isfile()}
-            manifest = json.loads(members[MANIFEST].read())  # type: ignore[union-attr]
-            body = members[OBJECTS].read()  # type: ignore[union-attr]
-    except (tarfile.TarError, KeyError, ValueError, OSError, AttributeError) as error:
-        raise IntegrityError(f"backup {path.name} is not a kubebook namespace backup: {error}") from error
-    if manifest.get("format") != FORMAT:
-        raise IntegrityError(f"backup {path.name} has format {manifest.get('format')!r}, expected {FORMAT!r}")
-    if hashlib.sha256(body).hexdigest() != manifest.get("objects_sha256"):
-        raise IntegrityError(f"backup {path.name}: {OBJECTS} does not match the SHA-256 in its manifest",
+        with tarfile.open(path, mode="r|gz") as tar:
+            for index, member in enumerate(tar):
+                expected = (MANIFEST, OBJECTS)[index] if index < 2 else None
+                if member.name != expected or not member.isfile():
+                    raise IntegrityError(f"backup {name} has an unexpected member {member.name!r} "
+                                         f"(a backup holds {MANIFEST} then {OBJECTS}, nothing else)")
+                handle = tar.extractfile(member)
+                assert handle is not None  # a regular file always has one
+                if member.name == MANIFEST:
+                    if member.size > MAX_MANIFEST_BYTES:
+                        raise IntegrityError(f"backup {name}: {MANIFEST} is {_mib(member.size)}, over "
+                                             f"{_mib(MAX_MANIFEST_BYTES)}")
+                    manifest = validate.manifest(handle.read(), name, (FORMAT, *OLD_FORMATS))
+                    legacy = manifest["format"] in OLD_FORMATS
+                    continue
+                if member.size > max_bytes:
+                    raise IntegrityError(f"backup {name}: {OBJECTS} unpacks to {_mib(member.size)}, over the cap "
+                                         f"of {_mib(max_bytes)}", hint=CAP_HINT)
+                for number, line in enumerate(iter(functools.partial(handle.readline, MAX_LINE_BYTES + 1), b""), 1):
+                    digest.update(line)
+                    if len(line) > MAX_LINE_BYTES:
+                        raise IntegrityError(f"backup {name}: {OBJECTS} line {number} is longer than "
+                                             f"{_mib(MAX_LINE_BYTES)} (the API server takes no bigger object)")
+                    if not line.strip():
+                        continue
+                    obj = validate.line(line, number, name, legacy=legacy)
+                    count += 1
+                    if keep is not None:
+                        keep.append(obj)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise IntegrityError(f"backup {name} is not a kubebook namespace backup: {error}") from error
+    if manifest is None:
+        raise IntegrityError(f"backup {name} has no {MANIFEST}")
+    if digest.hexdigest() != manifest.get("objects_sha256"):
+        raise IntegrityError(f"backup {name}: {OBJECTS} does not match the SHA-256 in its manifest",
                              hint="nothing was changed")
-    return Bundle(path, manifest, [json.loads(line) for line in body.splitlines() if line.strip()])
+    if count != manifest["objects"]:
+        raise IntegrityError(f"backup {name}: {OBJECTS} holds {count} object(s), its manifest says "
+                             f"{manifest['objects']}", hint="nothing was changed")
+    return manifest, digest.hexdigest()
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size % 2**20 else f"{size // 2**20} MiB"
 
 
 def key_for_run(key_file: str | os.PathLike[str] | None = None) -> tuple[bytes, str]:

@@ -6,26 +6,34 @@ Secrets and ConfigMaps; PVCs; Services; Ingresses; workloads; the rest (custom
 resources, policies); last, objects with owner references, whose owner uids are
 re-linked to the restored owners. Objects within one step go in parallel.
 
-Every finished object is appended to a journal beside the backup, so a restore
-killed midway and run again picks up where it stopped. An existing object is
-skipped or updated (server-side apply) as the policy says; a failure keeps the
-API server's reason and the restore goes on.
+Before anything changes, the backup is confined (:mod:`kubebook.dr.scope`): only
+namespaced objects in the namespaces it declares, after mapping, none in a system
+namespace unless named, CRDs only when asked. Every finished object is appended to
+a journal beside the backup (:mod:`kubebook.dr.nsjournal`: intent first, a lock,
+trusted only when it matches the backup and the cluster), so a restore killed midway
+and run again picks up where it stopped. An existing object is skipped or updated
+(server-side apply) as the policy says; a CRD is never updated; a failure keeps the
+API server's reason and the restore goes on. Plans and trial diffs show a Secret's
+keys with keyed hashes of its values, never the values.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import json
-import threading
+import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from kubebook.changes import Change, diff_objects, object_key
-from kubebook.dr import bundle
+from kubebook.dr import bundle, nsjournal, scope
 from kubebook.dr.backup import CRD, strip
 from kubebook.errors import ApiError, ClusterError, ParameterError
 
@@ -44,17 +52,19 @@ STEPS: tuple[tuple[str, frozenset[str]], ...] = (
 
 
 class Outcome(NamedTuple):
-    """One object's result: created, updated, skipped, failed or resumed (done by an earlier run)."""
+    """One object's result: created, updated, skipped, failed, left out, or resumed (done by an earlier run)."""
 
     key: str
     action: str
     reason: str = ""
+    uid: str = ""
 
 
 class RestoreResult(NamedTuple):
     outcomes: list[Outcome]
     seconds: float
     journal: Path
+    journal_note: str = ""  # what was found in an existing journal (resumed, or set aside and why)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -114,29 +124,6 @@ def journal_path(backup: Path, server: str, mapping: dict[str, str]) -> Path:
     return backup.with_name(f"{backup.name}.restore-{tag}.journal")
 
 
-class _Journal:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.done: dict[str, str] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by a kill
-                self.done[entry["key"]] = entry["action"]
-        self._lock = threading.Lock()
-        self._handle = path.open("a")
-
-    def add(self, outcome: Outcome) -> None:
-        with self._lock:
-            self._handle.write(json.dumps({"key": outcome.key, "action": outcome.action}) + "\n")
-            self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
-
-
 def _relink(cluster: Any, obj: dict[str, Any], uids: dict[str, str]) -> tuple[dict[str, Any], str]:
     """Owner references pointed at the restored owners' uids; a missing owner's reference is dropped."""
     meta = obj["metadata"]
@@ -170,12 +157,14 @@ def _one(cluster: Any, obj: dict[str, Any], policy: str, uids: dict[str, str]) -
         except ApiError as error:
             if error.status != 409:
                 raise
+            if obj.get("kind") == CRD[1]:
+                return Outcome(key, "skipped", "exists; a restore never changes a CRD (the whole cluster shares it)")
             if policy == "skip":
                 return Outcome(key, "skipped", "exists (policy skip)")
             created = cluster.apply_object(obj, field_manager=FIELD_MANAGER)
             action = "updated"
         uids[key] = (created.get("metadata") or {}).get("uid", "")
-        return Outcome(key, action, note)
+        return Outcome(key, action, note, uids[key])
     except (ClusterError, ParameterError) as error:
         return Outcome(key, "failed", error.message)
 
@@ -195,75 +184,144 @@ def _established(crd: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
-def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
-            mapping: list[str] | dict[str, str] | None = None, policy: str = "skip", workers: int = 8,
-            journal: Path | None = None, on_outcome: Callable[[Outcome], None] | None = None) -> RestoreResult:
-    """Restore a backup into ``cluster``; every check (checksums, key, policy, mapping) runs first."""
+class Prepared(NamedTuple):
+    """A backup checked, confined and mapped: what a restore, plan or trial sends, and what it leaves out."""
+
+    data: bundle.Bundle
+    mapping: dict[str, str]  # as given (names the journal)
+    targets: dict[str, str]  # every declared namespace -> where it goes
+    objects: list[dict[str, Any]]
+    left_out: list[tuple[str, str]]
+
+
+def prepare(cluster: Any, backup: Path | str, *, key: bytes | None, mapping: list[str] | dict[str, str] | None,
+            policy: str = "skip", include_crds: bool = False, allow_system: Iterable[str] = (),
+            max_bytes: int = bundle.MAX_OBJECTS_BYTES) -> Prepared:
+    """Every check a restore makes before it changes anything; ParameterError (exit 2) on the first that fails."""
     if policy not in POLICIES:
         raise ParameterError(f"policy {policy!r} is not one of {list(POLICIES)}")
     names = parse_mapping(mapping)
-    data = bundle.read(backup)
-    objects = [remap(obj, names) for obj in data.opened(key)]
+    data = bundle.read(backup, max_bytes=max_bytes)
+    declared = list(data.manifest["namespaces"])
+    targets = scope.check_mapping(declared, names, allow_system)
+    confined = scope.confine(cluster, data.opened(key), declared, include_crds=include_crds, name=data.path.name)
+    return Prepared(data, names, targets, [remap(o, targets) for o in confined.objects], confined.left_out)
+
+
+def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
+            mapping: list[str] | dict[str, str] | None = None, policy: str = "skip", workers: int = 8,
+            journal: Path | None = None, on_outcome: Callable[[Outcome], None] | None = None,
+            include_crds: bool = False, allow_system: Iterable[str] = (),
+            max_bytes: int = bundle.MAX_OBJECTS_BYTES) -> RestoreResult:
+    """Restore a backup into ``cluster``; every check (checksums, key, policy, mapping, scope) runs first."""
+    prep = prepare(cluster, backup, key=key, mapping=mapping, policy=policy, include_crds=include_crds,
+                   allow_system=allow_system, max_bytes=max_bytes)
     # More threads than the client keeps connections makes urllib3 drop and re-handshake (mTLS) connections.
     pool_size = max(1, min(workers, int(getattr(cluster.api_client.configuration, "connection_pool_maxsize", 0)
                                         or workers)))
     started = time.monotonic()
-    log = _Journal(journal or journal_path(data.path, cluster.server, names))
-    outcomes: list[Outcome] = []
+    intent = {"backup": prep.data.path.name, "backup_sha256": prep.data.sha256, "cluster": cluster.fingerprint(),
+              "server": cluster.server, "mapping": prep.targets, "policy": policy, "objects": len(prep.objects),
+              "crds": include_crds}
+    log = nsjournal.Journal(journal or journal_path(prep.data.path, cluster.server, prep.mapping), intent)
+    outcomes = [Outcome(k, "left out", why) for k, why in prep.left_out]
     uids: dict[str, str] = {}
     try:
+        done = _still_there(cluster, prep.objects, log.done)
         by_step: dict[int, list[dict[str, Any]]] = {}
-        for obj in objects:
+        for obj in prep.objects:
             by_step.setdefault(step_of(obj), []).append(obj)
         for step in sorted(by_step):
             batch = by_step[step]
-            todo = [o for o in batch if object_key(o) not in log.done]
-            outcomes += [Outcome(object_key(o), "resumed", f"{log.done[object_key(o)]} by an earlier run")
-                         for o in batch if object_key(o) in log.done]
+            todo = [o for o in batch if object_key(o) not in done]
+            for o in batch:
+                if object_key(o) in done:
+                    entry = done[object_key(o)]
+                    uids[object_key(o)] = entry["uid"]
+                    outcomes.append(Outcome(object_key(o), "resumed", f"{entry['action']} by an earlier run "
+                                            "(checked: still there)", entry["uid"]))
             if step == len(STEPS) + 1:  # owned objects: shallow owners first, one at a time per depth
                 todo.sort(key=lambda o: len(o["metadata"].get("ownerReferences") or []))
             with ThreadPoolExecutor(max_workers=pool_size) as pool:
                 for outcome in pool.map(lambda o: _one(cluster, o, policy, uids), todo):
                     outcomes.append(outcome)
                     if outcome.action != "failed":
-                        log.add(outcome)
+                        log.add(outcome.key, outcome.action, outcome.uid)
                     if on_outcome is not None:
                         on_outcome(outcome)
             if step == 0:
                 _wait_established(cluster, [o["metadata"]["name"] for o in batch])
     finally:
         log.close()
-    return RestoreResult(outcomes, round(time.monotonic() - started, 3), log.path)
+    return RestoreResult(outcomes, round(time.monotonic() - started, 3), log.path, log.note)
+
+
+def _still_there(cluster: Any, objects: list[dict[str, Any]],
+                 journaled: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The journaled entries whose object the cluster still holds (same uid when one was journaled).
+
+    One list per kind and namespace: a journal left from a restore whose namespace was deleted since,
+    or written by hand, resumes nothing.
+    """
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for obj in objects:
+        if object_key(obj) in journaled:
+            meta = obj["metadata"]
+            groups.setdefault((obj["apiVersion"], obj["kind"], meta.get("namespace") or ""), []).append(obj)
+    trusted: dict[str, dict[str, str]] = {}
+    for (api_version, kind, namespace), batch in groups.items():
+        try:
+            live = {o["metadata"]["name"]: o["metadata"].get("uid", "")
+                    for o in cluster.list_objects(api_version, kind, namespace or None)}
+        except (ClusterError, ParameterError):  # the kind is not served (yet): nothing of it is done
+            continue
+        for obj in batch:
+            entry = journaled[object_key(obj)]
+            uid = live.get(obj["metadata"]["name"])
+            if uid is not None and (not entry["uid"] or entry["uid"] == uid):
+                trusted[object_key(obj)] = entry
+    return trusted
 
 
 def plan(cluster: Any, backup: Path | str, *, key: bytes | None = None,
-         mapping: list[str] | dict[str, str] | None = None, policy: str = "skip") -> list[Change]:
-    """What a restore would do, object by object, without changing anything (for the mutation guard)."""
-    if policy not in POLICIES:
-        raise ParameterError(f"policy {policy!r} is not one of {list(POLICIES)}")
-    names = parse_mapping(mapping)
-    objects = sorted((remap(o, names) for o in bundle.read(backup).opened(key)), key=step_of)
-    out = []
-    for obj in objects:
+         mapping: list[str] | dict[str, str] | None = None, policy: str = "skip", include_crds: bool = False,
+         allow_system: Iterable[str] = (), max_bytes: int = bundle.MAX_OBJECTS_BYTES) -> list[Change]:
+    """What a restore would do, object by object, without changing anything (for the mutation guard).
+
+    The same checks as :func:`restore` run first, so a dry run refuses what the restore would refuse.
+    A Secret's values appear as keyed hashes (:func:`shown`), never in clear or base64.
+    """
+    prep = prepare(cluster, backup, key=key, mapping=mapping, policy=policy, include_crds=include_crds,
+                   allow_system=allow_system, max_bytes=max_bytes)
+    out = [Change(k, "unchanged", "", f"left out: {why}") for k, why in prep.left_out]
+    for obj in sorted(prep.objects, key=step_of):
         meta = obj["metadata"]
         try:
             live = cluster.get_object(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         except ParameterError:  # the CRD is not installed yet: the restore creates it first
             live = None
         if live is None:
-            out.append(diff_objects(None, obj))
+            out.append(diff_objects(None, shown(obj), key=object_key(obj)))
+        elif obj["kind"] == CRD[1]:
+            out.append(Change(object_key(obj), "unchanged", "", "exists; a restore never changes a CRD"))
         elif policy == "skip":
             out.append(Change(object_key(obj), "unchanged", "", "exists; policy skip leaves it"))
         else:
-            out.append(diff_objects(strip(live), obj))
+            out.append(diff_objects(shown(strip(live)), shown(obj), key=object_key(obj)))
     return out
 
 
 def trial(cluster: Any, backup: Path | str, *, key: bytes | None = None, suffix: str = "trial",
-          keep: bool = False) -> tuple[RestoreResult, list[Change]]:
-    """Restore into scratch namespaces (``<ns>-<suffix>``), diff each object against the backup, clean up."""
-    data = bundle.read(backup)
-    names = {ns: f"{ns}-{suffix}"[:63] for ns in data.manifest.get("namespaces") or []}
+          keep: bool = False, max_bytes: int = bundle.MAX_OBJECTS_BYTES) -> tuple[RestoreResult, list[Change]]:
+    """Restore into scratch namespaces (``<ns>-<suffix>``), diff each object against the backup, clean up.
+
+    The trial touches nothing but its scratch namespaces: every object must belong to a declared
+    namespace (all of which are mapped to scratch ones), CRDs are never created by a trial, and a
+    scratch namespace that already exists is refused rather than reused.
+    """
+    data = bundle.read(backup, max_bytes=max_bytes)
+    names = {ns: f"{ns}-{suffix}"[:63] for ns in data.manifest["namespaces"]}
+    prep = prepare(cluster, data.path, key=key, mapping=names, allow_system=names.values(), max_bytes=max_bytes)
     existing = [dst for dst in names.values() if cluster.get_object("v1", "Namespace", dst) is not None]
     if existing:
         raise ParameterError(f"scratch namespace(s) already exist: {', '.join(existing)}",
@@ -271,19 +329,51 @@ def trial(cluster: Any, backup: Path | str, *, key: bytes | None = None, suffix:
     journal = data.path.with_name(f"{data.path.name}.trial-{suffix}.journal")
     journal.unlink(missing_ok=True)
     try:
-        result = restore(cluster, data.path, key=key, mapping=names, policy="skip", journal=journal)
+        result = restore(cluster, data.path, key=key, mapping=names, policy="skip", journal=journal,
+                         allow_system=names.values(), max_bytes=max_bytes)
         diffs = []
-        for obj in (remap(o, names) for o in data.opened(key)):
+        for obj in prep.objects:
             meta = obj["metadata"]
             live = cluster.get_object(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
-            diffs.append(diff_objects(_normalise(obj), _normalise(strip(live)) if live else None,
+            diffs.append(diff_objects(shown(_normalise(obj)), shown(_normalise(strip(live))) if live else None,
                                       key=object_key(obj)))
     finally:
         journal.unlink(missing_ok=True)
+        journal.with_name(journal.name + ".lock").unlink(missing_ok=True)
         if not keep:
             for dst in names.values():
                 cluster.delete_object("v1", "Namespace", dst)
     return result, diffs
+
+
+_SHOWN_KEY = secrets.token_bytes(32)  # per process: equal values hash alike within a run, never guessable after
+
+
+def shown(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as a plan or diff may show it: a Secret's keys kept, each value replaced by a keyed hash.
+
+    ``data`` (base64) and ``stringData`` (clear) are hashed from the same bytes and merged as
+    the API server merges them, so a value that did not change shows the same hash on both sides,
+    and a changed one shows a different hash, without either value appearing in any encoding.
+    """
+    if obj.get("kind") != "Secret" or not ({"data", "stringData"} & set(obj)):
+        return obj
+    values: dict[str, str] = {}
+    for field in ("data", "stringData"):
+        for name, value in (obj.get(field) or {}).items() if isinstance(obj.get(field), dict) else ():
+            raw = _raw(value) if field == "data" else str(value).encode()
+            digest = hmac.new(_SHOWN_KEY, raw, hashlib.sha256).hexdigest()[:16]
+            values[str(name)] = f"(hidden; {len(raw)} bytes, keyed hash {digest})"
+    out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
+    out["data"] = dict(sorted(values.items()))
+    return out
+
+
+def _raw(value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        return str(value).encode()
 
 
 def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +385,8 @@ def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def action(cluster: Any, backup: Path | str, *, key: bytes | None, mapping: dict[str, str], policy: str = "skip",
-           confirm_cluster: str | None = None, trial_run: bool = True) -> Callable[[], dict[str, Any]]:
+           confirm_cluster: str | None = None, trial_run: bool = True, include_crds: bool = False,
+           allow_system: Iterable[str] = ()) -> Callable[[], dict[str, Any]]:
     """What the mutation guard calls: refuse a foreign cluster, optionally trial-restore, then restore."""
     from kubebook.dr import safety
 
@@ -305,7 +396,8 @@ def action(cluster: Any, backup: Path | str, *, key: bytes | None, mapping: dict
         if trial_run:
             trial_result, diffs = trial(cluster, backup, key=key)
             out["trial"] = {"counts": trial_result.counts, "differences": [d for d in diffs if d.action != "unchanged"]}
-        out["restore"] = restore(cluster, backup, key=key, mapping=mapping, policy=policy)
+        out["restore"] = restore(cluster, backup, key=key, mapping=mapping, policy=policy, include_crds=include_crds,
+                                 allow_system=allow_system)
         return out
 
     return run

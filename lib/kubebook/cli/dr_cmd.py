@@ -79,6 +79,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p.add_argument("--out", "-o", default="", help="backup file (default: <first namespace>-<time>.tar.gz)")
     p.add_argument("--key-file", default=None, help="AES-256 key (base64) for Secrets; or $KUBEBOOK_DR_KEY")
     p.add_argument("--new-key", metavar="FILE", default=None, help="write a new key to FILE (0600) and exit")
+    p.add_argument("--partial", action="store_true",
+                   help="back up what this account may read; kinds it may not list are named in the manifest")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_backup)
 
@@ -94,6 +96,14 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     p.add_argument("--confirm-cluster", default=None, help="needed when the target is not a kubebook local cluster")
     p.add_argument("--workers", type=int, default=8,
                    help="parallel requests per restore step (at most the client's connection pool)")
+    p.add_argument("--with-crds", action="store_true",
+                   help="also create the backup's CRDs where missing (never in a built-in group, never updated)")
+    p.add_argument("--allow-system-namespace", action="append", default=[], metavar="NS",
+                   help="restore into this system namespace (kube-system, kube-*) too (repeatable)")
+    from kubebook.dr.bundle import MAX_OBJECTS_BYTES
+
+    p.add_argument("--max-size", type=int, default=MAX_OBJECTS_BYTES // 2**20, metavar="MIB",
+                   help=f"refuse a backup whose objects unpack to more than MIB (default {MAX_OBJECTS_BYTES // 2**20})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_restore_namespace)
 
@@ -236,28 +246,34 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore_namespace(args: argparse.Namespace) -> int:
     from kubebook import cluster
     from kubebook.dr import bundle, restore, safety
+    from kubebook.errors import ParameterError
 
+    if args.max_size < 1:
+        raise ParameterError(f"--max-size {args.max_size} is not a size in MiB", hint="e.g. --max-size 1024")
+    cap = args.max_size * 2**20
     key = bundle.load_key(args.key_file)
-    bundle.read(args.backup).opened(key)  # checksums and key before connecting anywhere
+    bundle.read(args.backup, max_bytes=cap).opened(key)  # checksums, bounds and key before connecting anywhere
     kube = cluster.connect(args.kubeconfig, args.context)
+    scope = {"include_crds": args.with_crds, "allow_system": args.allow_system_namespace, "max_bytes": cap}
     if args.dry_run:
-        changes = restore.plan(kube, args.backup, key=key, mapping=args.map, policy=args.policy)
+        changes = restore.plan(kube, args.backup, key=key, mapping=args.map, policy=args.policy, **scope)
         _emit({"changes": [c._asdict() for c in changes]}, args.json,
               [f"{c.action:9} {c.key}" for c in changes])
         return 0
     target = safety.require_local_or_confirmed(kube, args.confirm_cluster, "restore")
     if args.trial:
-        result, diffs = restore.trial(kube, args.backup, key=key)
+        result, diffs = restore.trial(kube, args.backup, key=key, max_bytes=cap)
         different = [d for d in diffs if d.action != "unchanged"]
         _emit({"target": target, "counts": result.counts, "differences": [d._asdict() for d in different]},
               args.json, [f"trial restore on {target}: {result.counts}; {len(different)} difference(s)",
                           *(d.diff or f"{d.action} {d.key}" for d in different)])
         return 0 if not different and not result.failed else 1
     result = restore.restore(kube, args.backup, key=key, mapping=args.map, policy=args.policy,
-                             workers=args.workers)
+                             workers=args.workers, **scope)
     _emit({"target": target, "counts": result.counts, "seconds": result.seconds,
-           "objects_per_second": result.objects_per_second,
+           "objects_per_second": result.objects_per_second, "journal": result.journal_note,
            "failed": [o._asdict() for o in result.failed]}, args.json,
           [f"restored into {target}: {result.counts} in {result.seconds:.1f}s "
-           f"({result.objects_per_second}/s)", *(f"  failed {o.key}: {o.reason}" for o in result.failed)])
+           f"({result.objects_per_second}/s)", *([f"  {result.journal_note}"] if result.journal_note else []),
+           *(f"  failed {o.key}: {o.reason}" for o in result.failed)])
     return 0 if not result.failed else 1

@@ -1,11 +1,20 @@
-"""What the DR runbooks show: a drill's headline against its targets, its timeline, per-kind tables."""
+"""What the DR runbooks show: a drill's headline against its targets, its timeline, per-kind tables.
+
+The verdicts are decided by :mod:`kubebook.dr.outcome`; these functions only draw an Outcome. A runbook
+shows its headline first: :func:`headline_slot` holds the place at the top and is filled in once the
+drill has run. Long lists (objects lost, created after the snapshot, per kind) sit behind their count.
+"""
 
 from __future__ import annotations
 
+import html
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubebook.views import Html, headline, table
+from kubebook.dr import outcome as decide
+from kubebook.dr.outcome import Outcome
+from kubebook.views import FONT, Html, Message, headline, table
 
 PHASE_COLOURS = {"fingerprint": "#6e7781", "snapshot": "#0969da", "after snapshot": "#8250df",
                  "disaster": "#cf222e", "failure": "#cf222e", "quorum lost": "#cf222e", "restore": "#9a6700",
@@ -13,23 +22,72 @@ PHASE_COLOURS = {"fingerprint": "#6e7781", "snapshot": "#0969da", "after snapsho
                  "one etcd member and one apiserver lost": "#9a6700", "recovered": "#1a7f37"}
 
 
+TONE = {decide.PASSED: "good", decide.FAILED: "bad", decide.NOT_RUN: "neutral"}
+MET_TEXT = {decide.MET: "yes", decide.MISSED: "NO", decide.NO_DATA: "no data"}
+
+
 def targets(rto_seconds: float, rpo_objects: int, *, rto_target: float, rpo_target: int,
             lost: int = 0) -> list[dict[str, Any]]:
-    """RTO and RPO against their targets, plus objects lost (target 0): one row each, with a verdict."""
-    rows = [("RTO (seconds)", rto_seconds, rto_target), ("RPO (objects created after the snapshot)",
-                                                         rpo_objects, rpo_target), ("objects lost", lost, 0)]
-    return [{"measure": name, "value": value, "target": target, "met": "yes" if value <= target else "NO"}
-            for name, value, target in rows]
+    """RTO, RPO and objects lost (target 0) as table rows; the verdicts are kubebook.dr.outcome's."""
+    return verdict_rows(decide.targets(rto_seconds, rpo_objects, rto_target=rto_target, rpo_target=rpo_target,
+                                       lost=lost))
+
+
+def verdict_rows(verdicts: Sequence[decide.Verdict]) -> list[dict[str, Any]]:
+    return [{"measure": v.measure, "value": v.value, "target": v.target, "met": MET_TEXT[v.result],
+             "reason": v.reason} for v in verdicts]
+
+
+def verdicts_table(result: Outcome) -> Any:
+    return table(verdict_rows(result.verdicts), ["measure", "value", "target", "met", "reason"],
+                 empty="no verdicts")
+
+
+def outcome_headline(result: Outcome) -> Html:
+    """The outcome in large type: the result, each figure against its target, what was lost."""
+    note = " | ".join(p for p in (result.lost_summary, result.note) if p)
+    return headline(result.title, result.result, tone=TONE.get(result.result, "neutral"), change=result.summary,
+                    counts=result.counts, note=note)
 
 
 def drill_headline(result: Mapping[str, Any], *, rto_target: float) -> Html:
-    """The outcome in large type: passed/failed, RTO against its target, counts."""
-    passed = result["status"] == "passed" and result["rto_seconds"] <= rto_target
-    return headline("Full-cluster restore drill", result["status"], tone="good" if passed else "bad",
-                    change=f"RTO {result['rto_seconds']:.1f}s (target {rto_target:.0f}s)",
-                    counts={"expected": result["expected"], "restored": result["restored"],
-                            "lost": len(result["lost"]), "after snapshot": len(result["created_after_snapshot"])},
-                    note=f"{result.get('topology', '')} cluster {result.get('cluster', '')}")
+    """A full-cluster drill's headline (RTO against its target; nothing lost)."""
+    return outcome_headline(decide.etcd_drill(result, rto_target=rto_target, rpo_target=None))
+
+
+class HeadlineSlot:
+    """The place at the top of a runbook where its headline appears once the drill has run.
+
+    Drawn as a display with an id and updated in place, so the executed notebook (and its archived
+    HTML) opens with the outcome even though it is known only after the cells that produce it.
+    """
+
+    def __init__(self, title: str) -> None:
+        from IPython.display import display
+
+        self.display_id = f"kubebook-headline-{uuid.uuid4().hex}"
+        display(headline(title, "pending", note="the outcome appears here when the run has finished"),
+                display_id=self.display_id)
+
+    def show(self, drawn: Any) -> None:
+        from IPython.display import update_display
+
+        update_display(drawn, display_id=self.display_id)
+
+
+def headline_slot(title: str) -> HeadlineSlot:
+    return HeadlineSlot(title)
+
+
+def behind_count(drawn: Any, count: int, what: str, *, open_when_at_most: int = 0) -> Any:
+    """A long table folded behind "N what" (HTML ``<details>``); plain text keeps the count line first."""
+    label = f"{count} {what}"
+    if isinstance(drawn, Message) or not isinstance(drawn, Html):
+        return drawn
+    opened = " open" if count <= open_when_at_most else ""
+    page = (f'<details{opened} style="{FONT};margin:0 0 8px 0"><summary><b>{html.escape(label)}</b> '
+            f"(click to show)</summary>{drawn.html}</details>")
+    return Html(page, f"{label}\n{drawn.plain}")
 
 
 def timeline_figure(rows: Sequence[Mapping[str, Any]], title: str = "Drill timeline") -> Any:
@@ -57,11 +115,23 @@ def timeline_figure(rows: Sequence[Mapping[str, Any]], title: str = "Drill timel
 
 
 def per_kind_table(per_kind: Sequence[Mapping[str, Any]]) -> Any:
-    return table(list(per_kind), ["kind", "expected", "restored", "lost", "created_after_snapshot"])
+    drawn = table(list(per_kind), ["kind", "expected", "restored", "lost", "created_after_snapshot"])
+    return behind_count(drawn, len(per_kind), "kind(s)", open_when_at_most=0)
 
 
-def objects_table(items: Sequence[Mapping[str, Any]], empty: str) -> Any:
-    return table(list(items), None, empty=empty)
+def snapshots_table(rows: Sequence[Mapping[str, Any]], empty: str = "no snapshots") -> Any:
+    """Archived snapshots (newest first), behind their count."""
+    drawn = table(list(rows), ["run_id", "taken", "revision", "total_keys", "size", "verified"], empty=empty)
+    return behind_count(drawn, len(rows), "snapshot(s) kept", open_when_at_most=3)
+
+
+def phases_table(phases: Sequence[Mapping[str, Any]], empty: str) -> Any:
+    """The member-loss drill's writes per phase."""
+    return table(list(phases), ["phase", "writes", "ok", "failed", "errors"], empty=empty)
+
+
+def objects_table(items: Sequence[Mapping[str, Any]], empty: str, what: str = "object(s)") -> Any:
+    return behind_count(table(list(items), None, empty=empty), len(items), what, open_when_at_most=5)
 
 
 def outcomes_table(outcomes: Sequence[Any]) -> Any:

@@ -140,7 +140,9 @@ def _tick(args: argparse.Namespace) -> int:
         _print_run(run)
     if not report.runs:
         print("nothing due")
-    return 1 if any(run.failed for run in report.runs) else 0
+    if any(run.failed and run.error is None for run in report.runs):
+        return 1  # a run failed
+    return 2 if any(run.error is not None for run in report.runs) else 0  # a schedule's input (its state) is bad
 
 
 def _daemon(args: argparse.Namespace) -> int:
@@ -217,11 +219,17 @@ def _short(moment: str | None) -> str:
 
 
 def _parse_now(text: str) -> datetime:
+    from kubebook.schedule.due import moment_problem
+
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise ParameterError(f"--now {text!r} is not an ISO date-time", hint="e.g. --now 2026-01-31T03:00Z") \
+        raise ParameterError(f"--now {text[:40]!r} is not an ISO date-time", hint="e.g. --now 2026-01-31T03:00Z") \
             from error
+    problem = moment_problem(moment)
+    if problem:
+        raise ParameterError(f"--now {text!r} {problem}", hint="e.g. --now 2026-01-31T03:00Z")
+    return moment
 
 
 def _seconds(run: Any) -> float:

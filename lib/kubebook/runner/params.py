@@ -41,6 +41,9 @@ def load_notebook_json(notebook: Path) -> dict[str, Any]:
         raise ParameterError(f"notebook {path} does not exist", hint="pass the path of an .ipynb file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ParameterError(f"notebook {path} nests its JSON deeper than Python's parser goes",
+                             hint="pass a Jupyter notebook (.ipynb); notebooks nest a few levels") from None
     except (OSError, ValueError) as error:
         raise ParameterError(f"notebook {path} is not readable JSON: {error}",
                              hint="pass a Jupyter notebook (.ipynb)") from error

@@ -24,6 +24,9 @@ from croniter import CroniterBadDateError, croniter
 MAX_LISTED_MISSES = 20
 # Counting stops here so a long outage of an every-minute schedule stays cheap.
 MAX_COUNTED_MISSES = 10_000
+# The calendar a tick works in: croniter computes the next due time past `now`, which overflows
+# Python's datetime near the year 9999 (a yearly or leap-day cron looks years ahead).
+MIN_YEAR, MAX_YEAR = 1970, 9000
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,14 @@ class Decision:
 def utc(moment: datetime) -> datetime:
     """``moment`` as an aware UTC datetime (naive input is taken to be UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment_problem(moment: datetime) -> str | None:
+    """Why ``moment`` is outside the years a tick can compute due times in; None when it is inside."""
+    year = utc(moment).year if moment.year not in (1, 9999) else moment.year
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return f"is in the year {year}; use a time between {MIN_YEAR} and {MAX_YEAR}"
+    return None
 
 
 def minute_floor(moment: datetime) -> datetime:
@@ -66,7 +77,7 @@ def next_due(cron: str, after: datetime) -> datetime | None:
     """The first due time strictly after ``after``; None for a cron that never fires."""
     try:
         return utc(croniter(cron, minute_floor(after)).get_next(datetime))
-    except CroniterBadDateError:
+    except (CroniterBadDateError, OverflowError):
         return None
 
 

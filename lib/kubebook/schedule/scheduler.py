@@ -90,6 +90,12 @@ class Scheduler:
                 log.error("schedule %s: %s", schedule.name, error)
                 report.runs.append(ScheduledRun(schedule.name, f"schedule:{schedule.name}", error=str(error)))
                 continue
+            except (ValueError, TypeError, OverflowError, OSError) as error:  # nor anything else about one
+                log.exception("schedule %s: the tick could not decide about it", schedule.name)
+                report.runs.append(ScheduledRun(schedule.name, f"schedule:{schedule.name}",
+                                                error=f"the tick could not decide: {type(error).__name__}: "
+                                                      f"{str(error)[:200]}"))
+                continue
             if claim:
                 claims.append(claim)
             elif skipped:

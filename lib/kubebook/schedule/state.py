@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 
 from kubebook.errors import ScheduleError
 from kubebook.fsutil import atomic_write_text
+from kubebook.schedule.due import moment_problem
 
 MAX_SKIPS_KEPT = 50
 STATE_LOCK_WAIT = 60.0
@@ -54,6 +55,47 @@ class ScheduleState:
     def record_skip(self, due: datetime, reason: str, at: datetime) -> None:
         self.skipped.append({"due": due.isoformat(), "reason": reason, "recorded": at.isoformat()})
         del self.skipped[:-MAX_SKIPS_KEPT]
+
+
+def _moment_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"is a {type(value).__name__}, not an ISO date-time"
+    try:
+        return moment_problem(datetime.fromisoformat(value))
+    except ValueError:
+        return "is not an ISO date-time"
+
+
+def state_problem(data: Any) -> str | None:
+    """Why a parsed state file is not one this module wrote (one phrase, no values quoted); None when it is.
+
+    Checked field by field, because a tick acts on these values: a wrong type would otherwise
+    crash it midway, and with it every other schedule of that tick.
+    """
+    if not isinstance(data, dict):
+        return f"holds a JSON {type(data).__name__}, not an object"
+    if not isinstance(data.get("schedule", ""), str):
+        return "field 'schedule' is not text"
+    for key in ("first_seen", "last_due"):
+        if (problem := _moment_problem(data.get(key))) is not None:
+            return f"field '{key}' {problem}"
+    if data.get("last_run") is not None and not isinstance(data["last_run"], dict):
+        return "field 'last_run' is not an object"
+    for key in ("running", "skipped"):
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return f"field '{key}' is not a list of objects"
+    entries = [*(data.get("running") or []), *([data["last_run"]] if data.get("last_run") else [])]
+    for entry in entries:
+        for key in ("due", "started", "ended"):
+            if (problem := _moment_problem(entry.get(key))) is not None:
+                return f"a run's field '{key}' {problem}"
+    missed = data.get("missed_total", 0)
+    if not isinstance(missed, int) or isinstance(missed, bool) or missed < 0:
+        return "field 'missed_total' is not a whole number of at least 0"
+    return None
 
 
 def default_state_dir(archive: Path) -> Path:
@@ -85,11 +127,15 @@ class StateStore:
             return ScheduleState(schedule=name)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return ScheduleState(**{k: v for k, v in data.items() if k in ScheduleState.__dataclass_fields__})
-        except (ValueError, TypeError) as error:
-            raise ScheduleError(f"schedule state {path} is unreadable: {error}",
+            problem = state_problem(data)
+        except (ValueError, TypeError, RecursionError, OSError) as error:
+            problem = f"not readable JSON ({type(error).__name__})"
+        if problem:
+            raise ScheduleError(f"schedule state {path} is unreadable: {problem}",
                                 hint="delete the file to reset that schedule's history; it will start "
-                                     "again as if first seen now") from error
+                                     "again as if first seen now")
+        fields = {k: v for k, v in data.items() if k in ScheduleState.__dataclass_fields__}
+        return ScheduleState(**{**fields, "schedule": name})
 
     def write(self, state: ScheduleState) -> None:
         """Replace the state file atomically."""

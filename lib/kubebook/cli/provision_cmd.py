@@ -25,7 +25,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
         ("diff", "show what apply would change (the API server's server-side dry run)", _diff),
         ("apply", "server-side apply the overlay in dependency order (field manager kubebook-provision)", _apply),
         ("verify", "prove each control against the API server; exit 1 when any fails", _verify),
-        ("remove", "undo an apply: delete what only kubebook created, release its fields elsewhere", _remove),
+        ("remove", "undo an apply: delete only what kubebook created (a namespace holding others' objects is "
+                   "kept), release its fields elsewhere", _remove),
     ]
     for command, text, handler in specs:
         p = commands.add_parser(command, help=text, description=text)
@@ -45,6 +46,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
         if command == "apply":
             p.add_argument("--dry-run", action="store_true", help="show the diff and change nothing")
             p.add_argument("--quiet", action="store_true", help="print only the summary, not a line per object")
+            p.add_argument("--force-conflicts", action="store_true",
+                           help="take over fields another manager owns with another value (shown as conflicts "
+                                "without this flag, and left as they are)")
             p.add_argument("--audit", metavar="WAIVERS",
                            help="audit before and after with this waivers file; print both scores")
             p.add_argument("--control-plane", metavar="NAME",
@@ -83,11 +87,22 @@ def _print_changes(changes: list[Any], as_json: bool) -> None:
     print(", ".join(f"{n} {a}" for a, n in summary(changes).items() if n) or "no objects")
 
 
+def _pending(cluster: Any) -> None:
+    """Read-only commands say when an interrupted remove is pending (their answer reflects a half-removed state)."""
+    from kubebook.provision.session import pending_note
+
+    note = pending_note(cluster)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def _diff(args: argparse.Namespace) -> int:
     from kubebook.provision import plan
 
     built = _built(args)
-    changes = plan(_cluster(args), built.objects)
+    cluster = _cluster(args)
+    _pending(cluster)
+    changes = plan(cluster, built.objects)
     _print_changes(changes, args.json)
     return 1 if any(c.action == "refused" for c in changes) else 0
 
@@ -111,8 +126,13 @@ def _score(cluster: Any, waivers: str, control_plane: str | None) -> float | Non
     return (result.score or {}).get("overall")
 
 
+def _say(text: str) -> None:
+    print(f"note: {text}", flush=True)
+
+
 def _apply(args: argparse.Namespace) -> int:
-    from kubebook.provision import apply, plan
+    from kubebook.provision import plan
+    from kubebook.provision.session import apply_overlay
 
     built = _built(args)
     if args.audit:
@@ -125,10 +145,17 @@ def _apply(args: argparse.Namespace) -> int:
         _print_changes(plan(cluster, built.objects), False)
         return 0
     before = _score(cluster, args.audit, args.control_plane) if args.audit else None
-    report = apply(cluster, built.objects, progress=None if args.quiet else _line)
+    report = apply_overlay(cluster, built, progress=None if args.quiet else _line, say=_say,
+                           force=args.force_conflicts)
+    if args.quiet:
+        for entry in report.conflicts + report.failed:
+            _line(entry)
     counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
-    print(f"overlay {built.overlay}: {counts}" + ("" if report.complete else
-          f"; INCOMPLETE ({len(report.entries)} of {report.planned} objects reached): re-run to finish"))
+    reached = len(report.entries) == report.planned and not report.failed
+    print(f"overlay {built.overlay}: {counts}" + ("" if reached else
+          f"; INCOMPLETE ({len(report.entries)} of {report.planned} objects reached): re-run to finish") +
+          (f"; {len(report.conflicts)} conflict(s): another owner's value kept (--force-conflicts takes those "
+           "fields over)" if report.conflicts else ""))
     if args.audit and report.complete:
         after = _score(cluster, args.audit, args.control_plane)
         print(f"audit score before provisioning: {_pct(before)}, after: {_pct(after)} (waivers: {args.audit})")
@@ -143,7 +170,9 @@ def _verify(args: argparse.Namespace) -> int:
     from kubebook.provision import summary, verify
 
     built = _built(args)
-    controls = verify(_cluster(args), built, settle=args.settle)
+    cluster = _cluster(args)
+    _pending(cluster)
+    controls = verify(cluster, built, settle=args.settle)
     result = summary(controls)
     if args.json:
         print(json.dumps({"summary": result, "controls": [c._asdict() for c in controls]}, indent=2))
@@ -158,8 +187,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from kubebook.provision.apply import remove
+    from kubebook.provision.session import remove_overlay
 
     built = _built(args)
-    report = remove(_cluster(args), built.objects, progress=_line)
+    report = remove_overlay(_cluster(args), built, progress=_line, say=_say)
+    counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
+    print(f"overlay {built.overlay} removed: {counts}" + (
+        f"; {len(report.failed)} failed: re-run to finish" if report.failed else ""))
     return 1 if report.failed else 0

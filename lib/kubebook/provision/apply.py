@@ -5,8 +5,14 @@ Why each piece:
 * **Dependency order**: namespaces and priority classes before what lives in them,
   roles before bindings, the admission policies last, so a half-applied baseline never
   blocks the rest of its own apply, and a re-run after an interruption simply finishes it.
-* **One field manager** (``kubebook-provision``) with ``force``: the baseline owns the
-  fields it declares and nothing else; a person's additions stay theirs.
+* **One field manager** (``kubebook-provision``), **without force**: the baseline owns the
+  fields it declares and nothing else; a person's additions stay theirs, and a field another
+  manager owns with a different value is a ``conflict`` entry carrying the server's message
+  (the other owner's value is kept) unless the caller asks to ``force`` after seeing it.
+* **Ownership is recorded, not guessed**: an object this apply creates carries the annotation
+  ``kubebook.io/created-by: kubebook-provision``; one that existed before (found by a GET, or a
+  namespace's own ``default`` ServiceAccount) never gets it, so ``remove`` can tell what is
+  kubebook's to delete (see :mod:`kubebook.provision.remove`).
 * **A content stamp** (annotation ``kubebook.io/applied-hash``): an object whose stamp
   matches and whose declared fields all still hold on the server is skipped without a
   request, which is what makes a no-op re-apply cheap (one list per kind instead of a
@@ -29,11 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kubebook.changes import Change, diff_objects, dry_run_apply, object_key
-from kubebook.errors import ClusterError
+from kubebook.changes import Change, diff_objects, object_key, refused
+from kubebook.errors import ApiError, ClusterError
 
 FIELD_MANAGER = "kubebook-provision"
 STAMP = "kubebook.io/applied-hash"
+CREATED = "kubebook.io/created-by"  # set only on objects kubebook-provision created: what remove may delete
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 KIND_ORDER = ("CustomResourceDefinition", "Namespace", "PriorityClass", "ConfigMap", "Secret", "ServiceAccount",
               "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "ResourceQuota", "LimitRange",
@@ -59,13 +66,20 @@ class ApplyReport:
     entries: list[Applied] = field(default_factory=list)
     planned: int = 0
 
+    notes: list[str] = field(default_factory=list)
+
     @property
     def complete(self) -> bool:
-        return len(self.entries) == self.planned and not self.failed
+        return len(self.entries) == self.planned and not self.failed and not self.conflicts
 
     @property
     def failed(self) -> list[Applied]:
         return [e for e in self.entries if e.action == "failed"]
+
+    @property
+    def conflicts(self) -> list[Applied]:
+        """Objects another manager owns a declared field of, with another value: left as they are."""
+        return [e for e in self.entries if e.action == "conflict"]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(("created", "configured", "unchanged", "failed"), 0)
@@ -75,7 +89,8 @@ class ApplyReport:
 
     def as_record(self) -> dict[str, Any]:
         return {"complete": self.complete, "counts": self.counts(), "planned": self.planned,
-                "failed": [e._asdict() for e in self.failed]}
+                "failed": [e._asdict() for e in self.failed], "conflicts": [e._asdict() for e in self.conflicts],
+                "notes": list(self.notes)}
 
 
 def tier(obj: dict[str, Any]) -> int:
@@ -148,40 +163,101 @@ def up_to_date(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
 
 
 def plan(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str = FIELD_MANAGER) -> list[Change]:
-    """Per object, what applying would do, as the API server answers a server-side dry run."""
+    """Per object, what applying would do, as the API server answers a server-side dry run (without force).
+
+    A field another manager owns with another value is a ``refused`` change naming the conflict:
+    apply keeps that owner's value.
+    """
     objects = [stamped(o) for o in ordered(objects)]
     existing = {ns.get("metadata", {}).get("name") for ns in cluster.list_objects("v1", "Namespace")}
     new_namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"} - existing
-    later = [o for o in objects if (o["metadata"].get("namespace") or "") in new_namespaces]
-    now = [o for o in objects if (o["metadata"].get("namespace") or "") not in new_namespaces]
-    answered = iter(dry_run_apply(cluster, now, field_manager=field_manager))
-    pending = {object_key(o): diff_objects(None, o, reason="in a namespace this plan creates: "
-                                           "the server checks it when the namespace exists") for o in later}
-    return [pending[object_key(o)] if object_key(o) in pending else next(answered) for o in objects]
+    out = []
+    for obj in objects:
+        if (obj["metadata"].get("namespace") or "") in new_namespaces:
+            out.append(diff_objects(None, marked(obj), reason="in a namespace this plan creates: "
+                                    "the server checks it when the namespace exists"))
+            continue
+        key = object_key(obj)
+        try:
+            api_version, kind, namespace, name = _identity(obj)
+            before = cluster.get_object(api_version, kind, name, namespace or None)
+            body = marked(obj) if _ours(obj, before) else obj
+            after = cluster.apply_object(body, field_manager=field_manager, dry_run=True, force=False)
+        except ApiError as error:
+            out.append(refused(key, _conflict(error) if error.status == 409 else error.message))
+            continue
+        except ClusterError as error:
+            out.append(refused(key, error.message))
+            continue
+        out.append(diff_objects(before, after, key=key))
+    return out
+
+
+def marked(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with the created-by annotation (a copy): what an apply that creates it writes."""
+    out = copy.deepcopy(obj)
+    meta = out.setdefault("metadata", {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), CREATED: FIELD_MANAGER}
+    return out
+
+
+def created_by_kubebook(live: dict[str, Any] | None) -> bool:
+    """The live object carries kubebook's created-by mark (only objects kubebook created do)."""
+    return ((live or {}).get("metadata") or {}).get("annotations", {}).get(CREATED) == FIELD_MANAGER
+
+
+def _ours(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    """Should ``obj`` carry the created-by mark? When this apply creates it, or it already carries it.
+
+    A namespace's ``default`` ServiceAccount is its controller's, even when our apply reaches it first.
+    """
+    if (obj["kind"], obj["metadata"]["name"]) == ("ServiceAccount", "default"):
+        return False
+    return live is None or created_by_kubebook(live)
+
+
+def _conflict(error: ApiError) -> str:
+    return f"{error.message}; the other owner's value is kept (make the manifests agree, or apply with force " \
+           "to take these fields over)"
 
 
 def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str = FIELD_MANAGER,
-          progress: Callable[[Applied], None] | None = None, workers: int = WORKERS) -> ApplyReport:
+          progress: Callable[[Applied], None] | None = None, workers: int = WORKERS,
+          force: bool = False) -> ApplyReport:
     """Server-side apply ``objects`` in dependency order; objects already up to date are skipped.
 
     Objects of one kind are applied ``workers`` at a time; kinds one after another. The
     first failing kind stops the apply (later kinds may depend on it): the report lists
-    what was applied, what failed and why, and a re-run continues from there.
+    what was applied, what failed and why, and a re-run continues from there. A conflict
+    (another manager's value) does not stop it: that object is left as it is and listed;
+    ``force`` takes the conflicting fields over instead (only after a conflict was shown).
     """
     objects = [stamped(o) for o in ordered(objects)]
     report = ApplyReport(planned=len(objects))
     started = dt.datetime.now(dt.UTC)
     live = live_objects(cluster, objects)
+    namespaces = {ns.get("metadata", {}).get("name") for ns in cluster.list_objects("v1", "Namespace")}
     tiers: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for obj in objects:
         tiers[tier(obj)].append(obj)
 
     def one(obj: dict[str, Any]) -> Applied:
         key, before = object_key(obj), live.get(_identity(obj))
-        if up_to_date(obj, before):
-            return Applied(key, "unchanged")
         try:
-            result = cluster.apply_object(obj, field_manager=field_manager)
+            if before is None and (obj["metadata"].get("namespace") or "") in namespaces | {""}:
+                api_version, kind, namespace, name = _identity(obj)  # it may be there without our label
+                before = cluster.get_object(api_version, kind, name, namespace or None)
+            body = marked(obj) if _ours(obj, before) else obj
+            if up_to_date(body, before):
+                return Applied(key, "unchanged")
+            result = cluster.apply_object(body, field_manager=field_manager, force=force)
+            if before is None and body is not obj and _was_there(result or {}, field_manager, started):
+                result = cluster.apply_object(obj, field_manager=field_manager, force=force)  # not ours after all
+                before = result
+        except ApiError as error:
+            if error.status == 409 and not force:
+                return Applied(key, "conflict", _conflict(error))
+            return Applied(key, "failed", error.message)
         except ClusterError as error:
             return Applied(key, "failed", error.message)
         existed = before is not None or _was_there(result or {}, field_manager, started)
@@ -218,32 +294,7 @@ def _was_there(result: dict[str, Any], field_manager: str, started: dt.datetime 
 
 def remove(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str = FIELD_MANAGER,
            progress: Callable[[Applied], None] | None = None) -> ApplyReport:
-    """Undo an apply, in reverse dependency order: delete what only we manage, release our fields elsewhere.
+    """Undo an apply: see :func:`kubebook.provision.remove.remove` (kept here, where callers import it)."""
+    from kubebook.provision.remove import remove as undo
 
-    An object another manager also writes (the ``default`` namespace) or a namespace's own
-    ``default`` ServiceAccount (its controller made it, recording no fields) is not deleted: an
-    apply of its bare identity under our field manager drops exactly the fields we set, as
-    server-side apply defines.
-    """
-    report = ApplyReport(planned=len(objects))
-    for obj in reversed(ordered(objects)):
-        api_version, kind, namespace, name = _identity(obj)
-        key = object_key(obj)
-        try:
-            live = cluster.get_object(api_version, kind, name, namespace or None)
-            if live is None:
-                entry = Applied(key, "unchanged", "absent")
-            elif _was_there(live, field_manager) or (kind, name) == ("ServiceAccount", "default"):
-                stub = {"apiVersion": api_version, "kind": kind,
-                        "metadata": {"name": name, **({"namespace": namespace} if namespace else {})}}
-                cluster.apply_object(stub, field_manager=field_manager)
-                entry = Applied(key, "configured", "released the fields kubebook-provision set")
-            else:
-                cluster.delete_object(api_version, kind, name, namespace or None)
-                entry = Applied(key, "deleted")
-        except ClusterError as error:
-            entry = Applied(key, "failed", error.message)
-        report.entries.append(entry)
-        if progress is not None:
-            progress(entry)
-    return report
+    return undo(cluster, objects, field_manager=field_manager, progress=progress)

@@ -1,0 +1,149 @@
+"""Ownership against the real API server: remove deletes only what kubebook created, apply overwrites no one.
+
+Each test builds its own overlay (a tenant namespace and, in kube-system, a ConfigMap under a
+unique name standing in for ``kubebook-audit``), so nothing cluster-wide of the baseline is
+touched, and deletes what it made.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubebook.cluster import Cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Overlay:
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        self.name = name
+        self.namespace = f"{name}-web"
+        self.config = f"{name}-audit"
+        self.root = tmp_path / "manifests"
+        subprocess.run(["cp", "-r", str(ROOT / "manifests"), str(self.root)], check=True)
+        folder = self.root / "overlays" / "owned"
+        (folder / "web").mkdir(parents=True)
+        (folder / "web" / "kustomization.yaml").write_text(f"namespace: {self.namespace}\nresources:\n"
+                                                           "- ../../../tenant\n")
+        (folder / "config.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {self.config}\n"
+                                            "  namespace: kube-system\ndata:\n  allowed-registries: registry.k8s.io\n")
+        (folder / "kustomization.yaml").write_text(
+            "resources:\n- web\n- config.yaml\n"
+            "labels:\n- pairs:\n    app.kubernetes.io/managed-by: kubebook-provision\n")
+
+    def run(self, command: str, kubeconfig: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kubebook.cli", "provision", command, "--overlay", "owned",
+                               "--manifests", str(self.root), "--cluster", str(kubeconfig), *extra],
+                              capture_output=True, text=True, check=False, timeout=300)
+
+
+@pytest.fixture
+def overlay(kube: Cluster, tmp_path: Path) -> Iterator[Overlay]:
+    made = Overlay(tmp_path, f"kbown-{uuid.uuid4().hex[:6]}")
+    try:
+        yield made
+    finally:
+        kube.delete_object("v1", "Namespace", made.namespace)
+        kube.delete_object("v1", "ConfigMap", made.config, "kube-system")
+
+
+def _config_map(namespace: str, name: str, data: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+
+
+def _gone_or_terminating(kube: Cluster, name: str) -> bool:
+    live = kube.get_object("v1", "Namespace", name)
+    return live is None or bool(live["metadata"].get("deletionTimestamp"))
+
+
+def test_remove_keeps_a_namespace_holding_a_tenants_object_and_says_why(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    applied = overlay.run("apply", local_cluster)
+    assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr
+    kube.create_object(_config_map(overlay.namespace, "tenant-settings", {"colour": "blue"}))
+
+    removed = overlay.run("remove", local_cluster)
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+    kept = [line for line in removed.stdout.splitlines() if line.startswith("kept")]
+    assert kept == [f"kept       Namespace/{overlay.namespace}  holds 1 object(s) kubebook did not create "
+                    "(ConfigMap/tenant-settings): kept the namespace, released kubebook's fields; remove again "
+                    "once they are gone"], removed.stdout
+    namespace = kube.get_object("v1", "Namespace", overlay.namespace)
+    assert namespace is not None and not namespace["metadata"].get("deletionTimestamp")
+    assert kube.get_object("v1", "ConfigMap", "tenant-settings", overlay.namespace)["data"] == {"colour": "blue"}
+    assert kube.get_object("networking.k8s.io/v1", "NetworkPolicy", "default-deny", overlay.namespace) is None
+    assert "pod-security.kubernetes.io/enforce" not in (namespace["metadata"].get("labels") or {})
+
+    kube.delete_object("v1", "ConfigMap", "tenant-settings", overlay.namespace)  # the tenant moves out
+    again = overlay.run("remove", local_cluster)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr
+    assert f"deleted    Namespace/{overlay.namespace}" in again.stdout
+    assert _gone_or_terminating(kube, overlay.namespace)
+
+
+def test_a_pre_existing_object_keeps_its_value_through_apply_and_its_keys_through_remove(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    kube.create_object(_config_map("kube-system", overlay.config, {"allowed-registries": "quay.io/mine",
+                                                                   "theirs": "kept"}))
+    applied = overlay.run("apply", local_cluster)
+    assert applied.returncode == 1, applied.stdout[-2000:]
+    (conflict,) = [line for line in applied.stdout.splitlines() if line.startswith("conflict")]
+    assert f"ConfigMap/kube-system/{overlay.config}" in conflict and ".data.allowed-registries" in conflict
+    assert "1 conflict(s): another owner's value kept" in applied.stdout.splitlines()[-1]
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live["data"] == {"allowed-registries": "quay.io/mine", "theirs": "kept"}
+    assert "kubebook.io/created-by" not in (live["metadata"].get("annotations") or {})
+    assert kube.get_object("v1", "Namespace", overlay.namespace) is not None  # the rest was applied
+
+    removed = overlay.run("remove", local_cluster)
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+    assert f"configured ConfigMap/kube-system/{overlay.config}  kubebook did not create it" in removed.stdout
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live["data"] == {"allowed-registries": "quay.io/mine", "theirs": "kept"}
+
+
+def test_a_pre_existing_object_with_the_same_value_is_shared_and_keeps_it_after_remove(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    kube.create_object(_config_map("kube-system", overlay.config, {"allowed-registries": "registry.k8s.io"}))
+    applied = overlay.run("apply", local_cluster)
+    assert applied.returncode == 0, applied.stdout[-2000:]
+    assert f"configured ConfigMap/kube-system/{overlay.config}" in applied.stdout
+    removed = overlay.run("remove", local_cluster)
+    assert removed.returncode == 0, removed.stdout[-2000:]
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live is not None and live["data"] == {"allowed-registries": "registry.k8s.io"}
+
+
+def test_force_conflicts_takes_the_field_over_only_when_asked(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    kube.create_object(_config_map("kube-system", overlay.config, {"allowed-registries": "quay.io/mine"}))
+    assert overlay.run("apply", local_cluster).returncode == 1
+    forced = overlay.run("apply", local_cluster, "--force-conflicts", "--quiet")
+    assert forced.returncode == 0, forced.stdout[-2000:]
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live["data"] == {"allowed-registries": "registry.k8s.io"}
+
+
+def test_a_created_object_someone_else_wrote_to_is_released_not_deleted(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    assert overlay.run("apply", local_cluster).returncode == 0
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live["metadata"]["annotations"]["kubebook.io/created-by"] == "kubebook-provision"
+    kube.request("PATCH", kube.object_path("v1", "ConfigMap", "kube-system", overlay.config),
+                 query={"fieldManager": "tenant-editor"}, body={"data": {"extra": "mine"}},
+                 content_type="application/merge-patch+json")
+    removed = overlay.run("remove", local_cluster)
+    assert removed.returncode == 0, removed.stdout[-2000:]
+    assert f"configured ConfigMap/kube-system/{overlay.config}  also written by tenant-editor" in removed.stdout
+    assert kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")["data"] == {"extra": "mine"}
+    deadline = time.monotonic() + 30
+    while not _gone_or_terminating(kube, overlay.namespace):  # nothing foreign inside: deleted
+        assert time.monotonic() < deadline
+        time.sleep(0.5)

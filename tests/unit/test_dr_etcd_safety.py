@@ -55,7 +55,8 @@ def fake_cluster(data_dir: Path, name: str, key: str = "k") -> Path:
 def seal_snapshot(archive: Archive, cluster: str, run_id: str, identity: dict[str, str] | None = None) -> None:
     when = datetime(2026, 12, 1, tzinfo=UTC)
     meta = {"kind": "etcd-snapshot", "run_id": run_id, "cluster": cluster, "taken": when.isoformat(),
-            "sha256": hashlib.sha256(b"db").hexdigest(), "size": 2, "revision": 7, "total_keys": 3, "verified": True, "checks": {}}
+            "sha256": hashlib.sha256(b"db").hexdigest(), "size": 2, "revision": 7, "total_keys": 3,
+            "verified": True, "checks": {}}
     if identity is not None:
         meta["origin"] = identity
     archive.seal_run(run_id=run_id, runbook=snapshots.RUNBOOK, started=when, ended=when, status="succeeded",
@@ -241,3 +242,35 @@ def test_resume_or_rollback_without_an_interrupted_restore_is_a_usage_error(
     for flag in ("--resume", "--rollback"):
         code, err = run(capsys, "restore", "--name", "b", flag)
         assert code == 2 and "no interrupted etcd restore" in err, err
+
+
+def test_up_after_a_restore_killed_before_it_moved_anything_starts_the_cluster_as_it_was(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = fake_cluster(data_dir, "b")
+    interrupted(root, "stopping", moved=False)
+    said: list[str] = []
+    monkeypatch.setattr(LocalCluster, "_start", lambda self, progress, wait_nodes: {"healthy": True})
+    assert LocalCluster(name="b").up(progress=said.append) == {"healthy": True}
+    assert any("interrupted before it changed any data" in s for s in said), said
+    assert not (root / manager.RESTORE_JOURNAL).exists()
+    assert (root / "etcd" / "member-0" / "data").read_text() == "the data of b"
+
+
+def test_up_after_every_member_was_restored_finishes_the_restore_under_the_lock(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = fake_cluster(data_dir, "b")
+    interrupted(root, "restored", moved=True)
+    said: list[str] = []
+
+    def start(self: LocalCluster, progress: object, wait_nodes: bool) -> dict[str, bool]:
+        # nobody may start a restore while `up` finishes one
+        with pytest.raises(journal.RestoreBusy), journal.hold(root, "a second restore"):
+            pass
+        return {"healthy": True}
+
+    monkeypatch.setattr(LocalCluster, "_start", start)
+    LocalCluster(name="b").up(progress=said.append)
+    assert any("finished the interrupted etcd restore" in s for s in said), said
+    assert not (root / manager.RESTORE_JOURNAL).exists() and not (root / manager.ETCD_ASIDE).exists()
+    with journal.hold(root, "free again"):
+        pass

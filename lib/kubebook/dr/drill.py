@@ -183,6 +183,7 @@ def planned_changes(name: str | None) -> list[Any]:
     out = [Change(f"Process/{name}/kube-apiserver-{i}", "change", "", "stopped, restarted by 'cluster up'")
            for i in range(members)]
     out += [Change(f"EtcdData/{name}/member-{i}", "delete", "",
-                   "data removed, then restored from the snapshot taken first (revision bumped, new member id)")
+                   "data moved aside, then restored from the snapshot taken first (revision bumped, new member "
+                   "id); the data from before is removed once the cluster is up")
             for i in range(members)]
     return out

@@ -129,8 +129,9 @@ def guard(changes: Sequence[Change], apply: Callable[[], Any], *, dry_run: bool,
     if pending == 0:
         decision = Decision(NOTHING, counts, "nothing to change: the cluster already matches the plan")
     elif dry_run:
-        decision = Decision(DRY_RUN, counts, f"dry run: {pending} change(s) shown, nothing was changed "
-                            "(set dry_run = False and confirm = True to apply)")
+        how = ("set dry_run = False, run again and press Apply" if not (headless() if interactive is None
+               else not interactive) else "set dry_run = False and confirm = True to apply")
+        decision = Decision(DRY_RUN, counts, f"dry run: {pending} change(s) shown, nothing was changed ({how})")
     elif confirm:
         decision = Decision(APPLIED, counts, f"applied {pending} change(s)", apply())
     elif (headless() if interactive is None else not interactive):
@@ -153,9 +154,12 @@ def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | 
     show = update_display if update else display
     payload = {"name": name, "value": _jsonable(decision.as_record())}
     colour = {APPLIED: "#1a7f37", DRY_RUN: "#9a6700", WAITING: "#cf222e"}.get(decision.state, "#57606a")
+    # the state in bold, then the message without repeating it ("dry run: dry run: ..." read twice)
+    rest = decision.message[len(decision.state):] if decision.message.startswith(decision.state) else \
+        f": {decision.message}"
     bundle = {RECORD_MIME: payload, "text/plain": decision.message,
-              "text/html": f'<p style="font-size:1.2em;color:{colour}"><b>{html.escape(decision.state)}</b>: '
-                           f"{html.escape(decision.message)}</p>"}
+              "text/html": f'<p style="font-size:1.2em;color:{colour}"><b>{html.escape(decision.state)}</b>'
+                           f"{html.escape(rest)}</p>"}
     show(bundle, raw=True, display_id=decision._handles[0])
     if follow_up is None:
         return
@@ -185,7 +189,7 @@ def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follo
             button.disabled = False
             return
         decision.state, decision.message = APPLIED, f"applied {pending} change(s)"
-        button.description = "Applied"
+        button.description, button.button_style = "Applied", "success"  # done: no longer a red warning
         _show_outcome(name, decision, follow_up, update=True)
 
     button.on_click(clicked)

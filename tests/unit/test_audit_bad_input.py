@@ -23,7 +23,8 @@ from kubebook.audit.waivers import MAX_WAIVER_DAYS, load_waivers
 from kubebook.cli import main
 from kubebook.errors import ParameterError
 
-POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: app\nspec:\n  containers: [{{name: c, image: nginx}}]\n"
+POD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: app\nspec:\n"
+       "  containers: [{{name: c, image: nginx}}]\n")
 FORMATS = ("table", "json", "sarif", "junit", "html")
 
 

@@ -67,6 +67,7 @@ class AuditResult:
     generated_at: str = ""
     origins: dict[tuple[str, str | None, str], tuple[str, int]] = field(default_factory=dict)
     no_data: str | None = None  # why nothing was audited (empty or wholly unreadable source), else None
+    composition: Any = None  # posture.Composition: the control plane and waivers file a posture audit used
     _frame: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property

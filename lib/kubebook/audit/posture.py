@@ -8,6 +8,8 @@ the next run can say what is new, what was fixed and what is still open.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +18,7 @@ import pandas as pd
 from kubebook.audit.engine import AuditResult, run_audit
 from kubebook.audit.model import SEVERITIES
 from kubebook.audit.sources import AuditInventory
+from kubebook.errors import ParameterError
 
 OPEN = ("FAIL", "WARN", "ERROR")
 RUNBOOK = "harden-audit"
@@ -28,7 +31,7 @@ def local_control_plane_for(cluster: Any) -> str | None:
     return name_serving(cluster.server)
 
 
-def registries(text: str | list[str] | None) -> list[str] | None:
+def parse_registries(text: str | list[str] | None) -> list[str] | None:
     """A registry allow-list from the runbook's comma-separated parameter, checked as the CLI checks it."""
     from kubebook.audit.images import parse_allow_list
 
@@ -39,23 +42,85 @@ def registries(text: str | list[str] | None) -> list[str] | None:
     return parse_allow_list(text) or None  # bad input is refused before anything is read
 
 
-def audit(cluster: Any, *, control_plane: str | None = None,
-          allowed_registries: str | list[str] | None = None) -> AuditResult:
-    """Audit the cluster through its API and, when given (or local), its control plane; one score over both.
+AUTO = "auto"  # control_plane: the local control plane serving the cluster, if any
+NO_WAIVERS = "none"  # the runbook's waivers parameter: audit without any
+DEFAULT_WAIVERS = "manifests/audit-waivers.yaml"
 
-    ``allowed_registries`` is a list or the comma-separated text a runbook parameter holds.
+
+def waivers_file(text: str | os.PathLike[str] | None = DEFAULT_WAIVERS) -> Path | None:
+    """The waivers file a runbook parameter names, found whatever the kernel's current folder is.
+
+    ``none`` is no waivers; empty means the repository's ``manifests/audit-waivers.yaml``;
+    an absolute path is used as given; a relative one is looked up in the current
+    folder, then the repository holding it, then kubebook's own repository (a
+    papermill run or a schedule starts the kernel in the notebook's folder, not the
+    repository root). Not found anywhere: ParameterError naming every place tried.
     """
-    allowed_registries = registries(allowed_registries)  # refused before anything is read
+    chosen = str(text if text not in (None, "") else DEFAULT_WAIVERS).strip()
+    if chosen.lower() == NO_WAIVERS:
+        return None
+    path = Path(chosen).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        here = Path.cwd()
+        roots = [here, *(p for p in (here, *here.parents) if (p / ".git").exists())][:2]
+        roots.append(Path(__file__).resolve().parents[3])  # lib/kubebook/audit/posture.py -> the repository
+        candidates = list(dict.fromkeys(root / path for root in roots))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ParameterError(f"waivers file {chosen!r} not found (looked in {', '.join(str(c) for c in candidates)})",
+                         hint=f"pass an existing waivers file, or {NO_WAIVERS!r} to audit without waivers")
+
+
+def posture(cluster: Any, *, control_plane: str | None = AUTO, waivers: str | os.PathLike[str] | None = None,
+            registries: str | list[str] | None = None, today: dt.date | None = None) -> AuditResult:
+    """The one audit of a cluster every door asks for: the CLI, the harden-audit runbook, ``provision --audit``.
+
+    The cluster is audited through its API and, with ``control_plane`` (a name, or
+    ``"auto"`` for the local control plane serving it; None for none), the control
+    plane too - its own audit without its secrets section, since the API audit
+    already read etcd back - in one score. ``waivers`` (a file) applies to both.
+    Bad input (waivers file, registries, an unknown control plane) is refused
+    before the cluster is read.
+    """
+    from kubebook.audit import catalog
+    from kubebook.audit.waivers import load_waivers
+
+    accepted = load_waivers(waivers, set(catalog.load_catalog()), today=today) if waivers else []
+    allowed = parse_registries(registries)
+    name = local_control_plane_for(cluster) if control_plane == AUTO else control_plane or None
+    plane_inventory = AuditInventory.from_control_plane(name, cluster=cluster) if name else None
     inv = AuditInventory.from_cluster(cluster)
-    if allowed_registries:
-        inv.allowed_registries = allowed_registries  # type: ignore[attr-defined]
-    result = run_audit(inv)
-    name = control_plane or local_control_plane_for(cluster)
-    if name:
-        plane = run_audit(AuditInventory.from_control_plane(name, cluster=cluster))
-        # the API audit already read etcd back: leave out the plane's own secrets section
+    if allowed:
+        inv.allowed_registries = allowed  # type: ignore[attr-defined]
+    result = run_audit(inv, accepted, today=today)
+    if plane_inventory is not None:
+        plane = run_audit(plane_inventory, accepted, today=today)
         result.add_rows(plane.rows.select(lambda check: check.section != "secrets"))
+        result.expired_waivers = list(dict.fromkeys([*result.expired_waivers, *plane.expired_waivers]))
+    result.composition = Composition(
+        control_plane=name, waivers=str(waivers) if waivers else None, waiver_count=len(accepted))
     return result
+
+
+class Composition(NamedTuple):
+    """What an audit was made of, for the screen that explains its number."""
+
+    control_plane: str | None
+    waivers: str | None
+    waiver_count: int
+
+
+def audit(cluster: Any, *, control_plane: str | None = None,
+          allowed_registries: str | list[str] | None = None,
+          waivers: str | os.PathLike[str] | None = None) -> AuditResult:
+    """:func:`posture` with the runbook's spelling: an empty ``control_plane`` means the local one, if any."""
+    return posture(cluster, control_plane=control_plane or AUTO, waivers=waivers, registries=allowed_registries)
+
+
+registries = parse_registries  # the name the runbook's first version used
 
 
 def open_findings(findings: pd.DataFrame) -> pd.DataFrame:
@@ -76,8 +141,15 @@ def counts(findings: pd.DataFrame) -> dict[str, int]:
 
 
 def by(findings: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Open findings counted by ``column`` and severity, for a stacked bar chart."""
-    frame = open_findings(findings).assign(**{column: lambda f: f[column].fillna("(cluster-scoped)")})
+    """Open findings counted by ``column`` and severity, for a stacked bar chart.
+
+    By namespace, a finding about a Namespace object counts under that namespace
+    (its own ``namespace`` column is empty: a Namespace is cluster-scoped).
+    """
+    frame = open_findings(findings)
+    if column == "namespace":
+        frame = frame.assign(namespace=frame["namespace"].where(frame["kind"] != "Namespace", frame["name"]))
+    frame = frame.assign(**{column: lambda f: f[column].fillna("(cluster-scoped)")})
     groups = [column] if column == "severity" else [column, "severity"]
     table = frame.groupby(groups).size().reset_index(name="findings")
     order = {s: i for i, s in enumerate(SEVERITIES)}
@@ -95,6 +167,22 @@ def top_risks(findings: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     grouped = grouped.sort_values(["severity", "resources"], key=lambda s: s.map(order) if s.name == "severity"
                                   else -s)
     return grouped.head(limit).reset_index(drop=True)
+
+
+def worst_open(findings: pd.DataFrame) -> str | None:
+    """The most severe severity among the open findings (None when nothing is open)."""
+    present = set(open_findings(findings)["severity"])
+    return next((severity for severity in SEVERITIES if severity in present), None)
+
+
+def waived_count(findings: pd.DataFrame) -> int:
+    """Findings a waiver covers (left out of the score, kept in every report)."""
+    return int(findings["waived"].astype(bool).sum()) if len(findings) else 0
+
+
+def archived_run_id() -> str | None:
+    """The id under which this run is being archived: ``kubebook run`` and schedules export it; None interactively."""
+    return os.environ.get("KUBEBOOK_RUN_ID") or None
 
 
 class PreviousRun(NamedTuple):

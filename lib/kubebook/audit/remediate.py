@@ -183,7 +183,10 @@ def automount_body(namespace: str) -> dict[str, Any]:
             "automountServiceAccountToken": False}
 
 
-_SNIPPETS = {"pss.namespace-enforce": psa_body, "network.default-deny-ingress": deny_body,
+# A report card's snippet is what its check's remediation text says: restricted (the check's target level;
+# harden-remediate's `level` parameter chooses what it applies), kubebook-default-deny with DNS egress.
+_SNIPPETS = {"pss.namespace-enforce": lambda namespace: psa_body(namespace, "restricted"),
+             "network.default-deny-ingress": deny_body,
              "network.default-deny-egress": deny_body, "rbac.default-sa-automount": automount_body}
 
 

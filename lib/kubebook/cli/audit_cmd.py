@@ -29,7 +29,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     source.add_argument("--manifests", metavar="DIR", help="audit a directory (or file) of YAML/JSON manifests")
     parser.add_argument("--control-plane", nargs="?", const="", metavar="CLUSTER_NAME",
                         help="audit a local control plane's component configuration (default cluster: 'default'); "
-                             "with --cluster, both in one report and one score")
+                             "with --cluster, both in one report and one score; 'auto': the cluster's own "
+                             "local control plane, if any (what the harden-audit runbook and "
+                             "'provision apply --audit' do)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="report format (default: table)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--waivers", metavar="FILE", help="YAML file of accepted risks (see README, ## Audit)")
@@ -85,16 +87,17 @@ def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                              hint="audit manifests alone, or a cluster (--cluster) with its --control-plane")
     if args.manifests is not None:
         inventory = AuditInventory.from_manifests(args.manifests)
-    elif args.control_plane is not None and args.cluster is None:
+    elif args.control_plane is not None and args.cluster is None and args.control_plane != "auto":
         inventory = AuditInventory.from_control_plane(args.control_plane or None)
-    else:
+    else:  # a cluster: the same composition as the harden-audit runbook and `provision apply --audit`
+        from kubebook.audit.posture import posture
         from kubebook.cluster import connect
 
-        control_plane = None
-        if args.control_plane is not None:  # validated before the cluster is read
-            control_plane = AuditInventory.from_control_plane(args.control_plane or None).control_plane
-        inventory = AuditInventory.from_cluster(connect(args.cluster or None))
-        inventory.control_plane = control_plane
+        plane = None if args.control_plane is None else (args.control_plane or "default")
+        if plane not in (None, "auto"):
+            AuditInventory.from_control_plane(plane)  # an unknown name is refused before the cluster is read
+        return posture(connect(args.cluster or None), control_plane=plane, waivers=args.waivers,
+                       registries=registries)
     if registries is not None:
         inventory.allowed_registries = registries  # type: ignore[attr-defined]
     return run_audit(inventory, waivers)

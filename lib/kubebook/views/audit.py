@@ -14,30 +14,81 @@ from kubebook.views import SEVERITY_COLOURS, Html, Message, cards, headline, tab
 FINDING_COLUMNS = ["severity", "check", "kind", "namespace", "name", "result", "message"]
 
 
-def audit_headline(result: Any, previous: posture.PreviousRun, *, archive: Any = "") -> Html:
-    """The score in large type, its change since the previous archived run, open findings by severity."""
+def _tone(score: float | None, worst: str | None) -> str:
+    """Red for any open critical/high finding or a score under 70; amber for medium or under 90; else green."""
+    if score is None or worst in ("critical", "high") or score < 70:
+        return "bad"
+    if worst == "medium" or score < 90:
+        return "warn"
+    return "good"
+
+
+def audit_headline(result: Any, previous: posture.PreviousRun, *, archive: Any = "",
+                   run_id: str | None = None) -> Html:
+    """The score in large type, toned by the score *and* the worst open severity, and what the number is made of.
+
+    ``run_id`` is the id this run is archived under (None: an interactive run, which archives nothing).
+    """
     score = result.score["overall"]
-    counts = posture.counts(result.findings)
+    findings = result.findings
+    counts = posture.counts(findings)
     opened = sum(counts.values())
+    worst = posture.worst_open(findings)
     if previous.run_id is None:
-        change = "first archived run" + (f" in {archive}" if archive else "")
+        change = (f"first archived run in {archive}" if run_id else
+                  f"no earlier archived run in {archive}; this interactive run is not archived" if archive else
+                  "no earlier archived run; this interactive run is not archived")
     elif score is not None and previous.score is not None:
         change = f"{score - previous.score:+.1f} since run {previous.run_id}"
     else:
         change = f"compared with run {previous.run_id}"
-    tone = "good" if score is not None and score >= 90 else "warn" if score is not None and score >= 70 else "bad"
-    checks = result.score.get("checks")
-    note = f"{opened} open finding(s)" + (f"; {result.score.get('passed')} of {checks} scored checks pass"
-                                          if checks else "")
-    return headline("posture score", "n/a" if score is None else f"{score:.1f}", unit="/ 100", change=change,
-                    tone=tone, counts=counts, note=note)
+    shown = "no data" if result.score.get("status") == "no_data" else "n/a" if score is None else f"{score:.1f}"
+    return headline("posture score", shown, unit="/ 100", change=change, tone=_tone(score, worst), counts=counts,
+                    note=explain(result, opened, worst))
+
+
+def explain(result: Any, opened: int | None = None, worst: str | None = None) -> str:
+    """One paragraph saying what the score is made of: checks, weights, sections, waivers, control plane."""
+    findings = result.findings
+    opened = sum(posture.counts(findings).values()) if opened is None else opened
+    worst = posture.worst_open(findings) if worst is None else worst
+    score = result.score
+    parts = [f"{opened} open finding(s)" + (f", the worst {worst}" if worst else "")]
+    if score.get("checks"):
+        parts.append(f"{score.get('passed')} of {score['checks']} scored checks pass everywhere "
+                     "(score = weight of passing checks / weight of all scored checks; critical 10, high 5, "
+                     "medium 3, low 1; INFO and unscored checks do not count)")
+    counted = [name for name, s in sorted(score.get("sections", {}).items()) if s.get("score") is not None]
+    if counted:
+        parts.append(f"sections: {', '.join(counted)}")
+    composition = getattr(result, "composition", None)
+    waived = posture.waived_count(findings)
+    if composition is not None and composition.waivers:
+        parts.append(f"{waived} finding(s) waived by {composition.waiver_count} waiver(s) in {composition.waivers} "
+                     "(left out of the score)")
+    elif waived:
+        parts.append(f"{waived} finding(s) waived (left out of the score)")
+    else:
+        parts.append("no waivers applied")
+    if result.expired_waivers:
+        parts.append(f"{len(result.expired_waivers)} expired waiver(s) not applied")
+    if composition is not None:
+        parts.append(f"control plane {composition.control_plane} audited too" if composition.control_plane
+                     else "API only (no local control plane)")
+    if score.get("status") == "no_data":
+        parts.append("nothing was audited: " + (getattr(result, "no_data", None) or "no scored check ran"))
+    return "; ".join(parts) + "."
 
 
 def sections(result: Any) -> Html | Message:
-    """Score per section: score, checks passed of scored."""
-    rows = [{"section": name, "score": s.get("score"), "passed": s.get("passed"), "checks": s.get("checks")}
+    """Score per section: score, checks passed of scored, and the findings waivers left out of it."""
+    frame = result.findings
+    waived = (frame[frame["waived"].astype(bool)].groupby("section").size().to_dict() if len(frame) else {})
+    rows = [{"section": name, "score": s.get("score"), "passed": s.get("passed"), "checks": s.get("checks"),
+             "waived findings": int(waived.get(name, 0))}
             for name, s in sorted(result.score["sections"].items())]
-    return table(rows, ["section", "score", "passed", "checks"], empty="no scored check was evaluated")
+    return table(rows, ["section", "score", "passed", "checks", "waived findings"],
+                 empty="no scored check was evaluated")
 
 
 def chart(findings: pd.DataFrame, column: str, title: str) -> Any:
@@ -111,14 +162,56 @@ def reaudit_view(rows: Sequence[Mapping[str, Any]]) -> Html | Message:
     return Html(head.html + (shown.html if isinstance(shown, Html) else ""), f"{head.plain}\n{shown}")
 
 
-def remediate_headline(plan: remediate.Plan, changes: Sequence[Any], dry_run: bool, confirm: bool) -> Html:
-    """What this run will do: fixes planned, objects the server would change, and the mode."""
+class _Live(Html):
+    """An Html view shown under a display id, so a later step (the Apply click) can redraw it in place."""
+
+    def __init__(self, html_text: str, plain: str) -> None:
+        super().__init__(html_text, plain)
+        import uuid
+
+        self.display_id = f"kubebook-{uuid.uuid4().hex}"
+
+    def bundle(self) -> dict[str, str]:
+        return {"text/html": self.html, "text/plain": self.plain}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.bundle(), raw=True, display_id=self.display_id)
+
+
+_HEADLINES: dict[int, _Live] = {}  # id(plan) -> its headline on screen, redrawn by remediation_guard's Apply
+
+
+def remediate_headline(plan: remediate.Plan, changes: Sequence[Any], dry_run: bool, confirm: bool, *,
+                       applied: bool = False) -> Html:
+    """What this run will do (and, redrawn after Apply, did): fixes planned, objects changed, the mode."""
     pending = sum(1 for c in changes if c.action in ("create", "change", "delete"))
     refused = sum(1 for c in changes if c.action == "refused")
-    mode = "dry run" if dry_run else "apply (confirmed)" if confirm else "apply after confirmation"
-    return headline("remediation plan", f"{pending} change(s)", tone="good" if not pending else "warn",
+    if dry_run:
+        mode = "dry run (nothing changes)"
+    elif confirm:
+        mode = "applied (confirmed by parameter)" if applied else "apply (confirmed by parameter)"
+    else:
+        mode = "applied with the Apply button" if applied else "waiting for the Apply button below"
+    value = f"{pending} change(s)" + (" applied" if applied else "")
+    head = headline("remediation plan", value, tone="good" if applied or not pending else "warn",
                     change=f"{len(plan.fixes)} fix(es) planned, {len(plan.skipped)} skipped; mode: {mode}",
                     note=f"{refused} refused by the API server" if refused else "")
+    live = _Live(head.html, head.plain)
+    if not applied:
+        _HEADLINES[id(plan)] = live
+    return live
+
+
+def _redraw_headline(plan: remediate.Plan, changes: Sequence[Any], dry_run: bool, confirm: bool) -> None:
+    shown = _HEADLINES.get(id(plan))
+    if shown is None:
+        return
+    from IPython.display import update_display
+
+    now = remediate_headline(plan, changes, dry_run, confirm, applied=True)
+    update_display(now.bundle(), raw=True, display_id=shown.display_id)
 
 
 class _Recorded(Html):
@@ -136,7 +229,7 @@ class _Recorded(Html):
 
 
 def remediation_guard(cluster: Any, plan: remediate.Plan, changes: Sequence[Any], *, dry_run: bool,
-                      confirm: bool) -> Any:
+                      confirm: bool, interactive: bool | None = None) -> Any:
     """harden-remediate's Apply step: the mutation guard over the server's dry-run diff, re-audit below it.
 
     The outcome is recorded as ``outcome`` and the re-audit's failure count as
@@ -152,8 +245,13 @@ def remediation_guard(cluster: Any, plan: remediate.Plan, changes: Sequence[Any]
         view.rows = rows  # type: ignore[attr-defined]
         return view
 
-    return guard(changes, lambda: remediate.apply(cluster, plan.fixes, confirm=True), dry_run=dry_run,
-                 confirm=confirm, name="outcome", follow_up=follow_up)
+    def apply() -> Any:
+        done = remediate.apply(cluster, plan.fixes, confirm=True)
+        _redraw_headline(plan, changes, dry_run, confirm)  # the headline above says what happened, not what waits
+        return done
+
+    return guard(changes, apply, dry_run=dry_run, confirm=confirm, name="outcome", follow_up=follow_up,
+                 interactive=interactive)
 
 
 def remediation_status(decision: Any) -> str:

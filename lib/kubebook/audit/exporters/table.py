@@ -28,6 +28,6 @@ def to_table(result: AuditResult, include_passed: bool = False) -> str:
     lines += ["", header]
     for row in rows:
         result_text = "WAIVED" if row["waived"] else row["result"]
-        message = row["message"] if len(row["message"]) <= 160 else row["message"][:157] + "..."
+        message = row["message"]  # never cut: the guidance is often at the end of the message
         lines.append(f"{result_text:<6} {row['severity']:<8} {row['check']:<28} {resource_name(row):<48} {message}")
     return "\n".join(lines) + "\n"

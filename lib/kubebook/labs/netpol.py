@@ -97,19 +97,27 @@ def endpoint(ctx: Context, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def connection_allowed(ctx: Context, source: dict[str, Any], dest: dict[str, Any], port: int,
-                       protocol: str = "TCP") -> tuple[bool, str]:
-    """Both sides must allow: the source's egress and the destination's ingress."""
-    def policies(namespace: str) -> list[dict[str, Any]]:
+                       protocol: str = "TCP", judged_at: str | None = None) -> tuple[bool, str]:
+    """Both sides must allow: the source's egress and the destination's ingress. ``judged_at`` (``source`` or
+    ``destination``) judges one side only: the other end is outside the lab, and its own policies (the prod
+    baseline's default deny in ``default``, say) are not the trainee's work."""
+    def policies(namespace: str, side: str) -> list[dict[str, Any]]:
+        if judged_at not in (None, side):
+            return []
         return list(ctx.cluster.list_objects("networking.k8s.io/v1", "NetworkPolicy", namespace))
 
-    egress_ok, egress_by = _direction(policies(source["namespace"]), source, dest, port, protocol, "Egress")
-    ingress_ok, ingress_by = _direction(policies(dest["namespace"]), dest, source, port, protocol, "Ingress")
+    egress_ok, egress_by = _direction(policies(source["namespace"], "source"), source, dest, port, protocol,
+                                      "Egress")
+    ingress_ok, ingress_by = _direction(policies(dest["namespace"], "destination"), dest, source, port, protocol,
+                                        "Ingress")
     if not egress_ok:
         return False, f"egress from {source['name']} is isolated by {', '.join(egress_by)} and no rule allows it"
     if not ingress_ok:
         return False, f"ingress to {dest['name']} is isolated by {', '.join(ingress_by)} and no rule allows it"
     why = [f"egress {'allowed by a rule of ' + ', '.join(egress_by) if egress_by else 'not isolated'}",
            f"ingress {'allowed by a rule of ' + ', '.join(ingress_by) if ingress_by else 'not isolated'}"]
+    if judged_at:
+        why = [why[0] if judged_at == "source" else why[1], f"only the {judged_at}'s policies judged"]
     return True, "; ".join(why)
 
 
@@ -126,13 +134,14 @@ def real_node_ready(ctx: Context) -> str | None:
 
 
 def traffic(ctx: Context, *, source: dict[str, Any], to: dict[str, Any], port: int, expect: str,
-            protocol: str = "TCP", **_: Any) -> tuple[bool, str]:
-    """Probe: a connection from ``source`` to ``to`` on ``port`` is allowed or dropped."""
+            protocol: str = "TCP", judged_at: str | None = None, **_: Any) -> tuple[bool, str]:
+    """Probe: a connection from ``source`` to ``to`` on ``port`` is allowed or dropped (``judged_at``: by the
+    policies of that end alone, when the other end is outside the lab)."""
     try:
         src, dst = endpoint(ctx, source), endpoint(ctx, to)
     except LookupError as error:
         return False, str(error)
-    allowed, why = connection_allowed(ctx, src, dst, int(port), protocol)
+    allowed, why = connection_allowed(ctx, src, dst, int(port), protocol, judged_at)
     node = real_node_ready(ctx)
     how = (f"judged from the stored NetworkPolicies (real node {node} is Ready, but the lab's pods run on "
            "KWOK nodes, which enforce nothing)") if node else \

@@ -236,10 +236,13 @@ def _backup(args: argparse.Namespace) -> int:
     first = (args.namespace or ["backup"])[0]
     out = Path(args.out or f"{first}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz")
     result = backup.backup(kube, args.namespace, out, key=key, label_selector=args.selector,
-                           include_kinds=args.include_kind, exclude_kinds=args.exclude_kind)
+                           include_kinds=args.include_kind, exclude_kinds=args.exclude_kind, partial=args.partial)
     _emit(result._asdict(), args.json, [f"backed up {result.objects} object(s) ({result.sealed_secrets} Secret(s) "
                                         f"sealed) to {result.path} in {result.seconds:.1f}s",
-                                        *(f"  skipped {n}: {why}" for why, n in result.skipped.items())])
+                                        *(f"  skipped {n}: {why}" for why, n in result.skipped.items()),
+                                        *([f"  PARTIAL backup: {len(result.unreadable)} kind(s) could not be read: "
+                                           + ", ".join(f"{u['plural']} in {u['namespace']}"
+                                                       for u in result.unreadable)] if result.partial else [])])
     return 0
 
 

@@ -68,7 +68,7 @@ def strip(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class Export(NamedTuple):
-    """What a backup wrote and what it left out (reason -> count)."""
+    """What a backup wrote and what it left out (reason -> count); ``partial`` names kinds it could not read."""
 
     path: Path
     objects: int
@@ -76,6 +76,8 @@ class Export(NamedTuple):
     sealed_secrets: int
     skipped: dict[str, int]
     seconds: float
+    partial: bool = False
+    unreadable: tuple[dict[str, str], ...] = ()
 
 
 def _kind_filter(include: list[str] | None, exclude: list[str] | None) -> Any:
@@ -89,10 +91,24 @@ def _kind_filter(include: list[str] | None, exclude: list[str] | None) -> Any:
     return wanted
 
 
+class Unreadable(NamedTuple):
+    """A kind this account may not list in a namespace (the API server's answer kept)."""
+
+    kind: str
+    plural: str
+    namespace: str
+    reason: str
+
+
 def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None = None,
-            include_kinds: list[str] | None = None, exclude_kinds: list[str] | None = None
-            ) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """The objects to back up (stripped, Secrets not yet sealed) and the skip reasons counted."""
+            include_kinds: list[str] | None = None, exclude_kinds: list[str] | None = None,
+            partial: bool = False) -> tuple[list[dict[str, Any]], Counter[str], list[Unreadable]]:
+    """The objects to back up (stripped, Secrets not yet sealed), the skip reasons counted, the unreadable kinds.
+
+    Every kind is listed before anything is decided, so an account that may not list some kinds
+    hears about all of them at once; without ``partial`` that is a ParameterError naming them and
+    the two ways on (exclude them, or a backup that says it is partial).
+    """
     if not namespaces:
         raise ParameterError("choose at least one namespace to back up", hint="e.g. --namespace shop")
     missing = [ns for ns in namespaces if cluster.get_object("v1", "Namespace", ns) is None]
@@ -103,6 +119,8 @@ def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None =
     resources = cluster.resources()
     kinds = [(v, k) for v, k in listable_kinds(cluster)
              if resources[(v, k)].namespaced and k not in NEVER and wanted(k, resources[(v, k)].plural)]
+    unreadable: list[Unreadable] = []
+
     def listed(job: tuple[str, str, str]) -> list[dict[str, Any]]:
         namespace, api_version, kind = job
         try:
@@ -110,12 +128,24 @@ def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None =
         except ApiError as error:
             if error.status in (404, 405):  # a kind removed since discovery has nothing to back up
                 return []
+            if error.status in (401, 403):
+                unreadable.append(Unreadable(kind, resources[(api_version, kind)].plural, namespace,
+                                             f"{error.status} {error.reason or 'Forbidden'}"))
+                return []
             raise
 
     raw: list[dict[str, Any]] = [cluster.get_object("v1", "Namespace", ns) for ns in namespaces]
     with ThreadPoolExecutor(max_workers=8) as pool:  # one list per kind: in parallel, it is latency-bound
         for batch in pool.map(listed, [(ns, v, k) for ns in namespaces for v, k in kinds]):
             raw.extend(batch)
+    unreadable.sort()
+    if unreadable and not partial:
+        plurals = sorted({u.plural for u in unreadable})
+        raise ParameterError(
+            f"this account may not list {len(plurals)} kind(s) in {', '.join(namespaces)}: {', '.join(plurals)}",
+            hint="leave them out with " + " ".join(f"--exclude-kind {p}" for p in plurals)
+                 + ", or take an explicitly partial backup with --partial (its manifest names them); nothing was "
+                   "written")
     uids = {(o.get("metadata") or {}).get("uid") for o in raw}
     skipped: Counter[str] = Counter()
     kept: list[dict[str, Any]] = []
@@ -132,7 +162,7 @@ def collect(cluster: Any, namespaces: list[str], *, label_selector: str | None =
             crd = cluster.get_object(*CRD, f"{plural}.{group}")
             if crd is not None:
                 crds[crd["metadata"]["name"]] = strip(crd)
-    return list(crds.values()) + kept, skipped
+    return list(crds.values()) + kept, skipped, unreadable
 
 
 def _skip_reason(obj: dict[str, Any], exported_uids: set[Any]) -> str:
@@ -144,19 +174,28 @@ def _skip_reason(obj: dict[str, Any], exported_uids: set[Any]) -> str:
         return "service-account token Secret (issued again by the token controller)"
     if obj.get("kind") == "ConfigMap" and meta.get("name") == "kube-root-ca.crt":
         return "kube-root-ca.crt (published in every namespace by the controller-manager)"
+    if (obj.get("kind") == "Service" and meta.get("name") == "kubernetes" and meta.get("namespace") == "default"
+            and (meta.get("labels") or {}).get("provider") == "kubernetes"):
+        return "the API server's own kubernetes Service (kube-apiserver maintains it)"
     return ""
 
 
 def backup(cluster: Any, namespaces: list[str], out: Path | str, *, key: bytes | None = None,
            label_selector: str | None = None, include_kinds: list[str] | None = None,
-           exclude_kinds: list[str] | None = None) -> Export:
-    """Write a backup of ``namespaces`` to ``out`` (plus ``out.sha256``); Secrets need ``key``."""
+           exclude_kinds: list[str] | None = None, partial: bool = False) -> Export:
+    """Write a backup of ``namespaces`` to ``out`` (plus ``out.sha256``); Secrets need ``key``.
+
+    ``partial``: back up what this account may read; the kinds it may not list are recorded in
+    the manifest (``partial``, ``unreadable``) and in the result, so nobody takes it for complete.
+    """
     started = time.monotonic()
     out = Path(out)
     if not out.parent.is_dir():
         raise ParameterError(f"folder {out.parent} does not exist")
-    objects, skipped = collect(cluster, namespaces, label_selector=label_selector,
-                               include_kinds=include_kinds, exclude_kinds=exclude_kinds)
+    objects, skipped, unreadable = collect(cluster, namespaces, label_selector=label_selector,
+                                           include_kinds=include_kinds, exclude_kinds=exclude_kinds,
+                                           partial=partial)
+    missing = [u._asdict() for u in unreadable]
     secrets = [o for o in objects if o.get("kind") == "Secret"]
     if secrets and key is None:
         raise ParameterError(f"{len(secrets)} Secret(s) selected and no key to seal them with",
@@ -168,9 +207,10 @@ def backup(cluster: Any, namespaces: list[str], out: Path | str, *, key: bytes |
                 "label_selector": label_selector, "include_kinds": include_kinds or [],
                 "exclude_kinds": exclude_kinds or [], "per_kind": per_kind, "skipped": dict(skipped),
                 "key_id": bundle.key_id(key) if key is not None else None, "sealed_secrets": len(secrets),
-                "keys": [object_key(o) for o in sealed]}
+                "keys": [object_key(o) for o in sealed], "partial": bool(missing), "unreadable": missing}
     bundle.write(out, manifest, sealed)
-    return Export(out, len(sealed), per_kind, len(secrets), dict(skipped), round(time.monotonic() - started, 3))
+    return Export(out, len(sealed), per_kind, len(secrets), dict(skipped), round(time.monotonic() - started, 3),
+                  bool(missing), tuple(missing))
 
 
 def output_path(folder: str | Path, namespaces: list[str]) -> Path:

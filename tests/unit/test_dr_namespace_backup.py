@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_dr_namespace_restore import FakeCluster  # tests/unit is on sys.path (rootdir-relative imports)
 
 from kubebook.cluster import Resource
 from kubebook.dr import backup, bundle
 from kubebook.errors import ApiError, ParameterError
-from test_dr_namespace_restore import FakeCluster  # tests/unit is on sys.path (rootdir-relative imports)
 
 
 class ReadOnly(FakeCluster):

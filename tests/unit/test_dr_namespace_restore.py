@@ -136,7 +136,8 @@ SHADOW_CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDe
               "spec": {"group": "networking.k8s.io", "scope": "Namespaced",
                        "names": {"plural": "networkpolicies", "kind": "NetworkPolicy"},
                        "versions": [{"name": "v9", "served": True, "storage": True}]}}
-SHADOWED = {"apiVersion": "networking.k8s.io/v9", "kind": "NetworkPolicy", "metadata": {"name": "x", "namespace": "shop"}}
+SHADOWED = {"apiVersion": "networking.k8s.io/v9", "kind": "NetworkPolicy",
+            "metadata": {"name": "x", "namespace": "shop"}}
 
 
 @pytest.mark.parametrize(("extra", "named"), [

@@ -43,6 +43,7 @@ from kubebook.runner.params import (
     validate_against_schema,
 )
 from kubebook.runner.redact import REDACTED, Redactor
+from kubebook.runner.secretdiffs import artifact_findings
 from kubebook.secrets import SINK_ENV, read_sink
 
 EXIT_OK = 0
@@ -160,6 +161,8 @@ def _archive(store: Archive, notebook: Path, identity: str, run_id: str, runbook
                        trigger, exit_code)
     artifacts, stored = serialize(nb, found.exporter, redactor.redact(results))
     leaks = {name: hits for name, data in {**artifacts, **stored}.items() if (hits := redactor.scan(data))}
+    for name, hits in artifact_findings(artifacts).items():  # Secret values nobody registered, shown in a diff
+        leaks[name] = sorted({*leaks.get(name, []), *hits})
     try:
         if leaks:
             return _quarantine(store, run_id, started, ended, inline(artifacts, stored), leaks, results, redactor)

@@ -21,12 +21,14 @@ Per object, in reverse dependency order:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubebook.changes import object_key
 from kubebook.errors import ClusterError
 from kubebook.provision.apply import CREATED, FIELD_MANAGER, Applied, ApplyReport, created_by_kubebook, ordered
 
+LISTERS = 8  # kinds listed at once when checking what a namespace holds
 SHOWN = 3  # foreign objects named in a kept namespace's message
 SKIPPED_GROUPS = {"events.k8s.io", "metrics.k8s.io"}  # records and derived readings, not objects someone keeps
 CONTROLLER_MADE = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}  # every namespace has them
@@ -98,8 +100,7 @@ def foreign_objects(cluster: Any, namespace: str, field_manager: str = FIELD_MAN
     served version). Not counted: objects with an owner (their owner is what someone keeps),
     the two objects the control plane puts in every namespace, and events.
     """
-    foreign: list[str] = []
-    unknown: list[str] = []
+    kinds = []
     seen: set[tuple[str, str]] = set()
     for resource in cluster.resources().values():
         group = resource.api_version.rpartition("/")[0]
@@ -107,16 +108,26 @@ def foreign_objects(cluster: Any, namespace: str, field_manager: str = FIELD_MAN
                 or resource.kind == "Event" or (group, resource.plural) in seen:
             continue
         seen.add((group, resource.plural))
+        kinds.append(resource)
+
+    def listed(resource: Any) -> tuple[Any, list[dict[str, Any]] | str]:
         try:
-            items = list(cluster.list_objects(resource.api_version, resource.kind, namespace))
+            return resource, list(cluster.list_objects(resource.api_version, resource.kind, namespace))
         except ClusterError as error:
-            unknown.append(f"listing {resource.plural} failed: {error.message}")
-            continue
-        for item in items:
-            meta = item.get("metadata") or {}
-            if meta.get("ownerReferences") or (resource.kind, meta.get("name")) in CONTROLLER_MADE:
+            return resource, f"listing {resource.plural} failed: {error.message}"
+
+    foreign: list[str] = []
+    unknown: list[str] = []
+    with ThreadPoolExecutor(max_workers=LISTERS) as pool:
+        for resource, items in pool.map(listed, kinds):
+            if isinstance(items, str):
+                unknown.append(items)
                 continue
-            if created_by_kubebook(item) and not other_managers(item, field_manager):
-                continue
-            foreign.append(f"{resource.kind}/{meta.get('name')}")
+            for item in items:
+                meta = item.get("metadata") or {}
+                if meta.get("ownerReferences") or (resource.kind, meta.get("name")) in CONTROLLER_MADE:
+                    continue
+                if created_by_kubebook(item) and not other_managers(item, field_manager):
+                    continue
+                foreign.append(f"{resource.kind}/{meta.get('name')}")
     return sorted(foreign), unknown

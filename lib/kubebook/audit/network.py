@@ -13,9 +13,11 @@ add-ons off, so it is a decision to take with them, not an automatic fix.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubebook.audit import catalog
 from kubebook.audit.grouped import Grouped
@@ -168,6 +170,16 @@ def _cni(inv: Any) -> Iterator[Finding]:
              for o in inv.objects(kind) if (o.get("metadata") or {}).get("namespace") == "kube-system"]
     enforcing = sorted({cni for cni in ENFORCING_CNI for n in names if cni in n})
     non_enforcing = sorted({cni for cni in NON_ENFORCING_CNI for n in names if cni in n})
+    host = host_policy_firewalls(inv)
+    if not enforcing and host:
+        running = [agent for agent in host if agent.running]
+        if running:
+            kwok = _kwok_nodes(inv)
+            yield Finding(check, CLUSTER, "PASS", "; ".join(agent.describe() for agent in running) + (
+                f"; the {kwok} KWOK node(s) run no pod network for a policy to act on" if kwok else ""))
+        else:
+            yield Finding(check, CLUSTER, "FAIL", "; ".join(agent.describe() for agent in host))
+        return
     if enforcing:
         yield Finding(check, CLUSTER, "PASS", f"NetworkPolicy-enforcing CNI found: {', '.join(enforcing)}")
     elif non_enforcing:
@@ -176,3 +188,73 @@ def _cni(inv: Any) -> Iterator[Finding]:
     else:
         yield Finding(check, CLUSTER, "WARN", "no known NetworkPolicy-enforcing CNI runs in kube-system: "
                       "policies may be accepted by the API but not enforced (KWOK nodes enforce none)")
+
+
+REAL_NODE_LABEL = "kubebook.io/node-type"
+
+
+class HostFirewall(NamedTuple):
+    """kube-router run by a kubebook local cluster as a host process on its real node (not a pod)."""
+
+    node: str
+    cluster: str
+    alive: bool
+    firewall: bool
+    registered: bool
+
+    @property
+    def running(self) -> bool:
+        """Enforcing: the process runs, with its firewall on, for a Node the API server knows."""
+        return self.alive and self.firewall and self.registered
+
+    def describe(self) -> str:
+        where = f"real node {self.node} of local cluster {self.cluster}"
+        if not self.alive:
+            return f"kube-router, the NetworkPolicy firewall of {where}, is not running: policies are not enforced"
+        if not self.firewall:
+            return f"kube-router on {where} runs without --run-firewall=true: it enforces no NetworkPolicy"
+        if not self.registered:
+            return f"{where} is not a registered Node: its kube-router polices no pod the API server knows"
+        return (f"kube-router enforces NetworkPolicy on {where} (a host process with --run-firewall=true, "
+                "not a kube-system pod)")
+
+
+def host_policy_firewalls(inv: Any) -> list[HostFirewall]:
+    """The local real node's kube-router, judged from the cluster's state, its live process and the Node object.
+
+    kubebook's real node runs kube-router as a host process beside the kubelet, so no
+    kube-system DaemonSet or Pod names it; its state.json records the process, /proc says
+    whether it still runs and with which flags, and the Node it polices must be registered.
+    Empty for any cluster that is not a kubebook local control plane with a real node.
+    """
+    server = getattr(inv.cluster, "server", None)
+    if not server:
+        return []
+    from kubebook.localcluster import cluster_dir, name_serving, processes
+
+    name = name_serving(server)
+    if not name:
+        return []
+    try:
+        state = json.loads((cluster_dir(name) / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    node = state.get("real_node") if isinstance(state, dict) else None
+    if not isinstance(node, dict) or not node.get("name"):
+        return []
+    record = (node.get("components") or {}).get("kube-router") or {}
+    running, argv = False, list(record.get("argv") or [])
+    if record.get("pid"):
+        with contextlib.suppress(TypeError, ValueError):
+            running = processes.is_alive(processes.ProcessRecord(
+                component="kube-router", pid=int(record["pid"]), argv=argv, log=str(record.get("log", ""))))
+            argv = (processes.cmdline(int(record["pid"])) or argv) if running else argv
+    registered = any((n.get("metadata") or {}).get("name") == node["name"] for n in inv.objects("Node"))
+    firewall = "--run-firewall=true" in argv or "--run-firewall" in argv
+    return [HostFirewall(str(node["name"]), name, running, firewall, registered)]
+
+
+def _kwok_nodes(inv: Any) -> int:
+    """Nodes KWOK simulates (annotation ``kwok.x-k8s.io/node: fake``): no kubelet, no pod network."""
+    return sum(1 for n in inv.objects("Node")
+               if ((n.get("metadata") or {}).get("annotations") or {}).get("kwok.x-k8s.io/node") == "fake")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from kubebook.errors import KubebookError, ParameterError
 
 
-class OneLine:
+class OneLine(Exception):
     """Mixin: IPython renders the error as its one-line message."""
 
     def _render_traceback_(self) -> list[str]:

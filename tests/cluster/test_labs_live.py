@@ -19,6 +19,9 @@ from kubebook.cluster import Cluster
 from kubebook.labs import model
 
 LABS = list(model.catalog().values())
+# The default trainee (``$KUBEBOOK_TRAINEE``, else the login name), as in the nbval runs of labs/ after this
+# module: a lab whose namespaces hold another trainee's attempt is refused at start (and not credited).
+WHO = None
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,8 +39,8 @@ def labs_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.id)
 def test_the_starting_state_fails_every_step_with_a_reason(kube: Cluster, lab: model.Lab) -> None:
-    labs.reset(kube, lab.id, who="ci")
-    result = labs.check(kube, lab.id, who="ci", record=False)
+    labs.reset(kube, lab.id, who=WHO)
+    result = labs.check(kube, lab.id, who=WHO, record=False)
     passing = [f"{s.id}: {s.reason}" for s in result.steps if s.passed]
     assert passing == [], "a verifier passes on the untouched starting state"
     for step in result.steps:
@@ -45,21 +48,21 @@ def test_the_starting_state_fails_every_step_with_a_reason(kube: Cluster, lab: m
 
 
 def test_reset_restores_one_lab_and_leaves_the_others_alone(kube: Cluster) -> None:
-    labs.start(kube, "capstone", who="ci")
+    labs.start(kube, "capstone", who=WHO)
     other = kube.get_object("v1", "Namespace", "lab-capstone")
-    labs.solve(kube, "rbac-least-privilege", "can-deploy", who="ci")
-    assert labs.check(kube, "rbac-least-privilege", "can-deploy", who="ci", wait=10).passed
-    labs.reset(kube, "rbac-least-privilege", who="ci")
-    assert not labs.check(kube, "rbac-least-privilege", "can-deploy", who="ci").passed
+    labs.solve(kube, "rbac-least-privilege", "can-deploy", who=WHO)
+    assert labs.check(kube, "rbac-least-privilege", "can-deploy", who=WHO, wait=10).passed
+    labs.reset(kube, "rbac-least-privilege", who=WHO)
+    assert not labs.check(kube, "rbac-least-privilege", "can-deploy", who=WHO).passed
     after = kube.get_object("v1", "Namespace", "lab-capstone")
     assert other and after and after["metadata"]["uid"] == other["metadata"]["uid"]
 
 
 def test_start_keeps_a_trainees_work(kube: Cluster) -> None:
-    labs.reset(kube, "sa-token-hygiene", who="ci")
-    labs.solve(kube, "sa-token-hygiene", "no-legacy-token", who="ci")
-    labs.start(kube, "sa-token-hygiene", who="ci")
-    assert labs.check(kube, "sa-token-hygiene", "no-legacy-token", who="ci").passed
+    labs.reset(kube, "sa-token-hygiene", who=WHO)
+    labs.solve(kube, "sa-token-hygiene", "no-legacy-token", who=WHO)
+    labs.start(kube, "sa-token-hygiene", who=WHO)
+    assert labs.check(kube, "sa-token-hygiene", "no-legacy-token", who=WHO).passed
 
 
 def test_cli_check_json_fails_at_the_start_and_passes_after_the_solution(
@@ -83,9 +86,61 @@ def test_cli_check_json_fails_at_the_start_and_passes_after_the_solution(
 
 def test_reset_removes_a_labs_cluster_scoped_policy_before_it_returns(kube: Cluster) -> None:
     lab = model.get("vap-image-provenance")
-    labs.reset(kube, lab.id, who="ci")
-    labs.solve(kube, lab.id, lab.steps[0].id, who="ci")
-    assert labs.check(kube, lab.id, lab.steps[0].id, who="ci", wait=20).passed
-    labs.reset(kube, lab.id, who="ci")
+    labs.reset(kube, lab.id, who=WHO)
+    labs.solve(kube, lab.id, lab.steps[0].id, who=WHO)
+    assert labs.check(kube, lab.id, lab.steps[0].id, who=WHO, wait=20).passed
+    labs.reset(kube, lab.id, who=WHO)
     assert kube.get_object(*[(o["apiVersion"], o["kind"], o["name"]) for o in lab.cluster_objects][1]) is None
-    assert not labs.check(kube, lab.id, lab.steps[0].id, who="ci").passed, "the policy still acts after reset"
+    assert not labs.check(kube, lab.id, lab.steps[0].id, who=WHO).passed, "the policy still acts after reset"
+
+
+def test_a_foreign_namespace_is_refused_at_start_and_keeps_its_contents(kube: Cluster, local_cluster: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23: `lab start` took over a `lab-rbac` that existed before (with someone's ConfigMap)."""
+    from kubebook.cli import main
+    from kubebook.labs.engine import _wait_gone
+
+    lab = model.get("rbac-least-privilege")
+    kube.delete_object("v1", "Namespace", "lab-rbac")
+    _wait_gone(kube, [("v1", "Namespace", "lab-rbac", None)], 120)
+    kube.apply_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab-rbac"}}, field_manager="t")
+    kube.apply_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mine", "namespace": "lab-rbac"},
+                       "data": {"k": "v"}}, field_manager="t")
+    try:
+        for command in ("start", "reset"):
+            code = main(["lab", command, lab.id, "--cluster", str(local_cluster)])
+            err = capsys.readouterr().err
+            assert code == 2 and err.count("\n") == 1 and "namespace lab-rbac (not created by lab" in err, err
+        assert kube.get_object("v1", "ConfigMap", "mine", "lab-rbac")["data"] == {"k": "v"}
+        ns = kube.get_object("v1", "Namespace", "lab-rbac")
+        assert "labs.kubebook.io/lab" not in (ns["metadata"].get("labels") or {})
+    finally:
+        kube.delete_object("v1", "Namespace", "lab-rbac")
+        _wait_gone(kube, [("v1", "Namespace", "lab-rbac", None)], 120)
+    labs.start(kube, lab.id, who=WHO)  # the lab's own namespace again, for the notebooks after this module
+
+
+def test_reset_keeps_a_policy_named_like_the_labs_that_someone_else_made(kube: Cluster) -> None:
+    """Issue 23: reset deleted a ValidatingAdmissionPolicy named like the lab's that someone else created."""
+    lab = model.get("vap-image-provenance")
+    labs.reset(kube, lab.id, who=WHO)
+    ref = next(o for o in lab.cluster_objects if o["kind"] == "ValidatingAdmissionPolicy")
+    theirs = {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "metadata": {"name": ref["name"]},
+              "spec": {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [
+                  {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]},
+                  "validations": [{"expression": "true"}]}}
+    # someone else's: it existed before the attempt began (a lab that is not in progress, then started)
+    kube.delete_object("v1", "Namespace", "lab-vap")
+    from kubebook.labs.engine import _wait_gone
+
+    _wait_gone(kube, [("v1", "Namespace", "lab-vap", None)], 120)
+    kube.apply_object(theirs, field_manager="someone-else")
+    try:
+        with pytest.raises(labs.LabRefused, match="not the lab's"):
+            labs.start(kube, lab.id, who=WHO)
+        with pytest.raises(labs.LabRefused, match="not the lab's"):
+            labs.reset(kube, lab.id, who=WHO)
+        assert kube.get_object(ref["apiVersion"], ref["kind"], ref["name"]) is not None
+    finally:
+        kube.delete_object(ref["apiVersion"], ref["kind"], ref["name"])
+    labs.reset(kube, lab.id, who=WHO)

@@ -17,9 +17,11 @@ from kubebook.labs.engine import (
            start,
            status,
 )
+from kubebook.labs.errors import LabRefused, LabSetupError, NotStarted, ProgressTampered
 from kubebook.labs.model import Lab, LabResult, StepResult, catalog, get
 from kubebook.labs.progress import workspace
 from kubebook.labs.terminal import terminal
 
-__all__ = ["Lab", "LabNotPassed", "LabResult", "StepResult", "apply_yaml", "catalog", "check", "delete", "get", "hint",
-           "require_passed", "reset", "run_action", "solve", "start", "status", "terminal", "workspace"]
+__all__ = ["Lab", "LabNotPassed", "LabRefused", "LabResult", "LabSetupError", "NotStarted", "ProgressTampered",
+           "StepResult", "apply_yaml", "catalog", "check", "delete", "get", "hint", "require_passed", "reset",
+           "run_action", "solve", "start", "status", "terminal", "workspace"]

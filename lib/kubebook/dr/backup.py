@@ -213,11 +213,21 @@ def backup(cluster: Any, namespaces: list[str], out: Path | str, *, key: bytes |
                   bool(missing), tuple(missing))
 
 
-def output_path(folder: str | Path, namespaces: list[str]) -> Path:
-    """``<folder>/<first namespace>-<UTC time>.tar.gz``; an empty folder means a fresh temporary one."""
-    import tempfile
+def default_folder() -> Path:
+    """Where backups are kept when no folder is named: ``<data dir>/dr/namespace-backups`` (0700), never a temp dir.
 
-    base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="kubebook-backup-"))
+    A run archived with a path to its backup must point at a file that still exists.
+    """
+    from kubebook.localcluster.paths import data_dir
+
+    folder = data_dir() / "dr" / "namespace-backups"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def output_path(folder: str | Path, namespaces: list[str]) -> Path:
+    """``<folder>/<first namespace>-<UTC time>.tar.gz``; an empty folder means :func:`default_folder`."""
+    base = Path(folder) if folder else default_folder()
     if not base.is_dir():
         raise ParameterError(f"backup folder {base} does not exist")
     return base / f"{(namespaces or ['backup'])[0]}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz"

@@ -281,13 +281,34 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size % 2**20 else f"{size // 2**20} MiB"
 
 
-def key_for_run(key_file: str | os.PathLike[str] | None = None) -> tuple[bytes, str]:
-    """The key to use and where it came from; with neither a file nor ``$KUBEBOOK_DR_KEY``, a one-off key.
+def default_key_file() -> Path:
+    """The key kept for this machine's backups when none is named: ``<data dir>/dr/namespace-backup.key``."""
+    from kubebook.localcluster.paths import data_dir
 
-    A backup sealed with a one-off key can be restored only by the same run: fine for a trial, and
-    the runbook says so.
+    return data_dir() / "dr" / "namespace-backup.key"
+
+
+def key_for_run(key_file: str | os.PathLike[str] | None = None) -> tuple[bytes, str]:
+    """The key to use and where it came from: ``key_file``, else ``$KUBEBOOK_DR_KEY``, else :func:`default_key_file`.
+
+    The default key file is made (0600, in a 0700 folder) the first time it is needed and reused
+    after, so a backup a runbook wrote can be restored by a later run; a one-off key would make
+    every archived backup unopenable. Copy it somewhere safe to restore on another machine.
     """
     key = load_key(key_file)
     if key is not None:
         return key, f"key file {key_file}" if key_file else f"${KEY_ENV}"
-    return base64.b64decode(new_key()), "a one-off key for this run (set $KUBEBOOK_DR_KEY to keep backups usable)"
+    path = default_key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another run made it just now: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_key() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            return load_key(path) or b"", f"key file {path} (made now for this machine's backups; keep a copy)"
+    return load_key(path) or b"", f"key file {path} (this machine's backup key)"

@@ -87,12 +87,23 @@ def test_dry_run_changes_nothing_and_a_second_apply_is_a_no_op(applied: dict, ku
     assert {c.action for c in again} == {"unchanged"}, [c for c in again if c.action != "unchanged"][:3]
 
 
-def test_a_changed_field_is_applied_again(applied: dict, kube: Cluster, prod: object) -> None:
+def test_a_changed_field_is_a_conflict_shown_and_applied_again_only_with_force(
+        applied: dict, kube: Cluster, prod: object) -> None:
+    """Someone else's write to a declared field makes it theirs: apply shows the conflict and keeps their value
+    (the ownership rule); force, asked for after seeing it, takes the field back."""
     ns = prod.namespaces()[0]
     quota = kube.get_object("v1", "ResourceQuota", "kubebook-quota", ns)
     quota["spec"]["hard"]["pods"] = "999"
-    kube.request("PUT", kube.object_path("v1", "ResourceQuota", ns, "kubebook-quota"), body=quota)
-    report = apply(kube, prod.objects)
+    kube.request("PUT", kube.object_path("v1", "ResourceQuota", ns, "kubebook-quota"), body=quota,
+                 query={"fieldManager": "someone-else"})
+    shown = apply(kube, prod.objects)
+    assert [(e.key, e.action) for e in shown.entries if e.action != "unchanged"] == [
+        (f"ResourceQuota/{ns}/kubebook-quota", "conflict")]
+    message = shown.conflicts[0].message
+    assert 'conflict with "someone-else"' in message and ".spec.hard.pods" in message
+    assert not shown.complete
+    assert kube.get_object("v1", "ResourceQuota", "kubebook-quota", ns)["spec"]["hard"]["pods"] == "999"
+    report = apply(kube, prod.objects, force=True)
     assert [e.key for e in report.entries if e.action == "configured"] == [f"ResourceQuota/{ns}/kubebook-quota"]
     assert kube.get_object("v1", "ResourceQuota", "kubebook-quota", ns)["spec"]["hard"]["pods"] == "50"
 

@@ -143,4 +143,5 @@ def test_reset_keeps_a_policy_named_like_the_labs_that_someone_else_made(kube: C
         assert kube.get_object(ref["apiVersion"], ref["kind"], ref["name"]) is not None
     finally:
         kube.delete_object(ref["apiVersion"], ref["kind"], ref["name"])
+        _wait_gone(kube, [(ref["apiVersion"], ref["kind"], ref["name"], None)], 60)
     labs.reset(kube, lab.id, who=WHO)

@@ -99,7 +99,7 @@ def test_namespace_restores_into_a_new_namespace_identical_except_server_set_fie
         assert time.monotonic() < deadline, "the CRD was not deleted within 60 s"
         time.sleep(0.2)
     try:
-        result = restore.restore(kube, export.path, key=secret_key, mapping={source: target})
+        result = restore.restore(kube, export.path, key=secret_key, mapping={source: target}, include_crds=True)
         actions = {o.key: o.action for o in result.outcomes}
         assert actions[f"CustomResourceDefinition/widgets.{group}"] == "created"
         assert actions[f"Widget/{target}/w1"] == "created" and actions[f"Ingress/{target}/web"] == "created"

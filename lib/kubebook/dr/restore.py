@@ -19,12 +19,8 @@ keys with keyed hashes of its values, never the values.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import json
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,6 +31,7 @@ from typing import Any, NamedTuple
 from kubebook.changes import Change, diff_objects, object_key
 from kubebook.dr import bundle, nsjournal, scope
 from kubebook.dr.backup import CRD, strip
+from kubebook.dr.secretview import shown
 from kubebook.errors import ApiError, ClusterError, ParameterError
 
 POLICIES = ("skip", "update")
@@ -220,7 +217,7 @@ def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
     pool_size = max(1, min(workers, int(getattr(cluster.api_client.configuration, "connection_pool_maxsize", 0)
                                         or workers)))
     started = time.monotonic()
-    intent = {"backup": prep.data.path.name, "backup_sha256": prep.data.sha256, "cluster": cluster.fingerprint(),
+    intent = {"backup": prep.data.path.name, "backup_sha256": prep.data.sha256, "cluster": _identity(cluster),
               "server": cluster.server, "mapping": prep.targets, "policy": policy, "objects": len(prep.objects),
               "crds": include_crds}
     log = nsjournal.Journal(journal or journal_path(prep.data.path, cluster.server, prep.mapping), intent)
@@ -254,6 +251,14 @@ def restore(cluster: Any, backup: Path | str, *, key: bytes | None = None,
     finally:
         log.close()
     return RestoreResult(outcomes, round(time.monotonic() - started, 3), log.path, log.note)
+
+
+def _identity(cluster: Any) -> str:
+    """The cluster's fingerprint (server + kube-system uid); the server alone for an account that may not read it."""
+    try:
+        return str(cluster.fingerprint())
+    except ClusterError:
+        return f"server {cluster.server}"
 
 
 def _still_there(cluster: Any, objects: list[dict[str, Any]],
@@ -344,36 +349,6 @@ def trial(cluster: Any, backup: Path | str, *, key: bytes | None = None, suffix:
             for dst in names.values():
                 cluster.delete_object("v1", "Namespace", dst)
     return result, diffs
-
-
-_SHOWN_KEY = secrets.token_bytes(32)  # per process: equal values hash alike within a run, never guessable after
-
-
-def shown(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as a plan or diff may show it: a Secret's keys kept, each value replaced by a keyed hash.
-
-    ``data`` (base64) and ``stringData`` (clear) are hashed from the same bytes and merged as
-    the API server merges them, so a value that did not change shows the same hash on both sides,
-    and a changed one shows a different hash, without either value appearing in any encoding.
-    """
-    if obj.get("kind") != "Secret" or not ({"data", "stringData"} & set(obj)):
-        return obj
-    values: dict[str, str] = {}
-    for field in ("data", "stringData"):
-        for name, value in (obj.get(field) or {}).items() if isinstance(obj.get(field), dict) else ():
-            raw = _raw(value) if field == "data" else str(value).encode()
-            digest = hmac.new(_SHOWN_KEY, raw, hashlib.sha256).hexdigest()[:16]
-            values[str(name)] = f"(hidden; {len(raw)} bytes, keyed hash {digest})"
-    out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
-    out["data"] = dict(sorted(values.items()))
-    return out
-
-
-def _raw(value: Any) -> bytes:
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError):
-        return str(value).encode()
 
 
 def _normalise(obj: dict[str, Any]) -> dict[str, Any]:

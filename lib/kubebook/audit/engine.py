@@ -23,6 +23,7 @@ from kubebook.audit import (
     images,
     network,
     node,
+    own,
     pss,
     rbac,
     score,
@@ -121,6 +122,7 @@ def run_audit(inv: AuditInventory, waivers: Iterable[Waiver] | None = None, *,
                 findings.append(Finding(engine_check, resource, "PASS", f"{count} findings"))
         rows = FindingRows(findings)
         del findings
+        own.annotate(rows, inv)  # kubebook's own RBAC objects say why they exist and what to do instead
         expired = apply_waivers(rows, list(waivers or []), inv, today=today or dt.date.today())
         empty = nothing_audited(inv)
         scores = score.compute(rows) if empty is None else score.no_data(rows)

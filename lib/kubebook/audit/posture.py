@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from kubebook.audit import own
 from kubebook.audit.engine import AuditResult, run_audit
 from kubebook.audit.model import SEVERITIES
 from kubebook.audit.sources import AuditInventory
@@ -166,7 +167,21 @@ def top_risks(findings: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
                     example_name=("name", "first")).reset_index())
     grouped = grouped.sort_values(["severity", "resources"], key=lambda s: s.map(order) if s.name == "severity"
                                   else -s)
+    mine = (frame.assign(own=frame["message"].str.contains(own.MARK, regex=False))
+            .groupby("check")["own"].agg(["all", "any"]))
+    grouped["remediation"] = [_own_remediation(check, text, mine) for check, text
+                              in zip(grouped["check"], grouped["remediation"], strict=True)]
     return grouped.head(limit).reset_index(drop=True)
+
+
+def _own_remediation(check: str, text: str, mine: pd.DataFrame) -> str:
+    """Never advise removing what kubebook needs: say so where the check's findings are kubebook's own objects."""
+    if check not in mine.index or not mine.loc[check, "any"]:
+        return text
+    instead = f"do what their message says instead (their reasons are in {own.WAIVERS})"
+    if mine.loc[check, "all"]:
+        return f"These are {own.MARK} objects, which it needs: keep them and {instead}."
+    return f"{text} Except the findings marked \"{own.MARK}\": kubebook needs those objects; keep them and {instead}."
 
 
 def worst_open(findings: pd.DataFrame) -> str | None:

@@ -55,7 +55,9 @@ def waivers_file(text: str | os.PathLike[str] | None = DEFAULT_WAIVERS) -> Path 
     an absolute path is used as given; a relative one is looked up in the current
     folder, then the repository holding it, then kubebook's own repository (a
     papermill run or a schedule starts the kernel in the notebook's folder, not the
-    repository root). Not found anywhere: ParameterError naming every place tried.
+    repository root). Not found anywhere: ParameterError naming every place tried - except
+    the default, which an install without the repository lacks: then None (no waivers,
+    which the headline says).
     """
     chosen = str(text if text not in (None, "") else DEFAULT_WAIVERS).strip()
     if chosen.lower() == NO_WAIVERS:
@@ -71,6 +73,8 @@ def waivers_file(text: str | os.PathLike[str] | None = DEFAULT_WAIVERS) -> Path 
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
+    if chosen == DEFAULT_WAIVERS:  # an install without the repository (a runner image): no waivers, said on screen
+        return None
     raise ParameterError(f"waivers file {chosen!r} not found (looked in {', '.join(str(c) for c in candidates)})",
                          hint=f"pass an existing waivers file, or {NO_WAIVERS!r} to audit without waivers")
 

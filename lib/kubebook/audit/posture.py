@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kubebook.audit import own
 from kubebook.audit.engine import AuditResult, run_audit
 from kubebook.audit.model import SEVERITIES
 from kubebook.audit.sources import AuditInventory
 from kubebook.errors import ParameterError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: `kubebook audit --cluster` needs none
+    import pandas as pd
 
 OPEN = ("FAIL", "WARN", "ERROR")
 RUNBOOK = "harden-audit"
@@ -240,6 +241,8 @@ def previous_keys(archive: str | Path, runbook: str = RUNBOOK) -> tuple[str | No
 
 def diff(previous: list[str] | None, current: list[str]) -> pd.DataFrame:
     """Each key with its status: new, fixed or still open (everything is new without a previous run)."""
+    import pandas as pd
+
     before, now = set(previous or []), set(current)
     rows = [{"status": "new", "key": k} for k in sorted(now - before)]
     rows += [{"status": "fixed", "key": k} for k in sorted(before - now)]

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from kubebook.capacity import models
+from kubebook.capacity import intervals, models, trend
 from kubebook.capacity.schema import ALL_POOLS, epoch_seconds
 from kubebook.errors import ParameterError
 
@@ -106,6 +106,8 @@ class ForecastEntry:
     reason: str = ""
     history: Any = None
     prediction: models.Prediction | None = None
+    trend_change: dict[str, Any] | None = None
+    interval_widening: dict[int, float] = field(default_factory=dict)
 
     @property
     def backtest_mape(self) -> float | None:
@@ -146,6 +148,8 @@ class ForecastEntry:
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "history_age_days": round(self.history_age_days, 3),
             "candidates": {k: (None if np.isnan(v) else round(v, 4)) for k, v in self.candidates.items()},
+            "trend_change": self.trend_change,
+            "interval_widening": {str(k): round(v, 3) for k, v in self.interval_widening.items()} or None,
         }
         if self.reason:
             entry["reason"] = self.reason
@@ -168,6 +172,7 @@ class Settings:
     as_of: Any = None  # the "now" days are counted from (a UTC time); None: the wall clock at forecast time
     max_history_days: float = 400.0
     max_age_days: float = 7.0
+    detect_trend_change: bool = True
 
     def now(self) -> Any:
         """``as_of`` as a UTC Timestamp (the wall clock when unset)."""
@@ -304,14 +309,10 @@ def forecast_series(pool: str, resource: str, basis: str, times: Any, used: Any,
         entry.candidates = {"constant": 0.0}
     else:
         with np.errstate(all="ignore"):
-            results = [b for f in settings.families if (b := backtest(f, y, steps_per_day, settings)) is not None]
-            if not results:
+            chosen = _select(y, steps_per_day, settings, horizon)
+            if chosen is None:
                 return _refuse(entry, INSUFFICIENT, f"{len(y)} points are too few for a backtest")
-            entry.candidates = {b.family: b.mape for b in results}
-            best = min(results, key=lambda b: (np.inf if np.isnan(b.mape) else b.mape,
-                                               models.FAMILIES.index(b.family)))
-            entry.model, entry.backtest = best.family, best
-            entry.prediction = models.fit_predict(best.family, y, steps_per_day, horizon)
+            _predict(entry, y, index, steps_per_day, settings, horizon, *chosen)
     p = entry.prediction
     paths = [p.mean, *p.lower.values(), *p.upper.values()]
     if not all(np.isfinite(path).all() for path in paths):
@@ -326,6 +327,31 @@ def forecast_series(pool: str, resource: str, basis: str, times: Any, used: Any,
     entry.interval_80 = (crossing(p.upper[80]), crossing(p.lower[80]))
     entry.interval_95 = (crossing(p.upper[95]), crossing(p.lower[95]))
     return entry
+
+
+def _select(y: np.ndarray, steps_per_day: float, settings: Settings,
+            horizon: int) -> tuple[Backtest, dict[str, float], models.Prediction] | None:
+    """The family with the lowest backtest MAPE (the simpler on a tie), refitted on all of ``y``."""
+    results = [b for f in settings.families if (b := backtest(f, y, steps_per_day, settings)) is not None]
+    if not results:
+        return None
+    best = min(results, key=lambda b: (np.inf if np.isnan(b.mape) else b.mape, models.FAMILIES.index(b.family)))
+    return best, {b.family: b.mape for b in results}, models.fit_predict(best.family, y, steps_per_day, horizon)
+
+
+def _predict(entry: ForecastEntry, y: np.ndarray, index: Any, steps_per_day: float, settings: Settings, horizon: int,
+             best: Backtest, candidates: dict[str, float], prediction: models.Prediction) -> None:
+    """Fill ``entry``'s model and bands: widened to what the backtest allows, and over both regimes after a change."""
+    widen = intervals.factors(best)
+    entry.model, entry.backtest, entry.candidates = best.family, best, candidates
+    entry.prediction, entry.interval_widening = intervals.calibrate(prediction, widen), widen
+    change = trend.detect(y, steps_per_day) if settings.detect_trend_change else None
+    if change is None:
+        return
+    entry.trend_change = {**change.to_json(index), "model_before": best.family}
+    regime = models.piecewise(y, steps_per_day, horizon, change.index)
+    entry.model = "piecewise_linear"
+    entry.prediction = intervals.envelope(intervals.calibrate(regime, widen), entry.prediction)
 
 
 def _with_cluster_total(series: Any) -> Any:

@@ -52,7 +52,7 @@ def min_train(family: str, steps_per_day: float) -> int:
     return 12
 
 
-def _fourier(t: np.ndarray, n_train: int, steps_per_day: float) -> np.ndarray:
+def fourier(t: np.ndarray, n_train: int, steps_per_day: float) -> np.ndarray:
     columns = [np.ones_like(t, dtype=float), t.astype(float)]
     cycles = [(steps_per_day, DAILY_HARMONICS)]
     if n_train >= 2 * _weekly(steps_per_day):
@@ -115,10 +115,23 @@ def fit_predict(family: str, y: np.ndarray, steps_per_day: float, horizon: int) 
         x_train = np.column_stack([np.ones(n), t_train])
         return _ols(y, x_train, np.column_stack([np.ones(horizon), t_future]))
     if family == "seasonal_linear":
-        return _ols(y, _fourier(t_train, n, steps_per_day), _fourier(t_future, n, steps_per_day))
+        return _ols(y, fourier(t_train, n, steps_per_day), fourier(t_future, n, steps_per_day))
     if family == "holt_winters":
         return _ets(y, steps_per_day, horizon)
     raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+
+
+def piecewise(y: np.ndarray, steps_per_day: float, horizon: int, change: int) -> Prediction:
+    """``seasonal_linear`` plus a hinge at step ``change``: the season from all of ``y``, the slope since the change.
+
+    Used after a detected change of trend (``kubebook.capacity.trend``): fitting the new regime alone
+    would lose the weekly cycle a few days cannot show, and a weekly swing over six days reads as slope.
+    """
+    n = len(y)
+    t_train, t_future = np.arange(n), np.arange(n, n + horizon)
+    x_train = np.column_stack([fourier(t_train, n, steps_per_day), np.maximum(0, t_train - change)])
+    x_future = np.column_stack([fourier(t_future, n, steps_per_day), t_future - change])
+    return _ols(y, x_train, x_future)
 
 
 def constant(value: float, horizon: int) -> Prediction:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kubebook.labs.terminal import built_kubectl
+from kubebook.labs.toolchain import built_kubectl
 from kubebook.localcluster.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -157,7 +157,7 @@ def jupyter_command(name: str, port: int, root: str, browser: bool = True) -> tu
     cluster's admin kubeconfig, kubebook's kubectl folder first on PATH, the venv's bin (``kubebook``) next.
     Kernels and terminals inherit the server's environment. Bad input is a ParameterError (exit 2)."""
     from kubebook.errors import LocalClusterError, ParameterError
-    from kubebook.labs.terminal import built_kubectl, environment
+    from kubebook.labs.toolchain import built_kubectl, environment
     from kubebook.localcluster.paths import NAME_PATTERN, kubeconfig_path
 
     if not NAME_PATTERN.match(name):

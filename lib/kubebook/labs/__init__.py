@@ -20,7 +20,7 @@ from kubebook.labs.engine import (
 from kubebook.labs.errors import LabRefused, LabSetupError, NotStarted, ProgressTampered
 from kubebook.labs.model import Lab, LabResult, StepResult, catalog, get
 from kubebook.labs.progress import workspace
-from kubebook.labs.terminal import terminal
+from kubebook.labs.toolchain import terminal
 
 __all__ = ["Lab", "LabNotPassed", "LabRefused", "LabResult", "LabSetupError", "NotStarted", "ProgressTampered",
            "StepResult", "apply_yaml", "catalog", "check", "delete", "get", "hint", "require_passed", "reset",

@@ -131,6 +131,28 @@ def test_admission_policy_messages_say_what_to_do(applied: dict, kube: Cluster) 
         assert hint in caught.value.message, (policy, caught.value.message)
 
 
+def test_policy_messages_name_the_exact_field_to_add_on_a_workload(applied: dict, kube: Cluster) -> None:
+    """A Deployment's labels and limits go in its pod template: the message says that path, and only what is missing."""
+    import copy
+
+    from kubebook.provision.cases import _deployment, compliant_pod
+
+    deployment = _deployment(compliant_pod("prod-web", "kb-message-check"))
+    unlabelled = copy.deepcopy(deployment)
+    unlabelled["spec"]["template"]["metadata"]["labels"].pop("team")
+    unlabelled["spec"]["selector"]["matchLabels"].pop("team")
+    with pytest.raises(ApiError) as caught:
+        kube.create_object(unlabelled, dry_run=True)
+    assert "missing required label team on the pod template; add spec.template.metadata.labels.team (team: " \
+           in caught.value.message, caught.value.message
+    unlimited = copy.deepcopy(deployment)
+    unlimited["spec"]["template"]["spec"]["containers"][0]["resources"].pop("limits")
+    with pytest.raises(ApiError) as caught:
+        kube.create_object(unlimited, dry_run=True)
+    assert "missing main: resources.limits.cpu, resources.limits.memory (for example" in caught.value.message, \
+        caught.value.message
+
+
 def test_personas_are_denied_what_the_baseline_forbids(applied: dict, kube: Cluster) -> None:
     groups = ("kubebook:developers", "system:authenticated")
     developer_secrets = Access("developer", "dana", groups, "get", "secrets", "prod-payments", False)

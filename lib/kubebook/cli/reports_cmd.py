@@ -88,12 +88,19 @@ def _show(args: argparse.Namespace) -> int:
     lines += [f"started    {results.get('started')}", f"duration   {results.get('duration_seconds')} s",
               f"ran by     {results.get('ran_by')} via {results.get('trigger')}",
               f"notebook   {results.get('notebook')} (git {results.get('git_commit') or 'n/a'})",
-              f"cluster    {results.get('cluster_fingerprint') or 'n/a'}",
+              f"cluster    {_cluster(results)}",
               f"parameters {json.dumps(results.get('parameters', {}))}", "records"]
     lines += [f"  {k} = {json.dumps(v)}" for k, v in (results.get("records") or {}).items()] or ["  (none)"]
     lines.append(f"report     {record.run_dir / 'report.html'}")
     print("\n".join(lines))
     return 0
+
+
+def _cluster(results: dict) -> str:
+    cluster = results.get("cluster") if isinstance(results.get("cluster"), dict) else {}
+    named = " ".join(str(cluster[k]) for k in ("name", "server") if cluster.get(k))
+    fingerprint = results.get("cluster_fingerprint")
+    return " ".join(p for p in (named, f"(fingerprint {fingerprint})" if fingerprint else "") if p) or "none configured"
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -50,24 +50,61 @@ def rerender_parameters(nb: Any, public: dict[str, Any]) -> None:
             cell.source = translate_parameters(nb_kernel_name(nb), nb_language(nb), public, "Parameters")
 
 
+def _has_own_title(nb: Any) -> bool:
+    """Whether the notebook opens with its own ``# heading`` (then the summary does not repeat the title)."""
+    for cell in nb.cells[:3]:
+        if cell.get("cell_type") == "markdown" and any(
+                line.startswith("# ") for line in str(cell.get("source", "")).splitlines()):
+            return True
+    return False
+
+
+def _parameter_value(value: Any) -> str:
+    """A parameter as a reader wants it: text as written, an empty text said so, the rest as JSON."""
+    if value == "":
+        return '<i style="color:#57606a">(empty)</i>'
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return f"<code>{html.escape(text)}</code>"
+
+
+def cluster_text(results: dict[str, Any]) -> str:
+    """The cluster the run talked to: its kubeconfig context and API server, and the fingerprint when known."""
+    cluster = results.get("cluster") if isinstance(results.get("cluster"), dict) else {}
+    named = " ".join(f"`{cluster[k]}`" for k in ("name", "server") if cluster.get(k))
+    fingerprint = results.get("cluster_fingerprint")
+    if named and fingerprint:
+        return f"cluster {named} (fingerprint `{fingerprint}`)"
+    if named:
+        return f"cluster {named} (not reachable for a fingerprint at the end of the run)"
+    if fingerprint:
+        return f"cluster fingerprint `{fingerprint}`"
+    return "no cluster configured for this run"
+
+
 def summary(nb: Any, results: dict[str, Any]) -> str:
-    """Markdown that opens the HTML report: what ran, how it ended, with which (redacted) parameters."""
-    def cell(value: Any) -> str:
-        return html.escape(json.dumps(value, default=str)).replace("|", "&#124;").replace("*", "&#42;")
+    """Markdown that opens the HTML report: what ran, how it ended, where, with which (redacted) parameters.
+
+    The title is a heading only when the notebook has none of its own (it showed twice); the
+    parameters sit folded behind their count, left-aligned, with text shown as text.
+    """
+    from kubebook.views.report import collapsed
 
     title = (nb.metadata.get("kubebook") or {}).get("title") or results["runbook"]
-    lines = [f"# {html.escape(str(title))}", "",
-             f"**{results['status']}** (exit {results['exit_code']}) · run `{results['run_id']}` · "
-             f"started {results['started'][:19].replace('T', ' ')} UTC · {results['duration_seconds']} s · "
-             f"{html.escape(results['ran_by'])} via {results['trigger']}",
-             "", f"git commit `{results['git_commit'] or 'n/a'}` · "
-             f"cluster `{results['cluster_fingerprint'] or 'n/a'}`"]
+    lines = [] if _has_own_title(nb) else [f"# {html.escape(str(title))}", ""]
+    lines += [f"**{results['status']}** (exit {results['exit_code']}) · run `{results['run_id']}` · "
+              f"started {results['started'][:19].replace('T', ' ')} UTC · {results['duration_seconds']} s · "
+              f"{html.escape(results['ran_by'])} via {results['trigger']}",
+              "", f"{cluster_text(results)} · git commit `{results['git_commit'] or 'unknown'}`"]
     if results.get("output_truncated"):
         lines += ["", "**Output was truncated** at the run's output cap; see the marker in the cell where it "
                       "happened."]
-    if results["parameters"]:
-        lines += ["", "| parameter | value |", "|---|---|"]
-        lines += [f"| {html.escape(k)} | {cell(v)} |" for k, v in results["parameters"].items()]
+    parameters = results["parameters"] or {}
+    if parameters:
+        rows = "".join(f'<tr><td style="text-align:left;padding:2px 12px 2px 0"><code>{html.escape(str(k))}</code>'
+                       f'</td><td style="text-align:left;padding:2px 0">{_parameter_value(v)}</td></tr>'
+                       for k, v in parameters.items())
+        table = f'<table style="margin:0;border-collapse:collapse">{rows}</table>'
+        lines += ["", collapsed("Parameters", len(parameters), table).html, ""]
     return "\n".join(lines)
 
 

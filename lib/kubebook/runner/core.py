@@ -101,6 +101,11 @@ def prepare_notebook(notebook: Path, parameters: dict[str, Any] | None, output: 
     return Path(output)
 
 
+def _text_parameter(effective: dict[str, Any], secrets: set[str], name: str) -> str | None:
+    value = effective.get(name)
+    return value if isinstance(value, str) and value and name not in secrets else None
+
+
 def _secret_values(effective: dict[str, Any], secrets: set[str], sink: Path) -> list[Any]:
     values: list[Any] = [effective[name] for name in secrets if effective.get(name) not in (None, "")]
     return values + read_sink(sink)
@@ -126,7 +131,11 @@ def run_notebook(notebook: Path, parameters: dict[str, Any] | None = None, *, ar
     run_id = new_run_id(started)
     runbook = runbook_name(notebook)
     identity = notebook_identity(notebook, source)
-    target = kubeconfig or os.environ.get("KUBEBOOK_KUBECONFIG")
+    # The cluster the notebook connects to: its own kubeconfig/context parameters win, as in cluster.connect.
+    own = _text_parameter(effective, secrets, "kubeconfig")  # relative to the kernel's folder, the notebook's
+    target = (str(notebook.resolve().parent / Path(own).expanduser()) if own else None) or kubeconfig \
+        or os.environ.get("KUBEBOOK_KUBECONFIG")
+    context = _text_parameter(effective, secrets, "context")
     watch = KernelWatch()
     with stop_on_signals(watch):
         private = Path(tempfile.mkdtemp(prefix="kubebook-run-"))  # 0700, outside the archive
@@ -137,7 +146,7 @@ def run_notebook(notebook: Path, parameters: dict[str, Any] | None = None, *, ar
                 env["KUBEBOOK_KUBECONFIG"] = str(Path(kubeconfig).expanduser().resolve())
             nb = ex.prepare(notebook, effective, f"{runbook}/{run_id}/{NOTEBOOK}")
             # Started only now: before this the main thread is importing too, and threads share one GIL.
-            evidence = gather_in_background(notebook, target, show_code)
+            evidence = gather_in_background(notebook, target, show_code, context)
             result = ex.execute(nb, env=env, cwd=notebook.resolve().parent, stdio=private / "kernel.log",
                                 timeout=timeout, cell_timeout=cell_timeout, progress=progress, output_cap=cap,
                                 watch=watch)
@@ -192,6 +201,7 @@ def _results(run_id: str, runbook: str, identity: str, notebook: Path, result: e
         "parameters": parameters, "secret_parameters": secrets, "records": records,
         "output_truncated": result.output_truncated,
         "kubebook_version": __version__, "git_commit": found.git_commit, "git_dirty": found.git_dirty,
+        "cluster": found.cluster,
         "cluster_fingerprint": recorded_fp if recorded_fp is not None else found.cluster_fingerprint,
         "cluster_fingerprint_source": "recorded" if recorded_fp is not None else (
             "computed" if found.cluster_fingerprint else None),

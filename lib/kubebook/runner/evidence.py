@@ -10,6 +10,7 @@ after the run then takes milliseconds.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -29,6 +30,7 @@ class Evidence:
     git_dirty: bool | None
     cluster_fingerprint: str | None
     fingerprint_error: str | None
+    cluster: dict[str, str] | None = None
 
 
 def html_exporter(show_code: bool = False) -> Any:
@@ -67,16 +69,45 @@ def git_commit(notebook: Path) -> tuple[str | None, bool | None]:
     return head.stdout.strip() or None, dirty
 
 
-def fingerprint(kubeconfig: str | None) -> tuple[str | None, str | None]:
-    """The cluster's fingerprint, or None and the reason when it is not reachable."""
-    if not kubeconfig:
-        return None, None
+def cluster_identity(kubeconfig: str | None, context: str | None = None) -> dict[str, str] | None:
+    """``{"name": context, "server": URL}`` of the cluster a notebook connecting with these arguments reaches.
+
+    Resolved in :func:`kubebook.cluster.resolve_kubeconfig`'s order (the argument,
+    ``$KUBEBOOK_KUBECONFIG``, the local control plane ``default``, ``$KUBECONFIG``/``~/.kube/config``,
+    in-cluster), and read from the kubeconfig file itself, so it is known even when the
+    server does not answer. None when no cluster is configured at all.
+    """
+    import yaml
+
+    from kubebook.cluster import resolve_kubeconfig
+
+    path = resolve_kubeconfig(kubeconfig)
+    if path is None:
+        host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        return {"name": "in-cluster", "server": f"https://{host}:{port}"} if host else None
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    name = context or document.get("current-context") or ""
+    entry = next((c.get("context") or {} for c in document.get("contexts") or [] if c.get("name") == name), {})
+    server = next(((c.get("cluster") or {}).get("server") for c in document.get("clusters") or []
+                   if c.get("name") == entry.get("cluster")), None)
+    return {k: str(v) for k, v in (("name", name), ("server", server)) if v}
+
+
+def fingerprint(kubeconfig: str | None, context: str | None = None,
+                ) -> tuple[str | None, str | None, dict[str, str] | None]:
+    """The cluster's fingerprint (None and the reason when it is not reachable) and its name and server."""
+    try:
+        identity = cluster_identity(kubeconfig, context)
+    except Exception as error:  # an unreadable kubeconfig: evidence says null and why
+        return None, f"{type(error).__name__}: {error}", None
+    if identity is None:
+        return None, None, None
     try:
         from kubebook.cluster import connect
 
-        return connect(kubeconfig, timeout_seconds=5).fingerprint(), None
+        return connect(kubeconfig, context, timeout_seconds=5).fingerprint(), None, identity
     except Exception as error:  # unreachable or refused: evidence says null and why
-        return None, f"{type(error).__name__}: {error}"
+        return None, f"{type(error).__name__}: {error}", identity
 
 
 FINGERPRINT_WAIT = 3.0  # after the run; the query started with it, so this only bounds a black-holed server
@@ -85,25 +116,28 @@ FINGERPRINT_WAIT = 3.0  # after the run; the query started with it, so this only
 class Gathering:
     """The background work of one run; :meth:`result` collects it once the kernel has finished."""
 
-    def __init__(self, notebook: Path, kubeconfig: str | None, show_code: bool) -> None:
+    def __init__(self, notebook: Path, kubeconfig: str | None, show_code: bool, context: str | None = None) -> None:
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kubebook-evidence")
         self._report: Future[tuple[Any, str | None, bool | None]] = pool.submit(
             lambda: (html_exporter(show_code), *git_commit(notebook)))
-        self._fingerprint: Future[tuple[str | None, str | None]] = pool.submit(fingerprint, kubeconfig)
+        self._fingerprint: Future[tuple[str | None, str | None, dict[str, str] | None]] = pool.submit(
+            fingerprint, kubeconfig, context)
         pool.shutdown(wait=False)
 
     def result(self) -> Evidence:
         exporter, commit, dirty = self._report.result()
         try:
-            fp, fp_error = self._fingerprint.result(timeout=FINGERPRINT_WAIT)
+            fp, fp_error, identity = self._fingerprint.result(timeout=FINGERPRINT_WAIT)
         except FutureTimeout:
-            fp, fp_error = None, f"the API server did not answer within {FINGERPRINT_WAIT:g} s of the run's end"
-        return Evidence(exporter, commit, dirty, fp, fp_error)
+            fp, fp_error, identity = (None, f"the API server did not answer within {FINGERPRINT_WAIT:g} s of the "
+                                            "run's end", None)
+        return Evidence(exporter, commit, dirty, fp, fp_error, identity)
 
 
-def gather_in_background(notebook: Path, kubeconfig: str | None, show_code: bool = False) -> Gathering:
+def gather_in_background(notebook: Path, kubeconfig: str | None, show_code: bool = False,
+                         context: str | None = None) -> Gathering:
     """Start gathering; ``.result()`` after the kernel finished."""
-    return Gathering(notebook, kubeconfig, show_code)
+    return Gathering(notebook, kubeconfig, show_code, context)
 
 
 def render_html(exporter: Any, nb: Any) -> bytes:

@@ -91,7 +91,7 @@ def table(rows: Any, columns: Sequence[str] | None = None, *, empty: str = "noth
         cells = []
         for column in columns:
             text = html.escape(_text(record.get(column)))
-            style = f"{CELL};white-space:pre-wrap;word-break:break-word"
+            style = f"{CELL};white-space:pre-wrap;overflow-wrap:break-word"
             if column in mono:
                 text = f"<code>{text}</code>"
             cells.append(f'<td style="{style}">{text}</td>')
@@ -150,7 +150,7 @@ def cards(items: Sequence[Mapping[str, Any]], *, empty: str = "nothing to show")
         severity = str(item.get("severity") or "")
         colour = SEVERITY_COLOURS.get(severity, "#57606a")
         snippet = _text(item.get("snippet"))
-        code = (f'<pre style="background:#f6f8fa;padding:8px;white-space:pre-wrap;word-break:break-word;'
+        code = (f'<pre style="background:#f6f8fa;padding:8px;white-space:pre-wrap;overflow-wrap:break-word;'
                 f'margin:6px 0 0 0">{html.escape(snippet)}</pre>') if snippet else ""
         page.append(f'<div style="{FONT};border:1px solid #d0d7de;border-left:6px solid {colour};'
                     f'border-radius:4px;padding:8px 12px;margin:0 0 10px 0">'

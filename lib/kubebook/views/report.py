@@ -59,3 +59,29 @@ def to_html(nb: Any, show_code: bool = False) -> str:
     """The report HTML of an executed notebook (one call; the runner keeps a warmed exporter instead)."""
     body, _ = html_exporter(show_code).from_notebook_node(nb)
     return str(body)
+
+
+def collapsed(title: str, count: int | None, content: Any, *, open_when_at_most: int = 0) -> Any:
+    """``content`` (an :class:`~kubebook.views.Html`, or HTML text) folded behind "title (count)".
+
+    Long tables and diffs stay one line until asked for: a ``<details>`` element folds and
+    unfolds in JupyterLab and in the archived HTML alike (no widget, no script). It opens by
+    itself when ``count`` is at most ``open_when_at_most``. The plain-text form (papermill
+    logs, nbval) keeps the count line first, then the whole text. A Message (nothing to
+    show) is returned as it is.
+    """
+    import html
+
+    from kubebook.views import FONT, Html, Message
+
+    if isinstance(content, Message):
+        return content
+    if isinstance(content, Html):
+        body, plain = content.html, content.plain
+    else:
+        body, plain = str(content), ""
+    label = title if count is None else f"{title} ({count})"
+    opened = " open" if count is not None and count <= open_when_at_most else ""
+    page = (f'<details{opened} style="{FONT};margin:4px 0 10px 0"><summary style="cursor:pointer">'
+            f"<b>{html.escape(label)}</b></summary>{body}</details>")
+    return Html(page, f"{label}\n{plain}" if plain else label)

@@ -149,13 +149,13 @@ def from_metrics_api(cluster: Any, inv: Inventory | None = None) -> Any:
 
 
 def _query_range(url: str, query: str, start: float, end: float, step: float, deadline: float,
-                 max_body_bytes: int) -> tuple[list[tuple[dict[str, str], float, float]], int]:
+                 max_body_bytes: int, budget: float) -> tuple[list[tuple[dict[str, str], float, float]], int]:
     """One bounded range query (see :mod:`kubebook.capacity.promhttp`): its finite points and the skipped count."""
     from kubebook.capacity import promhttp
 
     status, body = promhttp.get(f"{url.rstrip('/')}/api/v1/query_range",
                                 {"query": query, "start": start, "end": end, "step": step},
-                                deadline_seconds=deadline, max_body_bytes=max_body_bytes)
+                                deadline_seconds=deadline, max_body_bytes=max_body_bytes, budget_seconds=budget)
     return promhttp.matrix(url, promhttp.document(url, status, body), start, end, step)
 
 
@@ -187,7 +187,8 @@ def from_prometheus(url: str, cluster: Any | None = None, hours: float = 24.0, s
         remaining = ends - time.monotonic()
         if remaining <= 0:
             raise ClusterError(f"Prometheus at {url} did not finish within {deadline_seconds:g} s")
-        points, dropped = _query_range(url, query, start, end, step_seconds, remaining, max_body_bytes)
+        points, dropped = _query_range(url, query, start, end, step_seconds, remaining, max_body_bytes,
+                                      deadline_seconds)
         skipped += dropped
         for labels, stamp, value in points:
             key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
@@ -239,7 +240,8 @@ def requests_series(inv: Inventory, timestamp: Any) -> Any:
     return series[series["basis"] == "requests"].reset_index(drop=True)
 
 
-def collect(cluster: Any, store: Any, prometheus: str = "", hours: float = 24.0, step_seconds: float = 300.0) -> dict:
+def collect(cluster: Any, store: Any, prometheus: str = "", hours: float = 24.0, step_seconds: float = 300.0,
+            deadline_seconds: float = 120.0, max_body_bytes: int = 64 * 2**20) -> dict:
     """One collection into ``store``: Prometheus when a URL is given, else metrics.k8s.io, else requests only.
 
     Without a usage source (metrics.k8s.io not served, no Prometheus) the requests-basis series are
@@ -250,7 +252,9 @@ def collect(cluster: Any, store: Any, prometheus: str = "", hours: float = 24.0,
     inv = inventory(cluster)
     now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("s")
     if prometheus:
-        samples, source = from_prometheus(prometheus, hours=hours, step_seconds=step_seconds, inv=inv), prometheus
+        samples = from_prometheus(prometheus, hours=hours, step_seconds=step_seconds, inv=inv,
+                                  deadline_seconds=deadline_seconds, max_body_bytes=max_body_bytes)
+        source = prometheus
         series = series_from_samples(samples, inv)
     else:
         try:
@@ -262,5 +266,8 @@ def collect(cluster: Any, store: Any, prometheus: str = "", hours: float = 24.0,
     store.append("samples", samples)
     store.append("series", series)
     pools = inv.pool_capacity()
-    return {"store": str(store.root), "source": source, "samples": len(samples), "series": len(series),
+    owner = getattr(store, "identity", None)
+    return {"store": str(store.root), "cluster": owner.fingerprint if owner else None, "source": source,
+            "values_skipped": int(samples.attrs.get("values_skipped", 0)) if hasattr(samples, "attrs") else 0,
+            "samples": len(samples), "series": len(series),
             "pools": len(pools), "nodes": len(inv.nodes), "containers": len(inv.containers), "collected_at": str(now)}

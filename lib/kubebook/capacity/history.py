@@ -1,10 +1,11 @@
 """Where a forecast's history comes from, and the cluster facts the node plan and cost need.
 
 A runbook or the CLI asks for history once: an explicit file (CSV or Parquet), else the local
-store of the cluster, else - only when asked, and labelled as such - the bundled synthetic demo
-history, so a fresh cluster with minutes of samples still shows every part of the report. The
-``source`` field always says which one was used; a report never passes synthetic data off as
-the cluster's.
+store of the cluster. The bundled synthetic demo history is used only when asked for
+(``synthetic_fallback``, off by default, so never in a scheduled run unless its schedule sets
+it) and only when the store is too short; it is then shifted to end now, ``synthetic`` is true
+and every view puts a banner over it. The ``source`` field always says which one was used; a
+report never passes synthetic data off as the cluster's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class History:
     series: Any
     samples: Any
     source: str
+    synthetic: bool = False
+    cluster: str = ""
 
     @property
     def days(self) -> float:
@@ -39,16 +42,31 @@ def load(history: str = "", samples: str = "", store: HistoryStore | None = None
         series = schema.read_series(history)
         sample_frame = schema.read_samples(samples) if samples else schema.empty_samples()
         return History(series, sample_frame, f"file {history}")
-    store = store or HistoryStore()
+    if store is None:
+        from kubebook.errors import ParameterError
+
+        raise ParameterError("no history: pass a history file or the cluster's store")
     series, sample_frame = store.read("series"), store.read("samples")
+    owner = store.identity or store.recorded()
     found = History(schema.validate_series(series) if len(series) else series,
                     schema.validate_samples(sample_frame) if len(sample_frame) else schema.empty_samples(),
-                    f"store {store.root}")
+                    f"store {store.root}", cluster=owner.fingerprint if owner else "")
     if found.days >= min_days or not synthetic_fallback:
         return found
-    return History(schema.validate_series(synthetic.demo_series()),
-                   schema.validate_samples(synthetic.samples_frame()),
-                   f"synthetic demo history (the store {store.root} holds {found.days:.2f} days)")
+    return demo(f"the store {store.root} holds {found.days:.2f} days")
+
+
+def demo(why: str, days: float = 21.0) -> History:
+    """The bundled synthetic history, ending now (so its days count from now like real ones), labelled."""
+    import time
+
+    import pandas as pd
+
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("h")
+    series = synthetic.demo_series(days=days, start=(now - pd.Timedelta(days=days)).isoformat())
+    samples = synthetic.samples_frame(start=(now - pd.Timedelta(days=14)).isoformat())
+    return History(schema.validate_series(series), schema.validate_samples(samples),
+                   f"synthetic demo history, not this cluster's ({why})", synthetic=True)
 
 
 def cluster_shapes(inv: collect.Inventory) -> list[binpack.PoolShape]:

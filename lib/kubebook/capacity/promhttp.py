@@ -32,13 +32,17 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
-def get(url: str, params: dict[str, Any], *, deadline_seconds: float, max_body_bytes: int) -> tuple[int, bytes]:
-    """GET ``url`` within ``deadline_seconds`` in total; (HTTP status, body of at most ``max_body_bytes``)."""
+def get(url: str, params: dict[str, Any], *, deadline_seconds: float, max_body_bytes: int,
+        budget_seconds: float | None = None) -> tuple[int, bytes]:
+    """GET ``url`` within ``deadline_seconds`` in total; (HTTP status, body of at most ``max_body_bytes``).
+
+    ``budget_seconds`` is the whole collection's deadline this request is part of (for the message).
+    """
     import requests
     import urllib3
 
     ends = time.monotonic() + deadline_seconds
-    late = ClusterError(f"Prometheus at {url} did not finish within {deadline_seconds:g} s",
+    late = ClusterError(f"Prometheus at {url} did not finish within {budget_seconds or deadline_seconds:g} s",
                         hint="check the server, or narrow the range (--hours) or coarsen the step (--step)")
     current, query, origin = url, params, _origin(url)
     with requests.Session() as session:

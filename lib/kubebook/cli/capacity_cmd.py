@@ -12,6 +12,9 @@ import json
 import sys
 from typing import Any
 
+STORE_HELP = ("history store folder (default: the cluster's own store, "
+              "$KUBEBOOK_CAPACITY_DIR or ~/.local/share/kubebook/capacity, then /<cluster fingerprint>)")
+
 
 def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
     parser = groups.add_parser(name, help=help_text, description=help_text)
@@ -25,8 +28,11 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                          help="read a range from this Prometheus HTTP API instead of metrics.k8s.io")
     collect.add_argument("--hours", type=float, default=24.0, help="Prometheus range in hours (default 24)")
     collect.add_argument("--step", type=float, default=300.0, help="Prometheus step in seconds (default 300)")
-    collect.add_argument("--store", metavar="DIR", default="", help="history store folder "
-                         "(default $KUBEBOOK_CAPACITY_DIR, else ~/.local/share/kubebook/capacity/default)")
+    collect.add_argument("--deadline", type=float, default=120.0,
+                         help="Prometheus: seconds for the whole collection, both queries (default 120)")
+    collect.add_argument("--max-body-mb", type=float, default=64.0,
+                         help="Prometheus: largest answer read, in MiB (default 64)")
+    collect.add_argument("--store", metavar="DIR", default="", help=STORE_HELP)
     collect.add_argument("--json", action="store_true", help="print what was appended as JSON")
     collect.set_defaults(handler=run_collect)
 
@@ -34,7 +40,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     forecast.add_argument("--history", metavar="FILE", default="",
                           help="CSV or Parquet: timestamp, pool, resource, capacity, used [, basis]; "
                                "default: the history store")
-    forecast.add_argument("--store", metavar="DIR", default="", help="history store folder (when no --history)")
+    forecast.add_argument("--store", metavar="DIR", default="", help=STORE_HELP + " (when no --history)")
+    forecast.add_argument("--cluster", metavar="KUBECONFIG", default="",
+                          help="whose store to read when no --store/--history (default: usual resolution)")
     forecast.add_argument("--horizon-days", type=float, default=90.0, help="how far to look (default 90)")
     forecast.add_argument("--min-history-days", type=float, default=3.0,
                           help="less history than this is 'insufficient_history' (default 3)")
@@ -45,7 +53,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     rightsize = commands.add_parser("rightsize", help="per-container request recommendations and savings")
     rightsize.add_argument("--samples", metavar="FILE", default="", help="CSV or Parquet samples "
                            "(see the README for the columns); default: the history store")
-    rightsize.add_argument("--store", metavar="DIR", default="", help="history store folder (when no --samples)")
+    rightsize.add_argument("--store", metavar="DIR", default="", help=STORE_HELP + " (when no --samples)")
+    rightsize.add_argument("--cluster", metavar="KUBECONFIG", default="",
+                           help="whose store to read when no --store/--samples (default: usual resolution)")
     rightsize.add_argument("--strategy", choices=("simple", "vpa"), default="simple",
                            help="simple: KRR's (percentile CPU, peak+buffer memory); vpa: VPA recommender-style")
     rightsize.add_argument("--cpu-percentile", type=float, default=95.0, help="simple strategy (default 95)")
@@ -69,10 +79,15 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     load.set_defaults(handler=run_load)
 
 
-def _store(folder: str) -> Any:
+def _store(folder: str, kubeconfig: str = "", target: Any = None) -> Any:
+    """``--store`` as given (checked against ``target`` when there is one), else the cluster's own store."""
     from kubebook.capacity.store import HistoryStore
 
-    return HistoryStore(folder or None)
+    if target is None and not folder:
+        from kubebook import cluster
+
+        target = cluster.connect(kubeconfig or None)
+    return HistoryStore.open(target, folder)
 
 
 def _finite(value: Any) -> Any:
@@ -101,35 +116,35 @@ def _pair(interval: Any) -> str:
 
 
 def run_forecast(args: argparse.Namespace) -> int:
-    from kubebook.capacity import forecast, schema
+    from kubebook.capacity import history, outlook
     from kubebook.capacity.forecast import Settings
 
     settings = Settings(horizon_days=args.horizon_days, min_history_days=args.min_history_days, folds=args.folds)
     settings.check()
     if args.history:
-        series = schema.read_series(args.history)
+        found = history.load(args.history)
     else:
-        store = _store(args.store)
-        series = store.read("series")
-        if len(series) == 0:
+        store = _store(args.store, args.cluster)
+        if not store.parts("series"):
             from kubebook.errors import ParameterError
 
             raise ParameterError(f"the history store {store.root} is empty",
                                  hint="run 'kubebook capacity collect' or pass --history FILE")
-        series = schema.validate_series(series)
-    entries = forecast.forecast(series, settings)
+        found = history.load(store=store, min_days=args.min_history_days)
+    result = outlook.outlook(found, settings)
     if args.json:
-        _print_json(forecast.to_json(entries, settings))
+        _print_json(result.to_json())
         return 0
+    print(result.summary)
     print(f"{'pool':<12} {'resource':<8} {'basis':<9} {'model':<16} {'days':>7} {'80% interval':>17} "
           f"{'95% interval':>17} {'MAPE%':>7} {'cover':>6}  status")
-    for entry in (e.to_json() for e in entries):
+    for entry in (e.to_json() for e in result.entries):
         mape = "-" if entry["backtest_mape"] is None else f"{entry['backtest_mape']:.2f}"
         cover = "-" if entry["interval_coverage"] is None else f"{entry['interval_coverage']:.2f}"
         print(f"{entry['pool']:<12} {entry['resource']:<8} {entry['basis']:<9} {entry['model'] or '-':<16} "
               f"{_days(entry['days_to_exhaustion'] if entry['status'] == 'ok' else None):>7} "
               f"{_pair(entry['interval_80']):>17} {_pair(entry['interval_95']):>17} {mape:>7} {cover:>6}  "
-              f"{entry['status']}")
+              f"{entry['status']}{' (trend change)' if entry.get('trend_change') else ''}")
     return 0
 
 
@@ -148,7 +163,7 @@ def run_rightsize(args: argparse.Namespace) -> int:
     if args.samples:
         samples = schema.read_samples(args.samples)
     else:
-        store = _store(args.store)
+        store = _store(args.store, args.cluster)
         samples = store.read("samples")
         if len(samples) == 0:
             raise ParameterError(f"the history store {store.root} has no samples",
@@ -183,8 +198,14 @@ def run_collect(args: argparse.Namespace) -> int:
         from kubebook.errors import ParameterError
 
         raise ParameterError(f"--prometheus {args.prometheus!r} must be an http:// or https:// URL")
-    summary = collect.collect(cluster.connect(args.cluster or None), _store(args.store), prometheus=args.prometheus,
-                              hours=args.hours, step_seconds=args.step)
+    if not 0 < args.deadline <= 3600 or not 0.001 <= args.max_body_mb <= 4096:
+        from kubebook.errors import ParameterError
+
+        raise ParameterError("--deadline must be in (0, 3600] seconds and --max-body-mb in [0.001, 4096]")
+    target = cluster.connect(args.cluster or None)
+    summary = collect.collect(target, _store(args.store, target=target), prometheus=args.prometheus,
+                              hours=args.hours, step_seconds=args.step, deadline_seconds=args.deadline,
+                              max_body_bytes=int(args.max_body_mb * 2**20))
     if args.json:
         _print_json(summary)
     else:

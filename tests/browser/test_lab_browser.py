@@ -1,7 +1,8 @@
 """A trainee in a real browser: JupyterLab on loopback, Debian's Chromium driven by Playwright.
 
 Opens lab 1, runs its cells, clicks Check on the first step and sees the failure reason,
-applies the reference solution of that step, clicks Check again and sees the pass. The
+applies the reference solution of that step, clicks Check again and sees the pass; then reveals a
+hint (its code rendered as code) and finds the card's Terminal row. The
 kernel runs without KUBEBOOK_HEADLESS, so the notebook shows its ipywidgets buttons exactly
 as it does for a person.
 """
@@ -69,6 +70,11 @@ def test_check_shows_the_failure_then_the_pass_after_the_solution(kube: Cluster,
             time.sleep(1)
         expect(result).to_contain_text("PASS")
         expect(page.locator("button.kubebook-lab-hint").first).to_be_visible()
+        # issue 21: hints show their code as code, not raw backticks; the card says which kubectl the terminal has
+        page.locator("button.kubebook-lab-hint").first.click()
+        expect(page.locator(".kubebook-lab-hints code").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".kubebook-lab-hints").first).not_to_contain_text("`")
+        expect(page.locator("th", has_text="Terminal").first).to_be_visible()
     except Exception:
         (root / "page.png").write_bytes(page.screenshot(full_page=True))
         raise

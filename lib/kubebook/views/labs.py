@@ -101,6 +101,7 @@ def step_panel(cluster: Any, lab: Lab, step_id: str, who: str | None = None) -> 
     verdict = widgets.HTML("<i>not checked yet</i>")
     verdict.add_class("kubebook-lab-result")
     hints = widgets.HTML("")
+    hints.add_class("kubebook-lab-hints")
 
     def on_check(_: Any) -> None:
         check_button.disabled = True

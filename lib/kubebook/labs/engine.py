@@ -5,6 +5,10 @@ named cluster-scoped objects, through server-side apply with one field manager, 
 idempotent and a solution that re-applies an object replaces what setup said about it (as a
 corrected manifest would). ``reset`` deletes exactly those and sets the lab up again; nothing
 else on the cluster is touched and nothing is rebuilt.
+
+What the lab did not create it does not take over (``ownership``: marked namespaces, policies no older
+than the attempt), and a check is credited only to the trainee whose attempt holds the lab. Lifecycle
+errors leave as one line (``labs.errors``): in a notebook a lab that cannot start says why in a sentence.
 """
 
 from __future__ import annotations

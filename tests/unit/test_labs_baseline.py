@@ -77,3 +77,25 @@ def test_every_pod_of_a_lab_meets_the_prod_baseline(lab: model.Lab) -> None:
     found = [f"{where}: {obj['kind']} {obj['metadata'].get('name')}: {p}"
              for where, obj in pod_objects(lab) if obj["kind"] in POD_KINDS for p in baseline_problems(obj)]
     assert found == [], "the prod baseline would refuse these (add team/app labels and requests and limits)"
+
+
+def test_a_test_pod_another_policy_refuses_first_is_an_inconclusive_verdict_not_the_steps_advice() -> None:
+    """Lab 8 on the baseline: "a pod ... is admitted ... refused, but not by ..." contradicted itself."""
+    from kubebook.errors import ApiError
+    from kubebook.labs import engine
+    from kubebook.labs.probes import Context
+
+    class Refusing:
+        def create_object(self, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+            raise ApiError(f"pods \"{obj['metadata']['name']}\" is forbidden: ValidatingAdmissionPolicy "
+                           "'kubebook-allowed-registries' with binding 'kubebook-allowed-registries' denied request: "
+                           "image x is not from an allow-listed registry", status=403, reason="Forbidden")
+
+    lab = model.get("vap-image-provenance")
+    verdict = engine.verify_step(Context(Refusing(), lab, Path("/nonexistent")), lab.steps[0])  # type: ignore[arg-type]
+    assert not verdict.passed
+    assert verdict.reason.startswith("could not judge this step - Pod miner in lab-vap was refused by "
+                                     "ValidatingAdmissionPolicy 'kubebook-allowed-registries' before "
+                                     "ValidatingAdmissionPolicy 'lab-vap-image-provenance' could judge it"), \
+        verdict.reason
+    assert "is admitted" not in verdict.reason and "but not by" not in verdict.reason

@@ -20,13 +20,22 @@ Per object, in reverse dependency order:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubebook.changes import object_key
 from kubebook.errors import ClusterError
-from kubebook.provision.apply import CREATED, FIELD_MANAGER, Applied, ApplyReport, created_by_kubebook, ordered
+from kubebook.provision.apply import (
+    CREATED,
+    FIELD_MANAGER,
+    WORKERS,
+    Applied,
+    ApplyReport,
+    created_by_kubebook,
+    tier,
+)
 
 LISTERS = 8  # kinds listed at once when checking what a namespace holds
 SHOWN = 3  # foreign objects named in a kept namespace's message
@@ -38,11 +47,15 @@ def remove(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: st
            progress: Callable[[Applied], None] | None = None) -> ApplyReport:
     """Undo an apply of ``objects``; actions are ``deleted``, ``kept`` (a namespace), ``configured`` or ``failed``."""
     report = ApplyReport(planned=len(objects))
-    for obj in reversed(ordered(objects)):
-        entry = _one(cluster, obj, field_manager)
-        report.entries.append(entry)
-        if progress is not None:
-            progress(entry)
+    tiers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for obj in objects:
+        tiers[tier(obj)].append(obj)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for index in sorted(tiers, reverse=True):  # a kind's objects at once; kinds in reverse dependency order
+            for entry in pool.map(lambda obj: _one(cluster, obj, field_manager), list(reversed(tiers[index]))):
+                report.entries.append(entry)
+                if progress is not None:
+                    progress(entry)
     return report
 
 

@@ -19,6 +19,7 @@ from kubebook.errors import ParameterError
 
 GIB = 1024.0**3
 HOURS_PER_MONTH = 730.0
+CURRENCY = "USD"  # the unit of every price and cost: OpenCost's default sheet is in US dollars
 
 
 @dataclass(frozen=True)

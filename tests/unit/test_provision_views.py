@@ -91,3 +91,16 @@ def test_the_runbook_opens_with_the_outcome_and_shows_the_objects_last() -> None
     assert displaying[0].startswith("decision = view.guarded_apply(")
     assert displaying[-1] == "view.objects_table(built)"
     assert not any("controls_table" in s or "controls_headline" in s for s in code)  # the proof is the guard's
+
+
+def test_an_apply_that_left_a_conflict_says_so_first_and_records_incomplete() -> None:
+    from kubebook.notebook import APPLIED, Decision
+    from kubebook.provision.apply import Applied, ApplyReport
+
+    report = ApplyReport(entries=[Applied("ConfigMap/kube-system/kubebook-audit", "conflict", "conflict with x")],
+                         planned=1)
+    page = view.proof_view(_controls(), report).html
+    assert page.startswith("<details open") and "the apply left 1 conflict(s) and 0 failure(s)" in page
+    assert page.index("conflict with x") < page.index("controls proved")
+    assert view.status(Decision(APPLIED, {}, "applied", report)) == "incomplete"
+    assert view.status(Decision(APPLIED, {}, "applied", ApplyReport(planned=0))) == "applied"

@@ -61,7 +61,7 @@ def guarded_apply(cluster: Any, built: Any, changes: list[Change], *, dry_run: b
     applied: list[Any] = []
 
     def prove() -> Proof:
-        return proof_view(verify(cluster, built, settle=SETTLE if applied else 0.0))
+        return proof_view(verify(cluster, built, settle=SETTLE if applied else 0.0), applied[-1] if applied else None)
 
     def run() -> Any:
         applied.append(session.apply_overlay(cluster, built))
@@ -87,19 +87,37 @@ class Proof(Html):
         self.controls = list(controls)
 
 
-def proof_view(controls: Sequence[Any]) -> Proof:
-    """The proof's headline, the failed controls open, the passed ones behind their count."""
+def proof_view(controls: Sequence[Any], report: Any = None) -> Proof:
+    """The proof's headline, the failed controls open, the passed ones behind their count.
+
+    After an apply, its notes (an interrupted remove finished or rolled back, a lock taken over),
+    conflicts and failures come first, open: the apply did not do all it was asked.
+    """
     from kubebook.provision import summary as summarize
 
     result = summarize(list(controls))
     failed = [c for c in controls if not c.passed]
     passed = [c for c in controls if c.passed]
-    parts: list[Html | Message] = [controls_headline(result)]
+    parts: list[Html | Message] = []
+    if report is not None and (report.notes or report.conflicts or report.failed):
+        rows = [{"action": "note", "object": "", "message": n} for n in report.notes] + [
+            {"action": e.action, "object": e.key, "message": e.message} for e in report.conflicts + report.failed]
+        title = (f"the apply left {len(report.conflicts)} conflict(s) and {len(report.failed)} failure(s)"
+                 if report.conflicts or report.failed else "notes from the apply")
+        parts.append(folded(title, table(rows, code=["object"]), open_=True))
+    parts.append(controls_headline(result))
     if failed:
         parts.append(folded(f"{len(failed)} control(s) failed", controls_table(failed), open_=True))
     parts.append(folded(f"{len(passed)} control(s) passed", controls_table(passed)))
     return Proof("".join(p.html if isinstance(p, Html) else f"<p>{html.escape(str(p))}</p>" for p in parts),
                  "\n".join(str(p) for p in parts), controls)
+
+
+def status(decision: Any) -> str:
+    """The run's status record: ``incomplete`` when an apply left conflicts or failures, else the guard's state."""
+    if decision.applied:
+        return "applied" if getattr(decision.result, "complete", True) else "incomplete"
+    return str(decision.state)
 
 
 def controls_table(controls: list[Any]) -> Html | Message:

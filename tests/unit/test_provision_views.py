@@ -72,12 +72,15 @@ def test_the_guard_shows_the_proof_once_and_the_proof_cell_does_not_ask_again(
 
     asked: list[int] = []
     monkeypatch.setattr(provision, "verify", lambda *a, **k: asked.append(1) or _controls())
-    monkeypatch.setattr(session, "apply_overlay", lambda *a, **k: "report")
+    from kubebook.provision.apply import ApplyReport
+
+    report = ApplyReport(planned=0)
+    monkeypatch.setattr(session, "apply_overlay", lambda *a, **k: report)
     built = _built()
     changes = [diff_objects(None, o) for o in built.objects]
     decision = view.guarded_apply(object(), built, changes, dry_run=False, confirm=True)
     controls = view.proof(object(), built, decision)
-    assert decision.applied and decision.result == "report"
+    assert decision.applied and decision.result is report
     assert asked == [1] and len(controls) == 31
     pages = [_html(s) if not isinstance(s, dict) else s.get("text/html", "") for s in shown]
     assert pages[0].startswith("<details ") and "<details open" not in pages[0]  # 70 diffs, one line

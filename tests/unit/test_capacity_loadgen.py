@@ -61,3 +61,15 @@ def test_metrics_server_trusts_the_front_proxy_and_listens_on_loopback(tmp_path:
     assert objects["APIService"]["spec"]["service"] == {"namespace": "kube-system", "name": "metrics-server",
                                                         "port": 4443}
     assert objects["APIService"]["spec"]["caBundle"] == "Q0E="
+
+
+def test_generated_workloads_carry_what_the_prod_baseline_requires():
+    """kubebook-resources wants cpu and memory requests and limits; kubebook-required-labels wants team and app."""
+    for workload in loadgen.plan(3):
+        deployment = loadgen.manifest(workload, "capacity-load")
+        template = deployment["spec"]["template"]
+        assert template["metadata"]["labels"]["team"] and template["metadata"]["labels"]["app"] == workload.name
+        for container in template["spec"]["containers"]:
+            resources = container["resources"]
+            assert set(resources["requests"]) >= {"cpu", "memory"} and set(resources["limits"]) >= {"cpu", "memory"}
+            assert container["image"].startswith("registry.k8s.io/") and ":" in container["image"]

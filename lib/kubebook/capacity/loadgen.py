@@ -10,6 +10,12 @@ plays the kernel and the kubelet (KWOK has no process to kill): it writes the co
 kill leaves (``lastState.terminated.reason: OOMKilled``, exit code 137, ``restartCount`` + 1), which the
 collector reads, and the container starts leaking again from its base. Everything goes through
 :mod:`kubebook.cluster`.
+
+The Deployments carry what the prod baseline (``manifests/base/admission-policies.yaml``) asks of
+every workload, so the generator runs on a provisioned cluster: labels ``team`` and ``app`` on the
+pod template (kubebook-required-labels), CPU and memory requests *and limits* on every container
+(kubebook-resources; the CPU limit is twice the request, above the profile's peak), a pinned image
+from an allow-listed registry, and a restricted-compliant security context.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class Workload:
     memory: Profile
     leaks_mib_per_tick: float = 0.0
     team: str = "load"
+
+    @property
+    def cpu_limit(self) -> float:
+        """Twice the request: the generated usage (typically a third to a half of the request) stays under it."""
+        return round(2 * self.cpu_request, 3)
 
 
 @dataclass
@@ -76,7 +87,8 @@ def manifest(workload: Workload, namespace: str) -> dict[str, Any]:
         "name": "main", "image": "registry.k8s.io/pause:3.10", "imagePullPolicy": "Always",
         "resources": {"requests": {"cpu": f"{int(workload.cpu_request * 1000)}m",
                                    "memory": f"{workload.memory_request_mib}Mi"},
-                      "limits": {"memory": f"{workload.memory_limit_mib}Mi"}},
+                      "limits": {"cpu": f"{int(workload.cpu_limit * 1000)}m",
+                                 "memory": f"{workload.memory_limit_mib}Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 65532,
                             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
                             "readOnlyRootFilesystem": True}}

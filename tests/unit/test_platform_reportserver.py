@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from test_reportserver import REPORT, refused, seal, writable
 
 from kubebook.archive import Archive, ledger
@@ -90,3 +91,14 @@ def test_a_file_added_to_the_sealed_folder_or_a_modified_sibling_is_not_served(t
     writable(results)
     results.write_text('{"status": "succeeded"}')
     assert "results.json does not match the ledger" in refused(str(report)).message
+
+
+def test_an_unreadable_run_folder_is_a_one_line_403(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = seal(tmp_path / "archive")
+
+    def denied(*args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("kubebook.reportserver.page.os.listdir", denied)
+    answer = refused(str(report))
+    assert answer.status == 403 and "Permission denied" in answer.message and "\n" not in answer.message

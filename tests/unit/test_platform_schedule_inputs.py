@@ -105,3 +105,14 @@ def test_a_notebook_nested_100k_deep_is_a_one_line_error_for_run_and_for_schedul
     assert "Traceback" not in err and "nest" in err, err
     assert main(["schedule", "render-cronjobs", "--file", str(file), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_schedule_list_shows_a_broken_state_in_its_row_and_lists_the_others(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = schedule_file(tmp_path, {"name": "broken", "cron": "@daily"}, {"name": "fine", "cron": "@daily"})
+    state = tmp_path / "a" / ".schedule"
+    state.mkdir(parents=True)
+    (state / "broken.json").write_text("[]")
+    assert main(["schedule", "list", "--file", str(file), "--archive", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "state unreadable" in out and "fine" in out

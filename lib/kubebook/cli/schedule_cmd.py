@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubebook.errors import ParameterError
+from kubebook.errors import KubebookError, ParameterError
 
 EPILOG = """\
 schedules.yaml is validated completely before anything runs; every mistake is listed.
@@ -109,7 +109,10 @@ def _list(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     rows = [("NAME", "CRON", "NOTEBOOK", "POLICY", "RETRIES", "NEXT DUE (UTC)", "LAST RUN (UTC)")]
     for schedule in scheduler.schedules:
-        last = scheduler.store.read(schedule.name).last_run or {}
+        try:
+            last = scheduler.store.read(schedule.name).last_run or {}
+        except KubebookError:  # one broken state file: say so in its row, list the others
+            last = {"status": "state unreadable (see 'schedule tick')"}
         when = last.get("ended") or last.get("started")
         last_text = f"{last.get('status')} {_short(when)}".strip() if last else "-"
         upcoming_at = next_due(schedule.cron_expression, now) if schedule.enabled else None

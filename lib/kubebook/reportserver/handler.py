@@ -26,9 +26,15 @@ class ReportHandler(JupyterHandler):
         try:
             page = report_page(self.get_query_argument("path", ""))
         except ReportRefused as refused:
-            self.set_status(refused.status)
-            self.set_header("Content-Type", "text/plain; charset=utf-8")
-            self.finish(f"kubebook: {refused.message}\n")
+            self._refuse(refused.status, refused.message)
+            return
+        except OSError as error:  # a folder or file the server may not read: one line, never a traceback
+            self._refuse(403, f"the report cannot be read: {error.strerror or type(error).__name__}")
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(page)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"kubebook: {message}\n")

@@ -166,6 +166,13 @@ def _sha256(data: bytes) -> str:
 
 def report_page(path: str | bytes) -> bytes:
     """The sealed report at ``path`` with its assets inlined, as UTF-8 HTML; :class:`ReportRefused` otherwise."""
+    try:
+        return _report_page(path)
+    except OSError as error:  # a file or folder this server may not read: a refusal in one line, not a 500
+        raise ReportRefused(403, f"the report cannot be read: {error.strerror or type(error).__name__}") from None
+
+
+def _report_page(path: str | bytes) -> bytes:
     root, relpath = split(path)
     fds: list[int] = []
     try:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from kubebook.changes import object_key
-from kubebook.errors import ApiError, ParameterError
+from kubebook.errors import ApiError, ClusterError, ParameterError
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 CRD_API = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -37,6 +37,7 @@ BUILTIN_GROUPS = frozenset({
     "flowcontrol.apiserver.k8s.io", "internal.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io",
     "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
     "storagemigration.k8s.io", "metrics.k8s.io", "custom.metrics.k8s.io", "external.metrics.k8s.io"})
+AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 SHOWN = 5  # offending objects named in the one-line refusal; the rest are counted
 
 
@@ -159,7 +160,21 @@ def _crd_problem(crd: dict[str, Any], builtin: frozenset[str], used: set[tuple[s
 
 
 def _builtin_groups(cluster: Any, served: dict[tuple[str, str], Any]) -> frozenset[str]:
-    """Upstream's groups plus every group this server serves that no CRD defines (built-in or aggregated)."""
+    """Upstream's groups plus every group this server serves itself or through an aggregated API server.
+
+    The APIServices say it exactly: kube-apiserver labels its own ``automanaged: onstart`` (a CRD's
+    are ``"true"``) and an aggregated one names a Service. An account that may not list them gets the
+    groups discovery serves that no CRD defines (fresh discovery: a CRD deleted a moment ago may linger).
+    """
+    try:
+        services = list(cluster.list_objects("apiregistration.k8s.io/v1", "APIService"))
+    except (ClusterError, ParameterError):
+        services = None
+    if services is not None:
+        own = {str((s.get("spec") or {}).get("group") or "") for s in services
+               if ((s.get("metadata") or {}).get("labels") or {}).get(AUTOMANAGED) == "onstart"
+               or (s.get("spec") or {}).get("service")}
+        return frozenset(BUILTIN_GROUPS | own)
     try:
         crd_groups = {_crd_group(c) for c in cluster.list_objects(*CRD_API)}
     except ApiError as error:

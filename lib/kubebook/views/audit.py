@@ -73,7 +73,7 @@ def explain(result: Any, opened: int | None = None, worst: str | None = None) ->
     if result.expired_waivers:
         parts.append(f"{len(result.expired_waivers)} expired waiver(s) not applied")
     if composition is not None:
-        parts.append(f"control plane {composition.control_plane} audited too" if composition.control_plane
+        parts.append(f"local control plane {composition.control_plane!r} included" if composition.control_plane
                      else "API only (no local control plane)")
     if score.get("status") == "no_data":
         parts.append("nothing was audited: " + (getattr(result, "no_data", None) or "no scored check ran"))

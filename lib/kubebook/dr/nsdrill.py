@@ -68,8 +68,8 @@ def outcome(prepared: Prepared, result: dict[str, Any] | None, *, throughput_tar
         planned = {k: counts[k] for k in ("create", "change", "unchanged") if counts.get(k)}
         text = not_run or (f"dry run: a restore ({where}) would " + ", ".join(f"{k} {n}" for k, n in planned.items())
                            + "; nothing was changed")
-        return Outcome(TITLE, NOT_RUN, text, [checks, verdict("objects failed", None, 0, "object(s)")], planned,
-                       note=note)
+        nothing = Verdict("objects failed", None, 0, NO_DATA, "nothing was restored: " + (not_run or "a dry run"))
+        return Outcome(TITLE, NOT_RUN, text, [checks, nothing], planned, note=note)
     restored = result["restore"]
     counts = restored.counts
     differences = len((result.get("trial") or {}).get("differences") or [])

@@ -52,8 +52,12 @@ def verdict(measure: str, value: float | int | None, target: float | int | None,
     if value is None or target is None:
         return Verdict(measure, value, target, NO_DATA, f"no {measure} measured" if value is None else "no target")
     if value <= target:
-        return Verdict(measure, value, target, MET, f"{value:g} {unit} within the target of {target:g} {unit}")
-    return Verdict(measure, value, target, MISSED, f"{value:g} {unit} exceeds the target of {target:g} {unit}")
+        return Verdict(measure, value, target, MET, f"{_num(value)} {unit} within the target of {_num(target)} {unit}")
+    return Verdict(measure, value, target, MISSED, f"{_num(value)} {unit} exceeds the target of {_num(target)} {unit}")
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 1):g}"
 
 
 def targets(rto_seconds: float | None, rpo_objects: int | None, *, rto_target: float, rpo_target: int | None,
@@ -85,8 +89,8 @@ def _line(verdicts: Sequence[Verdict]) -> str:
     for v in verdicts:
         if v.target is None:
             continue
-        shown = "no data" if v.value is None else f"{v.value:g}"
-        parts.append(f"{v.measure.split(' (')[0]} {shown} (target {v.target:g}, {v.result.replace('_', ' ')})")
+        shown = "no data" if v.value is None else _num(v.value)
+        parts.append(f"{v.measure.split(' (')[0]} {shown} (target {_num(v.target)}, {v.result.replace('_', ' ')})")
     return "; ".join(parts)
 
 

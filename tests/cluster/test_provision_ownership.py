@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -147,3 +148,35 @@ def test_a_created_object_someone_else_wrote_to_is_released_not_deleted(
     while not _gone_or_terminating(kube, overlay.namespace):  # nothing foreign inside: deleted
         assert time.monotonic() < deadline
         time.sleep(0.5)
+
+
+def test_an_object_still_being_deleted_is_waited_for_and_then_created_as_kubebooks(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    """A remove moments ago leaves objects terminating: apply waits them out instead of writing to a vanishing one."""
+    held = _config_map("kube-system", overlay.config, {"allowed-registries": "registry.k8s.io"})
+    held["metadata"]["finalizers"] = ["kubebook.io/test-hold"]
+    kube.create_object(held)
+    kube.delete_object("v1", "ConfigMap", overlay.config, "kube-system")  # terminating until the finalizer goes
+    proc = subprocess.Popen([sys.executable, "-m", "kubebook.cli", "provision", "apply", "--overlay", "owned",
+                             "--manifests", str(overlay.root), "--cluster", str(local_cluster)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not any(line.startswith("created    Namespace/") for line in lines):  # the kind before ConfigMaps
+        assert time.monotonic() < deadline and proc.poll() is None, lines
+        time.sleep(0.2)
+    time.sleep(4)
+    assert not [line for line in lines if "ConfigMap/" in line], lines  # waiting, not writing to it
+    assert proc.poll() is None, "apply did not wait for the object being deleted"
+    kube.request("PATCH", kube.object_path("v1", "ConfigMap", "kube-system", overlay.config),
+                 body={"metadata": {"finalizers": None}}, content_type="application/merge-patch+json")
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    out = "".join(lines)
+    assert proc.returncode == 0, out[-2000:] + (proc.stderr.read() if proc.stderr else "")
+    assert f"created    ConfigMap/kube-system/{overlay.config}" in out
+    live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
+    assert live["metadata"]["annotations"]["kubebook.io/created-by"] == "kubebook-provision"

@@ -29,6 +29,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ KIND_ORDER = ("CustomResourceDefinition", "Namespace", "PriorityClass", "ConfigM
               "CronJob", "ConstraintTemplate")
 LAST_KINDS = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 WORKERS = 4
+TERMINATING_WAIT = 60.0  # seconds an object being deleted is waited for before it is applied again
 SKEW = dt.timedelta(seconds=5)  # creation times older than the apply by more than this were there before
 
 
@@ -247,6 +249,7 @@ def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str
             if before is None and (obj["metadata"].get("namespace") or "") in namespaces | {""}:
                 api_version, kind, namespace, name = _identity(obj)  # it may be there without our label
                 before = cluster.get_object(api_version, kind, name, namespace or None)
+            before = _settled(cluster, obj, before)
             body = marked(obj) if _ours(obj, before) else obj
             if up_to_date(body, before):
                 return Applied(key, "unchanged")
@@ -276,6 +279,24 @@ def apply(cluster: Any, objects: Sequence[dict[str, Any]], *, field_manager: str
             if tiers[index][0]["kind"] == "CustomResourceDefinition":
                 cluster.forget_resources()
     return report
+
+
+def _settled(cluster: Any, obj: dict[str, Any], live: dict[str, Any] | None,
+             timeout: float = TERMINATING_WAIT) -> dict[str, Any] | None:
+    """``live``, or None once an object that is being deleted (a remove moments ago) is gone.
+
+    Applying to it would write to an object about to vanish, and count a re-created one as
+    someone else's; waiting keeps both the baseline and the ownership record right.
+    """
+    deadline = time.monotonic() + timeout
+    while live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{object_key(obj)} is still being deleted after {timeout:.0f} s",
+                               hint="re-run once it is gone")
+        time.sleep(0.5)
+        api_version, kind, namespace, name = _identity(obj)
+        live = cluster.get_object(api_version, kind, name, namespace or None)
+    return live
 
 
 def _was_there(result: dict[str, Any], field_manager: str, started: dt.datetime | None = None) -> bool:

@@ -80,7 +80,8 @@ def main() -> None:
     spent = timed_families()
     samples, t_validate = measure(schema.validate_samples, raw)
     series, t_series = measure(lambda: schema.validate_series(collect.series_from_samples(samples, inventory)))
-    entries, t_forecast = measure(forecast.forecast, series)
+    # days are counted from now; this history is a fixed past window, so count from its last sample
+    entries, t_forecast = measure(forecast.forecast, series, forecast.Settings(as_of=series["timestamp"].max()))
     simple, t_simple = measure(rightsize.recommend, samples, rightsize.Settings(strategy="simple"))
     vpa, t_vpa = measure(rightsize.recommend, samples, rightsize.Settings(strategy="vpa"))
     krr, t_krr = measure(krr_simple_cpu, samples)

@@ -173,6 +173,7 @@ class Settings:
     max_history_days: float = 400.0
     max_age_days: float = 7.0
     detect_trend_change: bool = True
+    calibrate_intervals: bool = True  # widen bands to what the backtest allows (off only to measure the difference)
 
     def now(self) -> Any:
         """``as_of`` as a UTC Timestamp (the wall clock when unset)."""
@@ -342,7 +343,7 @@ def _select(y: np.ndarray, steps_per_day: float, settings: Settings,
 def _predict(entry: ForecastEntry, y: np.ndarray, index: Any, steps_per_day: float, settings: Settings, horizon: int,
              best: Backtest, candidates: dict[str, float], prediction: models.Prediction) -> None:
     """Fill ``entry``'s model and bands: widened to what the backtest allows, and over both regimes after a change."""
-    widen = intervals.factors(best)
+    widen = intervals.factors(best) if settings.calibrate_intervals else {level: 1.0 for level in models.LEVELS}
     entry.model, entry.backtest, entry.candidates = best.family, best, candidates
     entry.prediction, entry.interval_widening = intervals.calibrate(prediction, widen), widen
     change = trend.detect(y, steps_per_day) if settings.detect_trend_change else None

@@ -67,7 +67,7 @@ def test_ha_drill_and_backup_verdicts() -> None:
 def test_long_lists_sit_behind_their_count() -> None:
     rows = [{"kind": "ConfigMap", "namespace": "n", "name": f"c{i}"} for i in range(40)]
     drawn = view.objects_table(rows, empty="nothing")
-    assert drawn._repr_html_().startswith("<details") and "<b>40 object(s)</b>" in drawn._repr_html_()
+    assert drawn._repr_html_().startswith("<details") and "<b>objects (40)</b>" in drawn._repr_html_()
     assert " open" not in drawn._repr_html_().split(">")[0]
     assert "open" in view.objects_table(rows[:2], empty="nothing")._repr_html_().split(">")[0]
 

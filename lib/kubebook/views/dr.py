@@ -7,14 +7,13 @@ drill has run. Long lists (objects lost, created after the snapshot, per kind) s
 
 from __future__ import annotations
 
-import html
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubebook.dr import outcome as decide
 from kubebook.dr.outcome import Outcome
-from kubebook.views import FONT, Html, Message, headline, table
+from kubebook.views import Html, headline, table
 
 PHASE_COLOURS = {"fingerprint": "#6e7781", "snapshot": "#0969da", "after snapshot": "#8250df",
                  "disaster": "#cf222e", "failure": "#cf222e", "quorum lost": "#cf222e", "restore": "#9a6700",
@@ -80,14 +79,10 @@ def headline_slot(title: str) -> HeadlineSlot:
 
 
 def behind_count(drawn: Any, count: int, what: str, *, open_when_at_most: int = 0) -> Any:
-    """A long table folded behind "N what" (HTML ``<details>``); plain text keeps the count line first."""
-    label = f"{count} {what}"
-    if isinstance(drawn, Message) or not isinstance(drawn, Html):
-        return drawn
-    opened = " open" if count <= open_when_at_most else ""
-    page = (f'<details{opened} style="{FONT};margin:0 0 8px 0"><summary><b>{html.escape(label)}</b> '
-            f"(click to show)</summary>{drawn.html}</details>")
-    return Html(page, f"{label}\n{drawn.plain}")
+    """A long table folded behind "what (count)" (the shared :func:`kubebook.views.report.collapsed`)."""
+    from kubebook.views.report import collapsed
+
+    return collapsed(what, count, drawn, open_when_at_most=open_when_at_most)
 
 
 def timeline_figure(rows: Sequence[Mapping[str, Any]], title: str = "Drill timeline") -> Any:
@@ -116,13 +111,13 @@ def timeline_figure(rows: Sequence[Mapping[str, Any]], title: str = "Drill timel
 
 def per_kind_table(per_kind: Sequence[Mapping[str, Any]]) -> Any:
     drawn = table(list(per_kind), ["kind", "expected", "restored", "lost", "created_after_snapshot"])
-    return behind_count(drawn, len(per_kind), "kind(s)", open_when_at_most=0)
+    return behind_count(drawn, len(per_kind), "kinds", open_when_at_most=0)
 
 
 def snapshots_table(rows: Sequence[Mapping[str, Any]], empty: str = "no snapshots") -> Any:
     """Archived snapshots (newest first), behind their count."""
     drawn = table(list(rows), ["run_id", "taken", "revision", "total_keys", "size", "verified"], empty=empty)
-    return behind_count(drawn, len(rows), "snapshot(s) kept", open_when_at_most=3)
+    return behind_count(drawn, len(rows), "snapshots kept", open_when_at_most=3)
 
 
 def phases_table(phases: Sequence[Mapping[str, Any]], empty: str) -> Any:
@@ -130,7 +125,7 @@ def phases_table(phases: Sequence[Mapping[str, Any]], empty: str) -> Any:
     return table(list(phases), ["phase", "writes", "ok", "failed", "errors"], empty=empty)
 
 
-def objects_table(items: Sequence[Mapping[str, Any]], empty: str, what: str = "object(s)") -> Any:
+def objects_table(items: Sequence[Mapping[str, Any]], empty: str, what: str = "objects") -> Any:
     return behind_count(table(list(items), None, empty=empty), len(items), what, open_when_at_most=5)
 
 

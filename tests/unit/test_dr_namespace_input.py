@@ -66,6 +66,15 @@ def refused(capsys: pytest.CaptureFixture[str], path: Path) -> str:
     (json.dumps({"kind": "ConfigMap", "metadata": {"name": "x"}}).encode(), "line 2 has no apiVersion"),
     (json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": "shop"}}).encode(),
      "line 2 has no metadata.name"),
+    (json.dumps({**CM, "metadata": {"name": "x", "namespace": "shop", "labels": ["a"]}}).encode(),
+     "line 2: metadata.labels is not a map of strings"),
+    (json.dumps({**CM, "metadata": {"name": "x", "namespace": "shop", "ownerReferences": [{"kind": "X"}]}}).encode(),
+     "line 2: metadata.ownerReferences is not a list"),
+    (json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "subjects": [5],
+                 "metadata": {"name": "r", "namespace": "shop"}}).encode(),
+     "line 2: subjects is not a list of objects"),
+    (json.dumps({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "spec": [],
+                 "metadata": {"name": "a.b"}}).encode(), "line 2: spec is a list, not an object"),
 ])
 def test_a_bad_objects_line_is_one_line_error_naming_the_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], line: bytes, says: str) -> None:

@@ -72,12 +72,35 @@ def line(raw: bytes, number: int, name: str, *, legacy: bool = False) -> dict[st
         raise IntegrityError(f"{where} has no metadata.name")
     if "namespace" in meta and not isinstance(meta["namespace"], str):
         raise IntegrityError(f"{where}: metadata.namespace is not a string")
+    problem = _shape(obj, meta)
+    if problem:
+        raise IntegrityError(f"{where}: {problem}")
     key = f"{obj['kind']}/{meta['namespace'] + '/' if meta.get('namespace') else ''}{meta['name']}"
     if SEALED in obj:
         sealed(obj, f"{where} ({key})", legacy=legacy)
     elif obj["kind"] == "Secret" and ("data" in obj or "stringData" in obj):
         raise IntegrityError(f"{where}: {key} holds values in clear; a kubebook backup seals every Secret")
     return obj
+
+
+def _shape(obj: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The fields a restore reads besides the name: labels, annotations, owners, subjects, a spec."""
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is not None and (not isinstance(value, dict)
+                                  or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            return f"metadata.{field} is not a map of strings"
+    owners = meta.get("ownerReferences")
+    if owners is not None and (not isinstance(owners, list) or not all(
+            isinstance(o, dict) and all(isinstance(o.get(f), str) and o.get(f) for f in ("apiVersion", "kind", "name"))
+            for o in owners)):
+        return "metadata.ownerReferences is not a list of {apiVersion, kind, name}"
+    subjects = obj.get("subjects")
+    if subjects is not None and (not isinstance(subjects, list) or not all(isinstance(x, dict) for x in subjects)):
+        return "subjects is not a list of objects"
+    if "spec" in obj and not isinstance(obj["spec"], dict | type(None)):
+        return f"spec is a {type(obj['spec']).__name__}, not an object"
+    return ""
 
 
 def sealed(obj: dict[str, Any], where: str, *, legacy: bool = False) -> None:

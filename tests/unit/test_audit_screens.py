@@ -57,7 +57,8 @@ def test_the_headline_explains_the_number() -> None:
                                              waiver_count=13)
     plain = view.audit_headline(result, posture.PreviousRun(None, None), run_id="r1").plain
     for words in ("scored checks pass everywhere", "critical 10, high 5, medium 3, low 1",
-                  "waived by 13 waiver(s) in /repo/manifests/w.yaml", "sections: ", "local control plane 'default' included"):
+                  "waived by 13 waiver(s) in /repo/manifests/w.yaml", "sections: ",
+                  "local control plane 'default' included"):
         assert words in plain, (words, plain)
     table = view.sections(result)
     assert "waived findings" in table.plain

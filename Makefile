@@ -10,7 +10,7 @@ KUBEBOOK := $(BIN)/kubebook
 ARCHIVE ?= reports
 SYSTEM_PACKAGES := haproxy runc iptables ipset busybox-static chromium
 
-.PHONY: run test lint setup system-deps cluster-build bytecode clean-venv
+.PHONY: run test docs lint setup system-deps cluster-build bytecode clean-venv
 
 setup: $(STAMP)
 
@@ -46,6 +46,12 @@ run: $(STAMP) system-deps cluster-build bytecode
 	$(KUBEBOOK) provision apply --overlay prod --quiet --cluster "$$($(KUBEBOOK) cluster kubeconfig)" \
 		--audit manifests/audit-waivers.yaml
 	$(KUBEBOOK) schedule run-all --archive $(ARCHIVE)
+
+# The documentation site (mkdocs.yml): regenerate nothing, fail on a stale generated page
+# (`python -m tools.docsgen` writes them), then build strictly (a broken link or anchor fails) into .venv/docs-site.
+docs: $(STAMP)
+	$(BIN)/python -m tools.docsgen --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d $(VENV)/docs-site
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests benchmarks tools scripts

@@ -33,6 +33,7 @@ os.environ.setdefault("KUBEBOOK_LABS_DIR", tempfile.mkdtemp(prefix="kubebook-lab
 # Tests in tests/unit that start processes: a whole file (None) or the named tests.
 PROCESS_TESTS: dict[str, set[str] | None] = {
     "test_cli.py": None,  # the CLI in a fresh interpreter
+    "test_docs_site.py": None,  # the docs generator and mkdocs build in fresh interpreters
     "test_schedule_run.py": None,  # the scheduler daemon
     "test_schedule_warmkernels.py": None,  # Jupyter kernels
     "test_node_image_wget.py": None,  # Debian's busybox against an HTTP server on 127.0.0.1

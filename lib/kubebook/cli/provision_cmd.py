@@ -112,18 +112,11 @@ def _line(entry: Any) -> None:
 
 
 def _score(cluster: Any, waivers: str, control_plane: str | None) -> float | None:
-    """The audit score of the cluster plus its local control plane, with waivers (as `kubebook audit` scores)."""
-    from kubebook.audit import AuditInventory, catalog, run_audit
-    from kubebook.audit.waivers import load_waivers
-    from kubebook.localcluster import name_serving
+    """The audit score of the cluster plus its local control plane, with waivers: the one composition
+    (``kubebook.audit.posture.posture``) that `kubebook audit` and the harden-audit runbook use too."""
+    from kubebook.audit.posture import posture
 
-    accepted = load_waivers(waivers, set(catalog.load_catalog()))
-    result = run_audit(AuditInventory.from_cluster(cluster), accepted)
-    name = control_plane or name_serving(cluster.server)
-    if name:
-        plane = run_audit(AuditInventory.from_control_plane(name, cluster=cluster), accepted)
-        result.add_rows(plane.rows.select(lambda check: check.section != "secrets"))
-    return (result.score or {}).get("overall")
+    return (posture(cluster, control_plane=control_plane or "auto", waivers=waivers).score or {}).get("overall")
 
 
 def _say(text: str) -> None:

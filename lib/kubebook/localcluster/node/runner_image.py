@@ -29,7 +29,7 @@ from kubebook.localcluster.images import Entry, Image
 from kubebook.localcluster.paths import cache_dir
 
 TARGET = Path("/opt/kubebook")
-PROJECT_PARTS = ("lib", "runbooks", "labs", "notebooks", "scheduled", "pyproject.toml")
+PROJECT_PARTS = ("lib", "runbooks", "labs", "notebooks", "scheduled", "manifests", "pyproject.toml")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", "test", ".git"}
 ELF = b"\x7fELF"
 

@@ -62,9 +62,10 @@ def demo(why: str, days: float = 21.0) -> History:
 
     import pandas as pd
 
-    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("h")
-    series = synthetic.demo_series(days=days, start=(now - pd.Timedelta(days=days)).isoformat())
-    samples = synthetic.samples_frame(start=(now - pd.Timedelta(days=14)).isoformat())
+    hour = pd.Timedelta(hours=1)
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("h")  # the last hourly sample is this hour's
+    series = synthetic.demo_series(days=days, start=(now - pd.Timedelta(days=days) + hour).isoformat())
+    samples = synthetic.samples_frame(start=(now - pd.Timedelta(days=14) + pd.Timedelta(minutes=5)).isoformat())
     return History(schema.validate_series(series), schema.validate_samples(samples),
                    f"synthetic demo history, not this cluster's ({why})", synthetic=True)
 

@@ -104,8 +104,9 @@ def render() -> str:
                                 "scheduled/schedules.yaml"),
            "# Runbook catalog\n",
            "Every runbook and notebook, from its own metadata: the parameters the runner validates before a kernel "
-           "starts (`kubebook run NOTEBOOK -p name=value`), the RBAC it needs (`kubebook schedule rbac` renders it "
-           "as a ClusterRole), and the schedules in `scheduled/schedules.yaml` that run it. Mutating runbooks "
+           "starts (`kubebook run NOTEBOOK -p name=value`), the RBAC it needs (`kubebook schedule render-cronjobs` "
+           "renders it as the ServiceAccount's ClusterRole), and the schedules in `scheduled/schedules.yaml` "
+           "that run it. Mutating runbooks "
            "default to `dry_run=True` and need `confirm=True` headless.\n",
            table(["notebook", "title", "category", "risk", "schedules"],
                  [[f"[`{rel}`](#{Path(rel).stem})", cell(meta.get("title", "")), cell(meta.get("category", "")),

@@ -2,7 +2,7 @@
 
 Tables use words and units in their headers (``Days left``, ``Memory now (GiB)``, ``Saving per
 month (USD)``), round numbers to what matters (days to 0.1, cores to 0.001, money to cents) and
-put long tables behind a count (``<details>``: "12 forecasts, 3 run out within 90 days") so the
+put long tables behind a count (``<details>``: "Forecasts, 3 running out within the horizon (12)") so the
 headline stays on screen. Synthetic history gets a red banner above everything, in the HTML
 and as the first words of the plain text.
 """
@@ -54,13 +54,11 @@ def _relabel(rows: Sequence[Mapping[str, Any]], headers: Mapping[str, str], colu
     return [{headers[c]: row.get(c) for c in columns} for row in rows]
 
 
-def collapsed(part: Html | Message, summary: str, rows: int, open_rows: int = OPEN_ROWS) -> Html | Message:
-    """A long table behind its count (a ``<details>`` whose summary says what is inside); short ones open."""
-    if not isinstance(part, Html):
-        return part
-    opened = " open" if rows <= open_rows else ""
-    return Html(f'<details{opened} style="{FONT};margin:4px 0 12px 0"><summary style="cursor:pointer">'
-                f"<b>{html_lib.escape(summary)}</b></summary>{part.html}</details>", f"{summary}\n{part.plain}")
+def collapsed(part: Html | Message, title: str, rows: int, open_rows: int = OPEN_ROWS) -> Html | Message:
+    """A long table behind "title (count)" (the shared ``views.report.collapsed``); short ones stay open."""
+    from kubebook.views.report import collapsed as fold
+
+    return fold(title, rows, part, open_when_at_most=open_rows)  # type: ignore[no-any-return]
 
 
 def _amount(value: float | None, resource: str) -> str:
@@ -118,7 +116,7 @@ def forecast_table(entries: Sequence[Any]) -> Html | Message:
     rows = [_display_forecast(e, r) for e, r in zip(entries, forecast_rows(entries), strict=True)]
     drawn = table(_relabel(rows, FORECAST_HEADERS, columns), empty="no history to forecast")
     dated = sum(e.status == "ok" and e.days_to_exhaustion is not None for e in entries)
-    return collapsed(drawn, f"{len(entries)} forecasts, {dated} run out within the horizon", len(entries))
+    return collapsed(drawn, f"Forecasts, {dated} running out within the horizon", len(entries))
 
 
 def synthetic_banner() -> Html:
@@ -245,7 +243,7 @@ def rightsizing_table(recommendations: Sequence[Any]) -> Html | Message:
             row["savings_cores"] = row["savings_gib"] = row["savings_per_month"] = None
     drawn = table(_relabel(rows, RIGHTSIZE_HEADERS, RIGHTSIZE_COLUMNS), empty="no containers in the history")
     ok = sum(r["status"] == "ok" for r in rows)
-    return collapsed(drawn, f"{len(rows)} containers, {ok} with a recommendation", len(rows))
+    return collapsed(drawn, f"Containers, {ok} with a recommendation", len(rows))
 
 
 def savings_headline(totals: Mapping[str, Any], synthetic: bool = False) -> Html:
@@ -291,7 +289,7 @@ def cost_report(allocation: Mapping[str, Any], synthetic: bool = False) -> Html:
              f"Allocated {money}": round(r["allocated_cost"], 2), f"Idle CPU {money}": round(r["idle_cpu_cost"], 2),
              f"Idle memory {money}": round(r["idle_memory_cost"], 2), f"Idle total {money}": round(r["idle_cost"], 2)}
             for r in allocation["idle"]]
-    drawn = collapsed(table(rows, empty="no samples"), f"{len(rows)} {by}s", len(rows))
+    drawn = collapsed(table(rows, empty="no samples"), f"Cost by {by}", len(rows))
     idle_drawn = table(idle, empty="no pool capacity known: idle not computed")
     note = (f"{allocation['window_hours']:.1f} hours, total allocated {allocation['total']:,.2f} {CURRENCY}")
     banner = synthetic_banner() if synthetic else Html("", "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,14 @@ def test_the_runbook_catalog_has_every_parameter_with_its_default_and_every_sche
         for name in meta["parameters"].get("properties", {}):
             assert f"| `{name}` |" in page, (path.name, name)
     assert "| `etcd-drill` | `0 3 * * 0` | `mode=\"drill\"`, `dry_run=false` | yes |" in page
+
+
+def _missing_targets(markdown: str, base: Path) -> list[str]:
+    """Relative link targets of ``markdown`` (README.md is outside the site, so mkdocs does not check it)."""
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", markdown) if not re.match(r"[a-z]+://|#", t)]
+    return [t for t in targets if not (base / t).exists()]
+
+
+def test_every_relative_link_of_the_readme_resolves() -> None:
+    assert _missing_targets((ROOT / "README.md").read_text(encoding="utf-8"), ROOT) == []
+    assert _missing_targets("[a](docs/index.md) [b](docs/no-such-page.md)", ROOT) == ["docs/no-such-page.md"]

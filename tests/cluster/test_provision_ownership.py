@@ -180,3 +180,24 @@ def test_an_object_still_being_deleted_is_waited_for_and_then_created_as_kubeboo
     assert f"created    ConfigMap/kube-system/{overlay.config}" in out
     live = kube.get_object("v1", "ConfigMap", overlay.config, "kube-system")
     assert live["metadata"]["annotations"]["kubebook.io/created-by"] == "kubebook-provision"
+
+
+def test_an_object_kubebook_did_not_create_is_kept_as_it_is_when_releasing_would_make_it_invalid(
+        kube: Cluster, local_cluster: Path, overlay: Overlay) -> None:
+    """As an older kubebook left it: applied under our field manager, without the created-by mark."""
+    name = f"{overlay.name}-priority"
+    (overlay.root / "overlays" / "owned" / "priority.yaml").write_text(
+        f"apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: {name}\nvalue: 1000\n")
+    kustomization = overlay.root / "overlays" / "owned" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("- config.yaml\n", "- config.yaml\n- priority.yaml\n"))
+    kube.apply_object({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                       "value": 1000}, field_manager="kubebook-provision")
+    try:
+        removed = overlay.run("remove", local_cluster)
+        assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+        (line,) = [entry for entry in removed.stdout.splitlines() if f"PriorityClass/{name}" in entry]
+        assert line.startswith(f"kept       PriorityClass/{name}  kubebook did not create it; kept as it is: "
+                               "without the fields kubebook-provision set it would be invalid"), line
+        assert kube.get_object("scheduling.k8s.io/v1", "PriorityClass", name)["value"] == 1000
+    finally:
+        kube.delete_object("scheduling.k8s.io/v1", "PriorityClass", name)

@@ -16,6 +16,9 @@ Per object, in reverse dependency order:
 * anything else (it existed before, or another manager has written to it since): kubebook's
   fields are released (an apply of its bare identity under our field manager drops exactly
   the fields we set, as server-side apply defines); another owner's values stay.
+  When the server refuses the release (a required field only kubebook set: a policy's spec, a
+  binding's roleRef), the object is kept as it is and the entry says why: it is not ours to
+  delete, and releasing would leave it invalid.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubebook.changes import object_key
-from kubebook.errors import ClusterError
+from kubebook.errors import ApiError, ClusterError
 from kubebook.provision.apply import (
     CREATED,
     FIELD_MANAGER,
@@ -71,7 +74,13 @@ def _one(cluster: Any, obj: dict[str, Any], field_manager: str) -> Applied:
         if not created_by_kubebook(live) or others or (kind, name) == ("ServiceAccount", "default"):
             why = f"also written by {', '.join(others)}" if others and created_by_kubebook(live) else \
                 "kubebook did not create it"
-            _release(cluster, obj, field_manager)
+            try:
+                _release(cluster, obj, field_manager)
+            except ApiError as error:
+                if error.status != 422:
+                    raise
+                return Applied(key, "kept", f"{why}; kept as it is: without the fields kubebook-provision set it "
+                                            f"would be invalid ({error.message})")
             return Applied(key, "configured", f"{why}: released the fields kubebook-provision set, kept the rest")
         if kind == "Namespace":
             foreign, unknown = foreign_objects(cluster, name, field_manager)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubebook.errors import ClusterError
 from kubebook.provision import journal
 from kubebook.provision.apply import Applied, ApplyReport, apply
 from kubebook.provision.remove import remove
@@ -77,12 +76,10 @@ def _finish(cluster: Any, interrupted: journal.Journal, progress: Callable[[Appl
             tell: Say) -> None:
     tell(f"{interrupted.describe()}: finishing it first")
     report = remove(cluster, interrupted.objects, progress=progress)
-    if report.failed:
-        raise ClusterError(f"could not finish {interrupted.describe()}: {report.failed[0].key}: "
-                           f"{report.failed[0].message}", hint="fix that, then run the command again")
-    journal.finish(cluster)
+    journal.finish(cluster)  # closed either way: a journal that cannot finish must not block every later run
     counts = ", ".join(f"{n} {a}" for a, n in report.counts().items() if n)
-    tell(f"finished the interrupted remove: {counts}")
+    tell(f"finished the interrupted remove: {counts}" + "".join(
+        f"; {e.key} failed: {e.message}" for e in report.failed))
 
 
 def _teller(notes: list[str], say: Say | None) -> Say:

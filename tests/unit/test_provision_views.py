@@ -107,3 +107,15 @@ def test_an_apply_that_left_a_conflict_says_so_first_and_records_incomplete() ->
     assert page.index("conflict with x") < page.index("controls proved")
     assert view.status(Decision(APPLIED, {}, "applied", report)) == "incomplete"
     assert view.status(Decision(APPLIED, {}, "applied", ApplyReport(planned=0))) == "applied"
+
+
+def test_a_long_server_message_keeps_its_guidance_at_the_end() -> None:
+    """A refusal's guidance ("add spec.template.metadata.labels.team") sits at the end of the server's message."""
+    from kubebook.provision.verify import _first_line
+
+    message = "admission webhook denied the request:\n" + "context " * 60 + "add spec.template.metadata.labels.team"
+    shown = _first_line(message)
+    assert shown.endswith("add spec.template.metadata.labels.team") and "\n" not in shown
+    assert _first_line("short message") == "short message"
+    huge = _first_line("x" * 10_000 + " add the label")
+    assert len(huge) <= 1200 and huge.endswith("add the label")

@@ -42,9 +42,14 @@ class Control(NamedTuple):
     observed: str
 
 
-def _first_line(text: str, limit: int = 240) -> str:
+def _first_line(text: str, limit: int = 1200) -> str:
+    """The server's message on one line. An admission message carries its guidance ("add ...") at the end,
+    so a message too long to show whole keeps its start and its end and drops the middle."""
     line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    if len(line) <= limit:
+        return line
+    head = limit // 3
+    return f"{line[:head]} … {line[-(limit - head - 3):]}"
 
 
 def _try_create(cluster: Any, obj: dict[str, Any]) -> tuple[bool, str]:

@@ -32,6 +32,8 @@ USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
 USAGE_MEMORY = "kwok.x-k8s.io/usage-memory"
 LABEL = "kubebook.io/loadgen"
 MIB = 2**20
+# pause 3.10 by digest (images.digest-pinned); KWOK never pulls it, the baseline's allow-list admits it
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,13 @@ def manifest(workload: Workload, namespace: str) -> dict[str, Any]:
     """The Deployment, scheduled onto KWOK's workload pool, Pod Security restricted-compliant."""
     labels = {"app": workload.name, LABEL: "true", "team": workload.team}
     container = {
-        "name": "main", "image": "registry.k8s.io/pause:3.10", "imagePullPolicy": "Always",
+        "name": "main", "image": PAUSE_IMAGE, "imagePullPolicy": "Always",
         "resources": {"requests": {"cpu": f"{int(workload.cpu_request * 1000)}m",
-                                   "memory": f"{workload.memory_request_mib}Mi"},
+                                   "memory": f"{workload.memory_request_mib}Mi", "ephemeral-storage": "16Mi"},
                       "limits": {"cpu": f"{int(workload.cpu_limit * 1000)}m",
-                                 "memory": f"{workload.memory_limit_mib}Mi"}},
+                                 "memory": f"{workload.memory_limit_mib}Mi", "ephemeral-storage": "64Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "runAsUser": 65532,
+                            "runAsGroup": 65532,
                             "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
                             "readOnlyRootFilesystem": True}}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -110,12 +113,42 @@ def usage(workload: Workload, simulated_seconds: float, state: LoadState, rng: n
     return f"{max(1, round(cpu * 1000))}m", f"{max(1, round(memory))}Mi"
 
 
+def namespace_objects(namespace: str) -> list[dict[str, Any]]:
+    """The namespace as the product's own audit wants a workload namespace: Pod Security restricted enforced,
+    default-deny in both directions (the generated pods talk to nobody) and no token in the default account.
+
+    The load runs on the cluster ``make run`` provisions and audits, so what kubebook itself creates there
+    must not lower the score it just printed."""
+    labels = {LABEL: "true", "pod-security.kubernetes.io/enforce": "restricted",
+              "pod-security.kubernetes.io/enforce-version": "latest",
+              "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "kubebook-default-deny", "namespace": namespace, "labels": {LABEL: "true"}},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace},
+         "automountServiceAccountToken": False},
+    ]
+
+
+def disruption_budget(workload: Workload, namespace: str) -> dict[str, Any]:
+    """At most one pod of a replicated workload down at a time during a drain (workloads.disruption-budget)."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": workload.name, "namespace": namespace, "labels": {LABEL: "true"}},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": workload.name}}}}
+
+
 def apply(cluster: Any, namespace: str, workloads: list[Workload]) -> None:
-    """Create or update the namespace and the Deployments (server-side apply)."""
-    cluster.apply_object({"apiVersion": "v1", "kind": "Namespace",
-                          "metadata": {"name": namespace, "labels": {LABEL: "true"}}}, field_manager="kubebook-loadgen")
+    """Create or update the namespace, its policies and the Deployments (server-side apply).
+
+    Probes are left out on purpose: KWOK runs no process to probe (images.probes is unscored)."""
+    for obj in namespace_objects(namespace):
+        cluster.apply_object(obj, field_manager="kubebook-loadgen")
     for workload in workloads:
         cluster.apply_object(manifest(workload, namespace), field_manager="kubebook-loadgen")
+        if workload.replicas > 1:
+            cluster.apply_object(disruption_budget(workload, namespace), field_manager="kubebook-loadgen")
 
 
 def _oom_kill(cluster: Any, namespace: str, pod: dict[str, Any]) -> None:

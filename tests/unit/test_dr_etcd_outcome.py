@@ -82,3 +82,22 @@ def test_the_runbook_opens_with_its_headline_decided_by_the_engine(name: str) ->
     assert any("outcome.etcd_drill(" in s or "outcome.ha_drill(" in s for s in code), "the engine decides"
     assert any("headline.show(view.outcome_headline(" in s for s in code)
     assert not any("rto_seconds\"] <=" in s or "<= rto_target" in s for s in code), "no verdict in a cell"
+
+
+def test_the_control_planes_own_late_writes_are_listed_but_not_counted_against_the_rpo() -> None:
+    """make run's drill listed 3 probes and 2 controller ServiceAccounts created after the snapshot: the RPO
+    target (3) read as missed while nothing was lost and the run's status said passed."""
+    from kubebook.dr import drill, fingerprint
+
+    after = [{"kind": "ConfigMap", "namespace": "default", "name": f"kubebook-dr-probe-{i}"} for i in range(3)]
+    after += [{"kind": "ServiceAccount", "namespace": "kube-system", "name": "daemon-set-controller"},
+              {"kind": "ClusterTrustBundle", "namespace": "", "name": "kubernetes.io:kube-apiserver-serving:01d1"}]
+    user_sa = {"kind": "ServiceAccount", "namespace": "kube-system", "name": "my-operator"}
+    comparison = fingerprint.Comparison(expected=10, restored=10, lost=[], created_after_snapshot=[*after, user_sa],
+                                        changed_after_restore=[], per_kind=[])
+    result = drill.DrillResult("c", "single", {}, comparison, 5.0, drill.Timeline()).as_json()
+    assert result["rpo_objects"] == 4  # the probes and the operator's account; not the controller's writes
+    assert [o["name"] for o in result["control_plane_after_snapshot"]] == ["daemon-set-controller",
+                                                                         "kubernetes.io:kube-apiserver-serving:01d1"]
+    verdict = outcome.etcd_drill({**result, "rpo_objects": 3}, rto_target=60, rpo_target=3)
+    assert verdict.result == "passed"

@@ -41,10 +41,14 @@ test: $(STAMP) system-deps cluster-build bytecode
 	$(KUBEBOOK) cluster build --only metrics-server --only prometheus
 	KUBEBOOK_REAL_NODE_TESTS=1 $(BIN)/pytest
 
+# The whole product on one cluster: up with its metrics pipeline, provisioned with the prod baseline
+# (audit score before and after), a short run of the load generator so the capacity runbooks measure
+# real (KWOK-emulated) usage, then every schedule once, archived.
 run: $(STAMP) system-deps cluster-build bytecode
-	$(KUBEBOOK) cluster up
+	$(KUBEBOOK) cluster up --with-metrics
 	$(KUBEBOOK) provision apply --overlay prod --quiet --cluster "$$($(KUBEBOOK) cluster kubeconfig)" \
 		--audit manifests/audit-waivers.yaml
+	$(KUBEBOOK) capacity load --cluster "$$($(KUBEBOOK) cluster kubeconfig)" --ticks 3 --interval 5
 	$(KUBEBOOK) schedule run-all --archive $(ARCHIVE)
 
 # The documentation site (mkdocs.yml): regenerate nothing, fail on a stale generated page

@@ -94,9 +94,6 @@ def _left(kube: Cluster, many: Many) -> int:
 
 
 
-@pytest.mark.xfail(strict=False, reason="known bug, open: the remove that finishes an interrupted remove reports "
-                   "success (no failed entry) but its own journal ConfigMap is still there afterwards, so later "
-                   "commands keep noting a pending remove; seen 2026-12-08 on a clean local cluster")
 def test_a_killed_remove_is_finished_by_the_next_remove_which_says_so(
         kube: Cluster, local_cluster: Path, many: Many) -> None:
     printed = many.kill_midway("remove", local_cluster, after=8)

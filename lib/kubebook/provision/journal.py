@@ -144,7 +144,8 @@ def locked(cluster: Any, operation: str) -> Iterator[list[str]]:
 def pending(cluster: Any) -> Journal | None:
     """The journal of an interrupted operation, or None."""
     config = cluster.get_object("v1", "ConfigMap", JOURNAL, NAMESPACE)
-    if config is None:
+    if config is None or (config.get("metadata") or {}).get("deletionTimestamp"):
+        # finish() deletes it in the foreground: until the garbage collector drops it, it is closed, not pending
         return None
     data = config.get("data") or {}
     try:

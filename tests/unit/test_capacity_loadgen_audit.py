@@ -27,6 +27,5 @@ def test_the_generated_namespace_and_workloads_fail_no_scored_check(tmp_path: Pa
     report = json.loads(capsys.readouterr().out)
     failing = sorted({f["check"] for f in report["findings"] if f["result"] == "FAIL" and not f.get("waived")
                       and f["check"] not in ("images.probes",)})  # unscored: KWOK runs no process to probe
-    scored_failing = [c for c in failing if c not in ("images.digest-pinned", "workloads.high-uid")]
-    assert scored_failing == [], failing
+    assert failing == [], failing
     assert code in (0, 1) and report["score"]["overall"] == 100.0, report["score"]

@@ -25,6 +25,10 @@ def real_node_cluster() -> LocalCluster:
     holder = host_holder(lc.root)
     if holder is not None:  # e.g. `make run` left the default cluster up with its real node
         pytest.skip(f"the cluster at {holder} runs this host's real node (one per host); take it down to run these")
+    if lc.status().get("exists") and not lc.status().get("healthy", False):
+        # a stopped leftover of an interrupted run (killed mid-module, e.g. with the prod baseline still applied):
+        # restarting its etcd would bring that run's objects back, so the tests start from a fresh cluster
+        lc.down(purge=True)
     return lc
 
 

@@ -45,3 +45,37 @@ def test_a_lease_expires_after_its_duration_and_a_dead_local_holder_need_not_be_
     assert journal._dead_here(f"{host}:{gone.pid}:remove")
     assert not journal._dead_here(journal.identity() + ":apply")  # this very process is alive
     assert not journal._dead_here(f"another-host:{gone.pid}:remove")  # someone else's: wait for its lease
+
+
+class _Doomed:
+    """A cluster whose journal is being deleted (foreground) for the first ``reads`` reads, then gone."""
+
+    def __init__(self, reads: int) -> None:
+        self.reads, self.applied = reads, []
+
+    def get_object(self, *_: object) -> dict | None:
+        self.reads -= 1
+        if self.reads >= 0:
+            return {"metadata": {"name": journal.JOURNAL, "deletionTimestamp": "2026-12-08T00:00:00Z"}}
+        return {"metadata": {"name": journal.JOURNAL}, "data": {}} if self.applied else None
+
+    def apply_object(self, obj: dict, **_: object) -> None:
+        self.applied.append(obj)
+
+
+def test_a_new_journal_is_written_only_once_the_one_being_deleted_is_gone() -> None:
+    doomed = _Doomed(reads=3)
+    journal.begin(doomed, "remove", "prod", [])
+    assert doomed.reads < 0 and len(doomed.applied) == 1  # waited through the three doomed reads, then wrote
+
+
+def test_a_journal_that_is_never_dropped_stops_the_operation_before_it_writes(monkeypatch) -> None:
+    monkeypatch.setattr(journal, "GONE_SECONDS", 0.3)
+    doomed = _Doomed(reads=10**6)
+    try:
+        journal.begin(doomed, "remove", "prod", [])
+    except journal.ClusterError as error:
+        assert "still being deleted" in str(error)
+    else:
+        raise AssertionError("begin wrote onto a journal that is being deleted")
+    assert doomed.applied == []

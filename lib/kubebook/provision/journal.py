@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -31,6 +32,7 @@ LEASE = "kubebook-provision"
 JOURNAL = "kubebook-provision-journal"
 LEASE_SECONDS = 30
 RENEW_SECONDS = 10.0
+GONE_SECONDS = 30.0
 
 
 class LockedError(ClusterError):
@@ -156,8 +158,26 @@ def pending(cluster: Any) -> Journal | None:
                    data.get("holder", "?"), objects)
 
 
+def _wait_gone(cluster: Any) -> None:
+    """Wait until a journal deleted in the foreground is dropped by the garbage collector.
+
+    Why: an apply to a journal that is still being deleted lands on the doomed object, and the new
+    operation's intent would vanish with it a moment later.
+    """
+    deadline = time.monotonic() + GONE_SECONDS
+    while True:
+        config = cluster.get_object("v1", "ConfigMap", JOURNAL, NAMESPACE)
+        if config is None or not (config.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the journal {NAMESPACE}/{JOURNAL} is still being deleted after {GONE_SECONDS:.0f}s; "
+                               "check the garbage collector (kube-controller-manager), then run again")
+        time.sleep(0.2)
+
+
 def begin(cluster: Any, operation: str, overlay: str, objects: list[dict[str, Any]]) -> None:
     """Record the intent before the first change: what is about to be removed, by whom."""
+    _wait_gone(cluster)
     identities = [{"apiVersion": o["apiVersion"], "kind": o["kind"],
                    "metadata": {k: v for k, v in o["metadata"].items() if k in ("name", "namespace")}}
                   for o in objects]
@@ -169,5 +189,6 @@ def begin(cluster: Any, operation: str, overlay: str, objects: list[dict[str, An
 
 
 def finish(cluster: Any) -> None:
-    """The operation completed (or was rolled back): drop its journal."""
+    """The operation completed (or was rolled back): drop its journal, and wait until it is gone."""
     cluster.delete_object("v1", "ConfigMap", JOURNAL, NAMESPACE)
+    _wait_gone(cluster)

@@ -15,7 +15,9 @@ beside the unit tests of their module but are not ``unit``), ``cluster``,
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -28,11 +30,14 @@ from kubebook import cluster as cluster_mod
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["KUBEBOOK_HEADLESS"] = "1"
 # Lab progress written by nbval runs of the labs goes to a throwaway folder, not the user's own progress.
-os.environ.setdefault("KUBEBOOK_LABS_DIR", tempfile.mkdtemp(prefix="kubebook-labs-"))
+if "KUBEBOOK_LABS_DIR" not in os.environ:
+    os.environ["KUBEBOOK_LABS_DIR"] = tempfile.mkdtemp(prefix="kubebook-labs-")
+    atexit.register(shutil.rmtree, os.environ["KUBEBOOK_LABS_DIR"], ignore_errors=True)  # ours: gone with the run
 
 # Tests in tests/unit that start processes: a whole file (None) or the named tests.
 PROCESS_TESTS: dict[str, set[str] | None] = {
     "test_cli.py": None,  # the CLI in a fresh interpreter
+    "test_cluster_credentials.py": None,  # a client killed without exit hooks
     "test_docs_site.py": None,  # the docs generator and mkdocs build in fresh interpreters
     "test_schedule_run.py": None,  # the scheduler daemon
     "test_schedule_warmkernels.py": None,  # Jupyter kernels

@@ -8,6 +8,7 @@ service-account credentials. Library code never shells out to kubectl.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -323,6 +324,46 @@ def call(fn: Callable[..., Any], *args: Any, server: str = "", **kwargs: Any) ->
         raise
 
 
+_IN_MEMORY: dict[bytes, str] = {}  # credential bytes -> the memory-only file holding them, one per distinct value
+
+
+def _credentials_off_disk(configuration: client.Configuration) -> None:
+    """Move the credentials the kubernetes client just wrote to temporary files into memory-only files.
+
+    Why: ``kube_config`` writes a kubeconfig's ``client-key-data`` (and certificates) to files in
+    ``$TMPDIR`` that only an ``atexit`` hook removes, so every kernel or CLI ended by a signal left a
+    private key behind (749 such files were found in /tmp after one CI run). A memfd has no name on
+    disk and vanishes with its process, however that process ends; ``/proc/self/fd/N`` opens it.
+    """
+    from kubernetes.config import kube_config
+
+    written = {path: key for key, path in kube_config._temp_files.items()}
+    moved: set[str] = set()
+    for attr in ("ssl_ca_cert", "cert_file", "key_file"):
+        path = getattr(configuration, attr, None)
+        if not path or path not in written:
+            continue
+        data = Path(path).read_bytes()  # one file may back two attributes (a CA that is also the client cert)
+        if data not in _IN_MEMORY:
+            fd = os.memfd_create(f"kubebook-{attr}", os.MFD_CLOEXEC)
+            os.write(fd, data)
+            _IN_MEMORY[data] = f"/proc/self/fd/{fd}"
+        setattr(configuration, attr, _IN_MEMORY[data])
+        moved.add(path)
+    for path in moved:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        kube_config._temp_files.pop(written[path], None)  # its cache would hand out the deleted path again
+
+
+def api_client_from_kubeconfig(kubeconfig: str | os.PathLike[str], context: str | None = None) -> client.ApiClient:
+    """A bare API client for a kubeconfig, its credentials in memory only (the local cluster's own bootstrap)."""
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), context=context, client_configuration=configuration)
+    _credentials_off_disk(configuration)
+    return client.ApiClient(configuration)
+
+
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None,
             *, timeout_seconds: float = 10.0) -> Cluster:
     """Connect to a cluster and check that it answers; raises ClusterUnreachableError if not."""
@@ -334,6 +375,7 @@ def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
         else:
             config.load_kube_config(config_file=str(path), context=context,
                                     client_configuration=configuration)
+            _credentials_off_disk(configuration)
     except config.ConfigException as error:
         raise ClusterUnreachableError(
             f"no cluster configured: {error}",

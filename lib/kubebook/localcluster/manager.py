@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kubernetes import config
-
+from kubebook.cluster import api_client_from_kubeconfig
 from kubebook.errors import BuildError, LocalClusterError, ParameterError
 from kubebook.fsutil import atomic_write_text
 from kubebook.localcluster import bootstrap, build, components, configs, health, pki, processes
@@ -345,7 +344,7 @@ class LocalCluster:
             health.wait_for(name, lambda: processes.port_in_use("127.0.0.1", layout.kwok_port), 30, alive, log)
 
     def _bootstrap_rbac(self, layout: Layout) -> None:
-        api = config.new_client_from_config(str(layout.kubeconfig("super-admin")))
+        api = api_client_from_kubeconfig(str(layout.kubeconfig("super-admin")))
         try:
             bootstrap.ensure_rbac(api)
         finally:
@@ -357,7 +356,7 @@ class LocalCluster:
         # and until then reads and writes answer 429 "storage is (re)initializing": wait that out here, so a
         # script can write as soon as `up` returns.
         health.wait_for("kube-apiserver storage", lambda: health.storage_ready(layout.pki, layout.endpoint), 120)
-        api = config.new_client_from_config(str(layout.kubeconfig("super-admin")))
+        api = api_client_from_kubeconfig(str(layout.kubeconfig("super-admin")))
         try:
             bootstrap.ensure_rbac(api)
             names = bootstrap.ensure_nodes(api, self.nodes, state["version"])
@@ -492,7 +491,7 @@ class LocalCluster:
 
     def _nodes_ready(self, layout: Layout) -> int:
         try:
-            api = config.new_client_from_config(str(layout.kubeconfig("super-admin")))
+            api = api_client_from_kubeconfig(str(layout.kubeconfig("super-admin")))
         except Exception:
             return 0
         try:

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kubernetes import config as kube_config
-
+from kubebook.cluster import api_client_from_kubeconfig
 from kubebook.errors import LocalClusterError
 from kubebook.localcluster import build, images, pki, processes
 from kubebook.localcluster.components import SERVICE_CIDR
@@ -164,7 +163,7 @@ class RealNode:
         network.setup_bridge(layout)
         network.setup_api_dnat(self.apiserver_port)
         cleanup.create_cgroup_root()
-        api = kube_config.new_client_from_config(str(self.admin_kubeconfig))
+        api = api_client_from_kubeconfig(str(self.admin_kubeconfig))
         try:
             bootstrap.ensure_rbac(api)
         finally:
@@ -174,7 +173,7 @@ class RealNode:
               save: Callable[[], None], progress: Progress) -> None:
         log = Path(record.log)
         deadline = time.monotonic() + (120 if name == "kubelet" else 60)
-        api = kube_config.new_client_from_config(str(self.admin_kubeconfig)) if name == "kubelet" else None
+        api = api_client_from_kubeconfig(str(self.admin_kubeconfig)) if name == "kubelet" else None
         try:
             while True:
                 if not processes.is_alive(record):

@@ -90,14 +90,22 @@ class Decision:
         return {"state": self.state, "counts": self.counts, "message": self.message}
 
 
-def headless() -> bool:
+HEADLESS_ENV = "KUBEBOOK_HEADLESS"  # exported "1" by the runner and the test suite into every kernel it starts
+
+
+def headless(*, ask_ipython: bool = True) -> bool:
     """True when no person can press a button: the kubebook runner, nbval, or plain Python.
 
-    The runner and the test suite export ``KUBEBOOK_HEADLESS=1`` into the kernel; a
-    JupyterLab kernel has neither that nor a missing IPython shell.
+    The one place ``KUBEBOOK_HEADLESS`` is read. The runner and the test suite export
+    ``KUBEBOOK_HEADLESS=1`` into the kernel; a JupyterLab kernel has neither that nor a
+    missing IPython shell. ``ask_ipython=False`` answers only what the runner said (the
+    variable): what a report will be archived as (plotly.js embedded, links relative to the
+    archive), which plain Python without a kernel does not change.
     """
-    if os.environ.get("KUBEBOOK_HEADLESS", "").strip() not in ("", "0"):
+    if os.environ.get(HEADLESS_ENV, "").strip() not in ("", "0"):
         return True
+    if not ask_ipython:
+        return False
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency
@@ -204,10 +212,11 @@ def changes_view(changes: Sequence[Change]) -> Any:
 
 
 def configure_display() -> None:
-    """Plotly output for notebooks: see :func:`kubebook.views.configure_plotly`."""
+    """Plotly output for notebooks: see :func:`kubebook.views.configure_plotly`.
+
+    Not called at import (importing kubebook changes nothing and costs no plotly import):
+    every view that draws a figure configures plotly on its first draw.
+    """
     from kubebook.views import configure_plotly
 
     configure_plotly()
-
-
-configure_display()

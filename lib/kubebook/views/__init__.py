@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ TONES = {"good": "#1a7f37", "warn": "#9a6700", "bad": "#cf222e", "neutral": "#24
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
 CELL = "padding:4px 8px;border-bottom:1px solid #d0d7de;vertical-align:top;text-align:left"
 
-__all__ = ["Html", "Message", "cards", "configure_plotly", "headline", "table"]
+__all__ = ["Html", "Message", "cards", "configure_plotly", "ensure_plotly", "headline", "table"]
 
 
 class Message(str):
@@ -176,10 +175,23 @@ def configure_plotly() -> None:
     """
     import plotly.io as pio
 
-    headless = os.environ.get("KUBEBOOK_HEADLESS", "").strip() not in ("", "0")
+    from kubebook.notebook import headless
+
+    global _CONFIGURED
     if OFFLINE not in pio.renderers:
         pio.renderers[OFFLINE] = _offline_renderer()
-    pio.renderers.default = f"plotly_mimetype+{OFFLINE}" if headless else "plotly_mimetype"
+    pio.renderers.default = f"plotly_mimetype+{OFFLINE}" if headless(ask_ipython=False) else "plotly_mimetype"
+    _CONFIGURED = True
+
+
+_CONFIGURED = False
+
+
+def ensure_plotly() -> None:
+    """Configure plotly once, on the first draw of a figure (never at import: importing kubebook has no side
+    effects and does not pay plotly's import). Every view that builds a plotly figure calls this first."""
+    if not _CONFIGURED:
+        configure_plotly()
 
 
 OFFLINE = "kubebook_offline"

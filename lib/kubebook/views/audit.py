@@ -93,6 +93,9 @@ def sections(result: Any) -> Html | Message:
 
 def chart(findings: pd.DataFrame, column: str, title: str) -> Any:
     """Open findings counted by ``column``, stacked by severity (a message when nothing is open)."""
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.express as px
 
     data = posture.by(findings, column)

@@ -190,6 +190,10 @@ def cone_figure(entry: Any) -> Any:
     if entry is None:
         return Message("_no forecast has enough history to draw_")
     import pandas as pd
+
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.graph_objects as go
 
     scale = _scale(entry.resource)

@@ -41,6 +41,9 @@ def capacity_frame(nodes: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
 
 def capacity_figure(capacity: pd.DataFrame) -> Any:
     """Grouped bars: allocatable against requested CPU per node."""
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.graph_objects as go
 
     figure = go.Figure()

@@ -87,6 +87,9 @@ def behind_count(drawn: Any, count: int, what: str, *, open_when_at_most: int = 
 
 def timeline_figure(rows: Sequence[Mapping[str, Any]], title: str = "Drill timeline") -> Any:
     """Each event as a marker at its second, one row per phase; hovering shows what happened."""
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.graph_objects as go
 
     figure = go.Figure()

@@ -8,7 +8,6 @@ verdict is shown as text, never raised: a lab's starting state fails its checks 
 from __future__ import annotations
 
 import html
-import os
 import re
 from typing import Any
 
@@ -16,6 +15,7 @@ from kubebook import labs
 from kubebook.errors import KubebookError
 from kubebook.labs import progress
 from kubebook.labs.model import Lab, LabResult, StepResult
+from kubebook.notebook import headless
 
 PASS_COLOUR, FAIL_COLOUR = "#1a7f37", "#cf222e"
 _BARS: dict[str, list[Any]] = {}  # lab id -> progress widgets to refresh after a check
@@ -32,18 +32,6 @@ class Verdicts:
 
     def __repr__(self) -> str:
         return "\n".join(f"{'PASS' if r.passed else 'FAIL'} {r.id}: {r.reason}" for r in self.results)
-
-
-def headless() -> bool:
-    """kubebook.notebook.headless(), without importing kubebook.notebook: that module configures plotly at
-    import (plotly, nbformat and jsonschema: about 2.7 s of CPU), which a lab notebook never needs and the
-    test suite would pay once per lab notebook."""
-    if os.environ.get("KUBEBOOK_HEADLESS", "").strip() not in ("", "0"):
-        return True
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell is None or getattr(shell, "kernel", None) is None
 
 
 def inline(text: str) -> str:

@@ -123,6 +123,9 @@ def runs_over_time(runs: pd.DataFrame) -> Any:
     """A plotly timeline: one point per run, by runbook (rows) and status (colour)."""
     if runs.empty:
         return Message("No runs to plot.")
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.express as px
 
     figure = px.scatter(runs.sort_values("started"), x="started", y="runbook", color="status",
@@ -138,6 +141,9 @@ def metric_trends(metrics: pd.DataFrame, max_series: int = MAX_TREND_SERIES) -> 
     if metrics.empty:
         return Message("No numeric records to plot: runbooks record numbers with "
                        "`kubebook.notebook.record(name, value)`.")
+    from kubebook.views import ensure_plotly
+
+    ensure_plotly()
     import plotly.express as px
 
     data = metrics.assign(series=metrics["runbook"] + " · " + metrics["metric"])
@@ -177,9 +183,10 @@ def archived_base() -> Path | None:
     ``$KUBEBOOK_ARCHIVE`` (``<runbook>/<YYYY>/<MM>/<run-id>``; any such folder gives the same relative
     links), so the links work from the archived report on disk. None elsewhere."""
     from kubebook.archive.verify import RUN_DEPTH
+    from kubebook.notebook import headless
 
     archive = os.environ.get("KUBEBOOK_ARCHIVE", "")
-    if os.environ.get("KUBEBOOK_HEADLESS", "").strip() in ("", "0") or not os.path.isabs(archive):
+    if not headless(ask_ipython=False) or not os.path.isabs(archive):
         return None
     return Path(archive).joinpath(*["run"] * RUN_DEPTH)
 

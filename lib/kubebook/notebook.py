@@ -14,9 +14,10 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kubebook.changes import Change, summary
 from kubebook.errors import ConfirmationRequired
@@ -73,13 +74,18 @@ NOTHING, DRY_RUN, APPLIED, WAITING = "nothing to do", "dry run", "applied", "wai
 
 @dataclass
 class Decision:
-    """What the guard decided and, once applied, what ``apply`` returned."""
+    """What the guard decided and, once applied, what the follow-up returned.
+
+    ``latest`` is the use case's result the screen shows now: the plan's own result before Apply,
+    the follow-up's result after it (so a cell reading ``decision.latest`` never reads a stale plan).
+    """
 
     state: str
     counts: dict[str, int]
     message: str
     result: Any = None
-    shown: Any = None  # what follow_up() returned last (a re-audit after the click, say)
+    shown: Any = None  # what was drawn last in the follow-up's place (a re-audit after the click, say)
+    latest: Any = None
     _handles: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -114,47 +120,114 @@ def headless(*, ask_ipython: bool = True) -> bool:
     return shell is None or getattr(shell, "kernel", None) is None
 
 
-def guard(changes: Sequence[Change], apply: Callable[[], Any], *, dry_run: bool, confirm: bool,
+class Mutation(Protocol):
+    """What an engine's mutating use case returns (a remediation plan, a baseline plan, a drill):
+    the server's dry-run ``changes`` and the ``follow_up`` that applies them and then proves them
+    (verify, re-audit), returning the use case's *new* result, which the guard draws."""
+
+    changes: Sequence[Change]
+
+    def follow_up(self) -> Any: ...
+
+
+FOLLOW_UP = "follow_up"  # the part of a drawn result the guard shows below its outcome line
+_LIVE: dict[int, tuple[weakref.ref[Any], dict[str, str]]] = {}  # id(plan) -> (plan, {part: display id})
+
+
+class Live:
+    """One part of a use case's result (its headline, say), drawn under a display id the guard knows:
+    after Apply the guard redraws the part in place from the follow-up's result."""
+
+    def __init__(self, owner: Any, part: str, drawn: Any) -> None:
+        self.drawn, self.part = drawn, part
+        self.display_id = f"kubebook-{uuid.uuid4().hex}"
+        key = id(owner)
+        if key not in _LIVE or _LIVE[key][0]() is not owner:
+            _LIVE[key] = (weakref.ref(owner), {})
+        _LIVE[key][1][part] = self.display_id
+
+    def __getattr__(self, name: str) -> Any:  # .html, .plain ... of what is drawn
+        return getattr(self.__dict__["drawn"], name)
+
+    def __repr__(self) -> str:
+        return repr(self.drawn)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.drawn, display_id=self.display_id)
+
+
+def live(owner: Any, part: str, drawn: Any) -> Live:
+    """``drawn`` (a part of ``owner``'s screen) shown so that the guard over ``owner`` can redraw it."""
+    return Live(owner, part, drawn)
+
+
+def _live_ids(owner: Any) -> dict[str, str]:
+    found = _LIVE.get(id(owner))
+    return dict(found[1]) if found is not None and found[0]() is owner else {}
+
+
+def guard(plan: Any, apply: Callable[[], Any] | None = None, *, dry_run: bool, confirm: bool,
           name: str = "decision", follow_up: Callable[[], Any] | None = None,
-          interactive: bool | None = None, view: Callable[[Sequence[Change]], Any] | None = None) -> Decision:
+          interactive: bool | None = None, view: Callable[[Sequence[Change]], Any] | None = None,
+          draw: Callable[[Any], Mapping[str, Any]] | None = None) -> Decision:
     """The one mutation guard: show the server-side dry-run diff, then apply only when confirmed.
 
+    ``plan`` is a mutating use case's result (:class:`Mutation`: ``changes`` and ``follow_up``);
+    ``draw(result)`` returns its screen as named parts. The part ``"follow_up"`` is shown below the
+    outcome line; every other part shown earlier with :func:`live` (the headline above, say) is
+    redrawn in place after Apply, from the result the follow-up returned - never from what the
+    plan said before it. (``guard(changes, apply, follow_up=...)``, the older form, is the same
+    guard over a plan whose follow-up is ``apply`` and whose screen is ``follow_up()``.)
+
     * ``dry_run`` (the default of every mutating runbook): show the diff, change nothing;
-    * ``dry_run=False`` and ``confirm=True``: call ``apply()`` once;
+    * ``dry_run=False`` and ``confirm=True``: call the follow-up once;
     * ``dry_run=False`` without ``confirm``: headless this is an error (a scheduled run that
       was asked to apply but never confirmed must not stay green); interactively an Apply
-      button calls ``apply()`` when pressed and updates the outcome in place.
+      button calls the follow-up when pressed and redraws the outcome and the parts in place.
 
-    The decision is recorded under ``name`` (state, counts per action, message), and
-    ``follow_up()`` (a re-audit, a verification) is shown below it and redrawn after a click.
+    The decision is recorded under ``name`` (state, counts per action, message).
     ``view`` draws the changes (default: :func:`kubebook.views.changes.changes_view`).
     """
     from IPython.display import display
 
+    if apply is None:
+        changes, run, before = plan.changes, plan.follow_up, plan
+    else:  # the older form: a bare apply, and a follow_up() drawn after it
+        changes, run, before = plan, apply, None
+        if follow_up is not None:
+            def draw(_: Any, show: Callable[[], Any] = follow_up) -> Mapping[str, Any]:
+                return {FOLLOW_UP: show()}
     counts = summary(changes)
     pending = sum(counts[a] for a in ("create", "change", "delete"))
     display((view or changes_view)(changes))
     if pending == 0:
-        decision = Decision(NOTHING, counts, "nothing to change: the cluster already matches the plan")
+        decision = Decision(NOTHING, counts, "nothing to change: the cluster already matches the plan", latest=before)
     elif dry_run:
         how = ("set dry_run = False, run again and press Apply" if not (headless() if interactive is None
                else not interactive) else "set dry_run = False and confirm = True to apply")
-        decision = Decision(DRY_RUN, counts, f"dry run: {pending} change(s) shown, nothing was changed ({how})")
+        decision = Decision(DRY_RUN, counts, f"dry run: {pending} change(s) shown, nothing was changed ({how})",
+                            latest=before)
     elif confirm:
-        decision = Decision(APPLIED, counts, f"applied {pending} change(s)", apply())
+        done = run()
+        decision = Decision(APPLIED, counts, f"applied {pending} change(s)", done, latest=done if apply is None
+                            else None)
     elif (headless() if interactive is None else not interactive):
         raise ConfirmationRequired(
             f"asked to apply {pending} change(s) (dry_run = False) but not confirmed; nothing was changed",
             hint="headless: pass -p confirm true; interactively: press the Apply button")
     else:
-        decision = Decision(WAITING, counts, f"waiting for confirmation: press Apply to make {pending} change(s)")
-    _show_outcome(name, decision, follow_up, update=False)
+        decision = Decision(WAITING, counts, f"waiting for confirmation: press Apply to make {pending} change(s)",
+                            latest=before)
+    _show_outcome(name, decision, draw, update=False, owner=plan if apply is None else None)
     if decision.state == WAITING:
-        display(_apply_button(name, decision, apply, follow_up, pending))
+        display(_apply_button(name, decision, run, draw, pending, plan if apply is None else None))
     return decision
 
 
-def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | None, *, update: bool) -> None:
+def _show_outcome(name: str, decision: Decision, draw: Callable[[Any], Mapping[str, Any]] | None, *,
+                  update: bool, owner: Any = None) -> None:
     from IPython.display import display, update_display
 
     if not decision._handles:
@@ -169,19 +242,25 @@ def _show_outcome(name: str, decision: Decision, follow_up: Callable[[], Any] | 
               "text/html": f'<p style="font-size:1.2em;color:{colour}"><b>{html.escape(decision.state)}</b>'
                            f"{html.escape(rest)}</p>"}
     show(bundle, raw=True, display_id=decision._handles[0])
-    if follow_up is None:
+    if draw is None:
         return
     if decision.state == WAITING and not update:
         # a place for the follow-up (re-audit, verification) that the Apply click fills in
         show({"text/plain": "shown here after Apply", "text/html": "<p><i>shown here after Apply</i></p>"},
              raw=True, display_id=decision._handles[1])
         return
-    decision.shown = follow_up()
-    show(decision.shown, display_id=decision._handles[1])
+    parts = draw(decision.latest)
+    if FOLLOW_UP in parts:
+        decision.shown = parts[FOLLOW_UP]
+        show(decision.shown, display_id=decision._handles[1])
+    if decision.applied and owner is not None:  # the parts drawn above the guard (the headline): redrawn
+        for part, handle in _live_ids(owner).items():
+            if part in parts and part != FOLLOW_UP:
+                update_display(parts[part], display_id=handle)
 
 
-def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follow_up: Callable[[], Any] | None,
-                  pending: int) -> Any:
+def _apply_button(name: str, decision: Decision, run: Callable[[], Any],
+                  draw: Callable[[Any], Mapping[str, Any]] | None, pending: int, owner: Any) -> Any:
     import ipywidgets as widgets
 
     button = widgets.Button(description=f"Apply {pending} change(s)", button_style="danger")
@@ -190,15 +269,17 @@ def _apply_button(name: str, decision: Decision, apply: Callable[[], Any], follo
     def clicked(_: Any) -> None:
         button.disabled = True
         try:
-            decision.result = apply()
+            decision.result = run()
         except Exception as error:  # shown to the person who clicked, then the button re-arms
             with errors:
                 print(f"apply failed: {error}")
             button.disabled = False
             return
+        if owner is not None:
+            decision.latest = decision.result
         decision.state, decision.message = APPLIED, f"applied {pending} change(s)"
         button.description, button.button_style = "Applied", "success"  # done: no longer a red warning
-        _show_outcome(name, decision, follow_up, update=True)
+        _show_outcome(name, decision, draw, update=True, owner=owner)
 
     button.on_click(clicked)
     return widgets.VBox([button, errors])

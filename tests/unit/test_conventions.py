@@ -128,8 +128,13 @@ def test_control_flow_in_a_cell_is_named_with_the_cell(tmp_path: Path, source: s
 
 
 def test_a_single_guard_and_conditional_expressions_are_a_runbook_step(tmp_path: Path) -> None:
+    """A lab (rendered from its catalog) keeps the old rule; runbooks refuse conditional expressions
+    (tests/unit/test_conventions_decisions.py)."""
     nb = good_notebook()
     nb.cells.append(nbformat.v4.new_code_cell('if namespace:\n    print(namespace)\nx = 1 if namespace else 2\n'
                                               "names = [n.strip() for n in namespace.split(',')]"))
     nb.cells[0].source += "\nfor _ in range(1):\n    pass"  # the parameters cell is not checked for logic
-    assert problems_of(tmp_path, nb) == []
+    path = tmp_path / "labs" / "sample.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    assert check_notebook(path) == []

@@ -59,7 +59,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests benchmarks tools scripts
-	$(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache .importlinter
 
 clean-venv:
 	rm -rf $(VENV)

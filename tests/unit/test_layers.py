@@ -1,7 +1,8 @@
 """The layer rules in .importlinter hold, and the checker sees a broken rule (it is not vacuous).
 
-Engines named with ``.**`` in the config (not written yet when the rules were) are
-named as whole packages here once they exist, so their ``__init__`` is checked too.
+The positive check reads ``.importlinter`` itself, the file ``make lint`` reads
+(``lint-imports --no-cache .importlinter``): lint and tests check the same rules. Only the negative checks
+write a changed copy, to show each rule bites.
 """
 
 from __future__ import annotations
@@ -14,24 +15,11 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "lib" / "kubebook"
-ENGINES = ("audit", "provision", "dr", "capacity", "labs")
+CONFIG = ROOT / ".importlinter"
+ENGINES = ("audit", "provision", "dr", "capacity", "labs")  # at least these: none may drop out of the rules
 
 
-def config_for_today() -> str:
-    """.importlinter with every engine that exists named as a package (``kubebook.dr`` for ``kubebook.dr.**``)."""
-    text = (ROOT / ".importlinter").read_text(encoding="utf-8")
-
-    def name(match: re.Match[str]) -> str:
-        module = match.group(1)
-        return module if (PACKAGE / module.split(".", 1)[1] / "__init__.py").is_file() else match.group(0)
-
-    return re.sub(r"(kubebook\.[a-z_]+)\.\*\*(?=\s*$)", name, text, flags=re.MULTILINE)
-
-
-def lint(config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    path = tmp_path / "importlinter.ini"
-    path.write_text(config, encoding="utf-8")
+def run_lint(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
     loggers = [lg for lg in logging.Logger.manager.loggerDict.values()
                if isinstance(lg, logging.Logger) and not lg.disabled]
@@ -43,20 +31,69 @@ def lint(config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tup
     return code, capsys.readouterr().out
 
 
+def lint(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """lint-imports over a changed copy of the contracts (negative checks only)."""
+    path = tmp_path / "importlinter.ini"
+    path.write_text(text, encoding="utf-8")
+    return run_lint(path, capsys)
+
+
+def config() -> str:
+    return CONFIG.read_text(encoding="utf-8")
+
+
 def test_the_config_names_every_engine_in_both_engine_rules() -> None:
-    text = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    # Both engine rules: the engines' layer and the independence contract, each engine named plainly once.
+    text = config()
+    layer = re.search(r"^\s+audit\b.*$", text, flags=re.MULTILINE)
+    assert layer, "no layer line holds the audit engine"
     for engine in ENGINES:
-        assert len(re.findall(rf"^\s+kubebook\.{engine}(\.\*\*)?\s*$", text, flags=re.MULTILINE)) == 2, engine
+        assert re.findall(r"[a-z_]+", layer.group(0)).count(engine) == 1, engine
+        assert len(re.findall(rf"^\s+kubebook\.{engine}\s*$", text, flags=re.MULTILINE)) == 1, engine
 
 
 def test_the_package_keeps_its_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = lint(config_for_today(), tmp_path, capsys)
+    code, out = run_lint(CONFIG, capsys)
     assert code == 0, out
     assert "BROKEN" not in out and out.count("KEPT") == 4, out
 
 
 def test_a_client_import_outside_the_client_layer_is_caught(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Without the exemption for kubebook.cluster the rule must break: the checker sees real imports.
-    config = config_for_today().replace("    kubebook.cluster -> kubernetes\n", "")
-    code, out = lint(config, tmp_path, capsys)
+    changed = config().replace("    kubebook.cluster -> kubernetes\n", "")
+    code, out = lint(changed, tmp_path, capsys)
     assert code != 0 and "kubebook.cluster -> kubernetes" in out, out
+
+
+def test_make_lint_reads_the_file_the_tests_read() -> None:
+    recipe = re.search(r"^lint:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert recipe, "no lint target in the Makefile"
+    command = next(line for line in recipe.group(1).splitlines() if "lint-imports" in line)
+    assert command.split()[-1] == ".importlinter" and "--no-cache" in command, command
+
+
+def test_an_engine_importing_a_view_breaks_the_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The engines' layer moved above the views': the views' real imports of the engines now point upwards.
+    text = config()
+    engines = re.search(r"^    audit\b.*\n", text, flags=re.MULTILINE).group(0)
+    views = "    views : notebook\n"
+    swapped = text.replace(views + engines, engines + views)
+    assert swapped != text
+    code, out = lint(swapped, tmp_path, capsys)
+    assert code != 0 and "kubebook.views is not allowed to import kubebook.audit" in out.replace("\n", " "), out
+
+
+def test_a_module_in_no_layer_breaks_the_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = config()
+    dropped = text.replace(" : overview\n", "\n", 1)
+    assert dropped != text
+    code, out = lint(dropped, tmp_path, capsys)
+    assert code != 0 and "not listed as layers" in out and "- kubebook.overview" in out, out
+
+
+def test_engines_importing_each_other_break_independence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = config()
+    unignored = text.replace("    kubebook.labs.local -> kubebook.audit.engine\n", "")
+    assert unignored != text
+    code, out = lint(unignored, tmp_path, capsys)
+    assert code != 0 and "kubebook.labs.local -> kubebook.audit.engine" in out, out

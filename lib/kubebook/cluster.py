@@ -366,7 +366,11 @@ def api_client_from_kubeconfig(kubeconfig: str | os.PathLike[str], context: str 
 
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None,
             *, timeout_seconds: float = 10.0) -> Cluster:
-    """Connect to a cluster and check that it answers; raises ClusterUnreachableError if not."""
+    """Connect to a cluster and check that it answers; raises ClusterUnreachableError if not.
+
+    An empty ``kubeconfig`` or ``context`` (a runbook parameter left empty) means the default one.
+    """
+    context = context or None
     path = resolve_kubeconfig(kubeconfig)
     configuration = client.Configuration()
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kubebook import notebook
-from kubebook.audit import AuditInventory, catalog, posture, remediate, run_audit
+from kubebook.audit import AuditInventory, catalog, posture, remediate, run_audit, usecase
 from kubebook.changes import diff_objects
 from kubebook.views import TONES
 from kubebook.views import audit as view
@@ -27,11 +27,16 @@ def _result() -> Any:
     return run_audit(AuditInventory.from_objects(OBJECTS))
 
 
+def _headline(result: Any, previous: posture.PreviousRun, **where: Any) -> Any:
+    """The engine decides the headline (tone, words); the view draws what it decided."""
+    return view.audit_headline(usecase.report(result, previous, **where))
+
+
 def test_a_high_score_with_open_high_findings_is_not_green() -> None:
     result = _result()
     assert posture.worst_open(result.findings) in ("critical", "high")
     result.score = {**result.score, "overall": 92.1}
-    shown = view.audit_headline(result, posture.PreviousRun(None, None), archive="/a", run_id="r1")
+    shown = _headline(result, posture.PreviousRun(None, None), archive="/a", run_id="r1")
     assert TONES["good"] not in shown.html and TONES["bad"] in shown.html
 
 
@@ -40,14 +45,14 @@ def test_a_high_score_with_only_low_findings_is_green() -> None:
     frame = result.findings
     result._frame = frame[~frame["severity"].isin(["critical", "high", "medium"]) | (frame["result"] == "PASS")]
     result.score = {**result.score, "overall": 95.0}
-    assert TONES["good"] in view.audit_headline(result, posture.PreviousRun(None, None)).html
+    assert TONES["good"] in _headline(result, posture.PreviousRun(None, None)).html
 
 
 def test_only_an_archived_run_claims_to_be_the_first_archived_one() -> None:
     result = _result()
-    interactive = view.audit_headline(result, posture.PreviousRun(None, None), archive="/reports", run_id=None)
+    interactive = _headline(result, posture.PreviousRun(None, None), archive="/reports", run_id=None)
     assert "first archived run" not in interactive.plain and "not archived" in interactive.plain
-    archived = view.audit_headline(result, posture.PreviousRun(None, None), archive="/reports", run_id="r1")
+    archived = _headline(result, posture.PreviousRun(None, None), archive="/reports", run_id="r1")
     assert "first archived run in /reports" in archived.plain
 
 
@@ -55,12 +60,12 @@ def test_the_headline_explains_the_number() -> None:
     result = _result()
     result.composition = posture.Composition(control_plane="default", waivers="/repo/manifests/w.yaml",
                                              waiver_count=13)
-    plain = view.audit_headline(result, posture.PreviousRun(None, None), run_id="r1").plain
+    plain = _headline(result, posture.PreviousRun(None, None), run_id="r1").plain
     for words in ("scored checks pass everywhere", "critical 10, high 5, medium 3, low 1",
                   "waived by 13 waiver(s) in /repo/manifests/w.yaml", "sections: ",
                   "local control plane 'default' included"):
         assert words in plain, (words, plain)
-    table = view.sections(result)
+    table = view.sections(usecase.report(result, posture.PreviousRun(None, None)))
     assert "waived findings" in table.plain
 
 
@@ -99,7 +104,7 @@ def test_cards_and_the_table_never_cut_the_guidance() -> None:
         "kind": "Deployment", "metadata": {"name": long_name, "namespace": "app"},
         "spec": {"template": {"spec": {"containers": [{"name": long_name, "image": "nginx"}]}}}}]))
     risks = posture.top_risks(result.findings, 50)
-    cards = view.risk_cards(risks)
+    cards = view.risk_cards(usecase.risk_cards(risks))
     for example, remediation in zip(risks["example"], risks["remediation"], strict=True):
         assert str(example) in cards.plain and str(remediation) in cards.plain
     table = render(result, "table")
@@ -132,6 +137,7 @@ def _text(obj: Any) -> str:
 
 
 def _plan() -> tuple[remediate.Plan, list[Any]]:
+    """One fix (label a namespace) and its dry-run diff."""
     before = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}}
     body = remediate.psa_body("app")
     plan = remediate.Plan(fixes=[remediate.Fix("pss.namespace-enforce", "Namespace", None, "app", body, "why")])
@@ -142,7 +148,8 @@ def test_dry_run_outcome_says_dry_run_once_and_names_the_button_interactively(
         shown: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     plan, changes = _plan()
     monkeypatch.setattr(remediate, "reaudit", lambda cluster, fixes: [])
-    view.remediation_guard(None, plan, changes, dry_run=True, confirm=False)
+    result = usecase.remediation_of(None, plan, changes, dry_run=True, confirm=False)
+    notebook.guard(result, dry_run=True, confirm=False, name="outcome", draw=view.remediation_screen)
     outcome = " ".join(_text(obj) for _, _, obj in shown)
     assert "dry run: dry run" not in outcome and "dry run</b>: dry run" not in outcome
     decision = notebook.guard(changes, lambda: None, dry_run=True, confirm=False, interactive=True)
@@ -153,10 +160,12 @@ def test_the_headline_and_button_follow_the_apply_click(shown: list[Any], monkey
     plan, changes = _plan()
     monkeypatch.setattr(remediate, "apply", lambda cluster, fixes, confirm: changes)
     monkeypatch.setattr(remediate, "reaudit", lambda cluster, fixes: [])
-    head = view.remediate_headline(plan, changes, False, False)
+    result = usecase.remediation_of(None, plan, changes, dry_run=False, confirm=False)
+    head = view.remediate_headline(result)
     head._ipython_display_()
     assert "waiting" in head.plain and "waiting for confirmation: waiting" not in head.plain
-    decision = view.remediation_guard(None, plan, changes, dry_run=False, confirm=False, interactive=True)
+    decision = notebook.guard(result, dry_run=False, confirm=False, name="outcome", draw=view.remediation_screen,
+                              interactive=True)
     waiting = " ".join(_text(obj) for _, _, obj in shown)
     assert "waiting for confirmation</b>: waiting for confirmation" not in waiting
     box = next(obj for kind, _, obj in shown if hasattr(obj, "children"))

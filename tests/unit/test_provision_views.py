@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from kubebook.changes import diff_objects, refused
+from kubebook.provision import usecase
 from kubebook.provision.verify import Control
 from kubebook.views import Html
 from kubebook.views import provision as view
@@ -35,7 +36,7 @@ def _html(part: Any) -> str:
 
 
 def test_the_overlays_objects_are_folded_behind_their_count() -> None:
-    page = _html(view.objects_table(_built()))
+    page = _html(view.objects_table(usecase.Baseline(None, _built(), [])))
     assert page.startswith("<details ") and "<details open" not in page
     assert "70 objects in overlay prod: 35 Namespace, 35 ConfigMap" in page
 
@@ -50,7 +51,7 @@ def test_diffs_are_folded_behind_one_line_of_counts_and_refusals_shown_open() ->
 
 
 def test_the_proof_opens_with_its_headline_failed_controls_open_passed_folded() -> None:
-    page = view.proof_view(_controls()).html
+    page = view.proof_view(usecase.proof(_controls())).html
     assert page.index("controls proved") < page.index("1 control(s) failed") < page.index("30 control(s) passed")
     assert page.count("<details open") == 1 and page.count("<details") == 2
 
@@ -78,9 +79,12 @@ def test_the_guard_shows_the_proof_once_and_the_proof_cell_does_not_ask_again(
     monkeypatch.setattr(session, "apply_overlay", lambda *a, **k: report)
     built = _built()
     changes = [diff_objects(None, o) for o in built.objects]
-    decision = view.guarded_apply(object(), built, changes, dry_run=False, confirm=True)
-    controls = view.proof(object(), built, decision)
-    assert decision.applied and decision.result is report
+    from kubebook.notebook import guard
+
+    plan = usecase.baseline_of(object(), built, changes, dry_run=False, confirm=True)
+    decision = guard(plan, dry_run=False, confirm=True, draw=view.baseline_screen, view=view.changes_folded)
+    controls = decision.latest.proof.controls
+    assert decision.applied and decision.result.report is report
     assert asked == [1] and len(controls) == 31
     pages = [_html(s) if not isinstance(s, dict) else s.get("text/html", "") for s in shown]
     assert pages[0].startswith("<details ") and "<details open" not in pages[0]  # 70 diffs, one line
@@ -90,9 +94,9 @@ def test_the_guard_shows_the_proof_once_and_the_proof_cell_does_not_ask_again(
 def test_the_runbook_opens_with_the_outcome_and_shows_the_objects_last() -> None:
     nb = nbformat.read(RUNBOOK, 4)
     code = [c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
-    displaying = [s for s in code if not s.splitlines()[-1].startswith(("record(", "controls =", "target ="))]
-    assert displaying[0].startswith("decision = view.guarded_apply(")
-    assert displaying[-1] == "view.objects_table(built)"
+    displaying = [s for s in code if not s.splitlines()[-1].startswith(("record(", "controls =", "target =", "plan ="))]
+    assert displaying[0].startswith("decision = guard(plan, ")
+    assert displaying[-1] == "view.objects_table(plan)"
     assert not any("controls_table" in s or "controls_headline" in s for s in code)  # the proof is the guard's
 
 
@@ -102,11 +106,12 @@ def test_an_apply_that_left_a_conflict_says_so_first_and_records_incomplete() ->
 
     report = ApplyReport(entries=[Applied("ConfigMap/kube-system/kubebook-audit", "conflict", "conflict with x")],
                          planned=1)
-    page = view.proof_view(_controls(), report).html
+    page = view.proof_view(usecase.proof(_controls(), report)).html
     assert page.startswith("<details open") and "the apply left 1 conflict(s) and 0 failure(s)" in page
     assert page.index("conflict with x") < page.index("controls proved")
-    assert view.status(Decision(APPLIED, {}, "applied", report)) == "incomplete"
-    assert view.status(Decision(APPLIED, {}, "applied", ApplyReport(planned=0))) == "applied"
+    decided = Decision(APPLIED, {}, "applied", report)
+    assert usecase.status(decided.state, decided.result) == "incomplete"
+    assert usecase.status(APPLIED, ApplyReport(planned=0)) == "applied"
 
 
 def test_a_long_server_message_keeps_its_guidance_at_the_end() -> None:

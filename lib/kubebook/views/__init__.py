@@ -24,7 +24,7 @@ TONES = {"good": "#1a7f37", "warn": "#9a6700", "bad": "#cf222e", "neutral": "#24
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',sans-serif"
 CELL = "padding:4px 8px;border-bottom:1px solid #d0d7de;vertical-align:top;text-align:left"
 
-__all__ = ["Html", "Message", "cards", "configure_plotly", "ensure_plotly", "headline", "table"]
+__all__ = ["Html", "Message", "cards", "configure_plotly", "ensure_plotly", "headline", "headline_view", "table"]
 
 
 class Message(str):
@@ -138,6 +138,12 @@ def headline(title: str, value: Any, *, unit: str = "", change: str = "", tone: 
     parts = [f"{title}: {shown}{' ' + unit if unit else ''}", change,
              ", ".join(f"{k} {n}" for k, n in (counts or {}).items()), note]
     return Html(page, " | ".join(p for p in parts if p))
+
+
+def headline_view(head: Any) -> Html:
+    """An engine's :class:`kubebook.results.Headline` (title, value, tone ... decided by the engine) drawn."""
+    return headline(head.title, head.value, unit=head.unit, change=head.change, tone=head.tone,
+                    counts=head.counts, note=head.note)
 
 
 def cards(items: Sequence[Mapping[str, Any]], *, empty: str = "nothing to show") -> Html | Message:

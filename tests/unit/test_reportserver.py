@@ -16,9 +16,10 @@ import pytest
 
 from kubebook.archive import Archive
 from kubebook.archive.assets import extract
+from kubebook.archive.query import runs_frame
 from kubebook.reportserver import SERVER_ENV, link_prefix, report_url
 from kubebook.reportserver.page import MAX_PATH, ReportRefused, report_page, split
-from kubebook.views.reports import archived_base, report_href, report_links, runs_frame
+from kubebook.views.reports import archived_base, report_href, report_links
 
 T0 = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 SCRIPT = "window.drawn = 1;//" + "x" * 40_000

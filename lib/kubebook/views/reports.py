@@ -1,122 +1,47 @@
 """What the report-browser notebook shows: archived runs, their numeric records, links to reports.
 
-The archive is found as every runbook finds it (:func:`resolve_archive`): the
-parameter, else ``$KUBEBOOK_ARCHIVE`` (``kubebook run`` and the scheduler export
-it), else ``reports`` - and a relative path is taken from the repository root,
-not from the notebook's folder, and shown absolute.
-
-The archive's ledger says which runs exist (pruned and quarantined runs are not
-listed); each run's ``results.json`` holds what its notebook recorded. Every
-function accepts an empty archive - a new installation has one - and the
-figure helpers then return a plain message saying so instead of an empty chart.
+The questions to the archive (which runs, what they recorded, the numbers) are
+:mod:`kubebook.archive.query`'s; these functions draw its :class:`~kubebook.archive.query.Browser`
+and frames and read no file. Every function accepts an empty archive - a new installation has
+one - and the figure helpers then return a plain message saying so instead of an empty chart.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from kubebook.archive.index import run_headline, score_text
-from kubebook.views import Message
+from kubebook.views import Html, Message, headline_view, table
 
-RUN_COLUMNS = ["run_id", "runbook", "status", "started", "ended", "duration_seconds", "trigger", "exit_code",
-               "run_dir", "report"]
-METRIC_COLUMNS = ["run_id", "runbook", "status", "started", "metric", "value"]
+if TYPE_CHECKING:  # what is drawn here; the archive is read by kubebook.archive.query
+    from kubebook.archive.query import Browser
+
 STATUS_COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "timeout": "#9a6700", "kernel_died": "#8250df",
                   "leaked": "#000000"}
 MAX_TREND_SERIES = 24
+RUN_DEPTH = 4  # <runbook>/<YYYY>/<MM>/<run-id>: kubebook.archive.verify.RUN_DEPTH (a test keeps them equal)
 
 
-def resolve_archive(archive: str | os.PathLike[str] | None = "") -> Path:
-    """The archive folder, absolute: ``archive``, else ``$KUBEBOOK_ARCHIVE``, else ``<repository>/reports``
-    (the one rule every entry point uses: :func:`kubebook.archive.location.default_root`)."""
-    from kubebook.archive.location import default_root
-
-    return default_root(archive or None)
-
-
-def empty_message(root: Path) -> Message:
-    return Message(f"**No runs archived yet** in `{root}`. Run a notebook headless "
-                   "(`kubebook run runbooks/cluster-info.ipynb`) or the whole suite (`make run`), then run "
-                   "this notebook again.")
-
-
-def describe(root: Path, runs: pd.DataFrame) -> Message:
+def describe(browser: Browser) -> Message:
     """One line about what was found: the count and time span, or the empty-archive message."""
-    if runs.empty:
-        return empty_message(root)
-    first, last = runs["started"].min(), runs["started"].max()
-    failed = int((runs["status"] != "succeeded").sum())
-    return Message(f"**{len(runs)} run(s)** of {runs['runbook'].nunique()} runbook(s) in `{root}`, "
-                   f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; {failed} did not succeed. "
-                   f"Archive index: `{Path(root) / 'index.html'}`.")
+    return Message(browser.description)
 
 
-def runs_frame(root: Path, runbook: str = "", since: str = "") -> pd.DataFrame:
-    """One row per archived run, newest first; empty (with the columns) when there are none."""
-    from kubebook.archive import Archive
-
-    root = Path(root)
-    if not root.is_dir():
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    runs = Archive(root).list_runs(runbook=runbook or None, since=since or None)
-    rows = [{"run_id": r.run_id, "runbook": r.runbook, "status": r.status, "started": r.started,
-             "ended": r.ended, "duration_seconds": r.duration, "trigger": r.trigger, "exit_code": r.exit_code,
-             "run_dir": r.run_dir, "report": r.run_dir / "report.html"} for r in runs]
-    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    if not frame.empty:
-        frame["started"] = pd.to_datetime(frame["started"], utc=True)
-    return frame
+def browser_headline(browser: Browser) -> Html:
+    """The report browser's headline: runs found, how many did not succeed, the archive it read (absolute)."""
+    return headline_view(browser.headline)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def numbers(records: dict[str, Any]) -> dict[str, float]:
-    """The trendable numbers of one run's records: numbers, and numbers one level inside a mapping
-    (``counts = {"high": 2}`` gives ``counts.high``). Booleans, text, lists and tables have no trend."""
-    found: dict[str, float] = {}
-    for name, value in records.items():
-        if _is_number(value):
-            found[name] = float(value)
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                if _is_number(inner):
-                    found[f"{name}.{key}"] = float(inner)
-    return found
-
-
-def metrics_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every number the runs recorded (see :func:`numbers`), one row per run and metric.
-
-    A run whose results cannot be read is skipped (``kubebook reports verify`` names it).
-    """
-    rows = []
-    for run in runs.itertuples(index=False):
-        try:
-            results = json.loads((Path(run.run_dir) / "results.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for name, value in numbers(results.get("records") or {}).items():
-            rows.append({"run_id": run.run_id, "runbook": run.runbook, "status": run.status,
-                         "started": run.started, "metric": name, "value": value})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
-
-
-def status_summary(runs: pd.DataFrame) -> pd.DataFrame | Message:
+def status_summary(summary: Browser | pd.DataFrame | None) -> Html | Message:
     """Runs per runbook and status, with the latest start per runbook."""
-    if runs.empty:
+    frame = getattr(summary, "summary", summary)
+    if frame is None or len(frame) == 0:
         return Message("No runs to summarise.")
-    table = runs.pivot_table(index="runbook", columns="status", values="run_id", aggfunc="count", fill_value=0)
-    table["total"] = table.sum(axis=1)
-    table["last run (UTC)"] = runs.groupby("runbook")["started"].max().dt.strftime("%Y-%m-%d %H:%M")
-    return table.reset_index()
+    return table(frame, empty="No runs to summarise.")
 
 
 def runs_over_time(runs: pd.DataFrame) -> Any:
@@ -182,7 +107,6 @@ def archived_base() -> Path | None:
     """Headless under the runner, where this run's own report will be sealed: a folder four levels below
     ``$KUBEBOOK_ARCHIVE`` (``<runbook>/<YYYY>/<MM>/<run-id>``; any such folder gives the same relative
     links), so the links work from the archived report on disk. None elsewhere."""
-    from kubebook.archive.verify import RUN_DEPTH
     from kubebook.notebook import headless
 
     archive = os.environ.get("KUBEBOOK_ARCHIVE", "")
@@ -213,8 +137,7 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
         href = report_href(target, base, prefix)
         colour = STATUS_COLOURS.get(run.status, "#57606a")
         duration = "" if pd.isna(run.duration_seconds) else f"{run.duration_seconds:.1f} s"
-        found = run_headline(Path(run.run_dir))
-        score, outcome = score_text(found.get("score")), str(found.get("outcome") or "")
+        score, outcome = str(run.score or ""), str(run.outcome or "")
         rows.append(f'<tr><td><a href="{html.escape(href, quote=True)}" target="_blank" rel="noopener">'
                     f"{html.escape(run.run_id)}</a></td><td>{html.escape(run.runbook)}</td>"
                     f'<td style="color:{colour};font-weight:600">{html.escape(run.status)}</td>'
@@ -225,16 +148,3 @@ def report_links(runs: pd.DataFrame, limit: int = 50, base: Path | None = None) 
     return HTML("<table><thead><tr><th>Run</th><th>Runbook</th><th>Status</th><th>Score</th><th>Outcome</th>"
                 "<th>Started (UTC)</th><th>Duration</th><th>Report</th></tr></thead><tbody>" + "".join(rows)
                 + "</tbody></table>" + more)
-
-
-def browser_headline(root: Path, runs: pd.DataFrame) -> Any:
-    """The report browser's headline: runs found, how many did not succeed, the archive it read (absolute)."""
-    from kubebook.views import headline
-
-    if runs.empty:
-        return headline("archived runs", 0, tone="warn", note=f"no runs archived yet in {root}")
-    failed = int((runs["status"] != "succeeded").sum())
-    latest = runs["started"].max()
-    return headline("archived runs", len(runs), tone="good" if not failed else "bad",
-                    change=f"{failed} did not succeed; latest {latest:%Y-%m-%d %H:%M} UTC",
-                    counts=runs["status"].value_counts().to_dict(), note=f"archive {root}")

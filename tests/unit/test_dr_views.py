@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubebook.dr import outcome as decide
 from kubebook.dr.restore import Outcome
 from kubebook.views import dr as view
 
@@ -17,13 +18,19 @@ RESULT = {
 
 
 def test_targets_say_which_are_met() -> None:
-    rows = view.targets(12.5, 1, rto_target=10, rpo_target=3, lost=0)
+    rows = view.verdict_rows(decide.targets(12.5, 1, rto_target=10, rpo_target=3, lost=0))  # decided by the engine
     assert [(r["measure"].split()[0], r["met"]) for r in rows] == [("RTO", "NO"), ("RPO", "yes"), ("objects", "yes")]
 
 
+def _drill_headline(result: dict, *, rto_target: float) -> view.Html:
+    """The engine decides the drill's verdict; the view draws it."""
+    return view.outcome_headline(decide.etcd_drill(result, rto_target=rto_target, rpo_target=None))
+
+
 def test_headline_is_bad_when_the_rto_target_is_missed() -> None:
-    assert "#1a7f37" in view.drill_headline(RESULT, rto_target=60)._repr_html_()
-    assert "#cf222e" in view.drill_headline(RESULT, rto_target=10)._repr_html_()
+    assert decide.etcd_drill(RESULT, rto_target=10, rpo_target=None).result == decide.FAILED
+    assert "#1a7f37" in _drill_headline(RESULT, rto_target=60)._repr_html_()
+    assert "#cf222e" in _drill_headline(RESULT, rto_target=10)._repr_html_()
 
 
 def test_timeline_has_one_row_per_phase_and_marks_the_disaster() -> None:

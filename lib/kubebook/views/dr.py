@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubebook.dr import outcome as decide
-from kubebook.dr.outcome import Outcome
+from kubebook.dr.outcome import FAILED, MET, MISSED, NO_DATA, NOT_RUN, PASSED
 from kubebook.views import Html, headline, table
+
+if TYPE_CHECKING:  # what is drawn here: kubebook.dr.outcome decides every verdict
+    from kubebook.dr.outcome import Outcome, Verdict
 
 PHASE_COLOURS = {"fingerprint": "#6e7781", "snapshot": "#0969da", "after snapshot": "#8250df",
                  "disaster": "#cf222e", "failure": "#cf222e", "quorum lost": "#cf222e", "restore": "#9a6700",
@@ -21,18 +23,12 @@ PHASE_COLOURS = {"fingerprint": "#6e7781", "snapshot": "#0969da", "after snapsho
                  "one etcd member and one apiserver lost": "#9a6700", "recovered": "#1a7f37"}
 
 
-TONE = {decide.PASSED: "good", decide.FAILED: "bad", decide.NOT_RUN: "neutral"}
-MET_TEXT = {decide.MET: "yes", decide.MISSED: "NO", decide.NO_DATA: "no data"}
+TONE = {PASSED: "good", FAILED: "bad", NOT_RUN: "neutral"}
+MET_TEXT = {MET: "yes", MISSED: "NO", NO_DATA: "no data"}
 
 
-def targets(rto_seconds: float, rpo_objects: int, *, rto_target: float, rpo_target: int,
-            lost: int = 0) -> list[dict[str, Any]]:
-    """RTO, RPO and objects lost (target 0) as table rows; the verdicts are kubebook.dr.outcome's."""
-    return verdict_rows(decide.targets(rto_seconds, rpo_objects, rto_target=rto_target, rpo_target=rpo_target,
-                                       lost=lost))
-
-
-def verdict_rows(verdicts: Sequence[decide.Verdict]) -> list[dict[str, Any]]:
+def verdict_rows(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
+    """The engine's verdicts as table rows ("met" in words: yes, NO, no data)."""
     return [{"measure": v.measure, "value": v.value, "target": v.target, "met": MET_TEXT[v.result],
              "reason": v.reason} for v in verdicts]
 
@@ -47,11 +43,6 @@ def outcome_headline(result: Outcome) -> Html:
     note = " | ".join(p for p in (result.lost_summary, result.note) if p)
     return headline(result.title, result.result, tone=TONE.get(result.result, "neutral"), change=result.summary,
                     counts=result.counts, note=note)
-
-
-def drill_headline(result: Mapping[str, Any], *, rto_target: float) -> Html:
-    """A full-cluster drill's headline (RTO against its target; nothing lost)."""
-    return outcome_headline(decide.etcd_drill(result, rto_target=rto_target, rpo_target=None))
 
 
 class HeadlineSlot:

@@ -23,10 +23,10 @@ from kubebook.audit import catalog
 from kubebook.audit.grouped import Grouped
 from kubebook.audit.model import Finding, Resource
 from kubebook.audit.workloads import CLUSTER, not_evaluated, selector_matches, top_level_workloads
+from kubebook.netpolicy import default_deny, policy_types, selects_all
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 EVERYWHERE = ("0.0.0.0/0", "::/0")
-DNS_PORTS = (53, "53", "dns", "dns-tcp")
 # CNI plugins that enforce NetworkPolicy, and ones known not to (matched against kube-system object names).
 ENFORCING_CNI = ("calico", "cilium", "antrea", "weave", "kube-router", "canal", "romana", "kindnet")
 NON_ENFORCING_CNI = ("flannel",)
@@ -35,35 +35,6 @@ NON_ENFORCING_CNI = ("flannel",)
 def applies_to(inv: Any) -> bool:
     return inv.source in ("cluster", "manifests") and bool(
         inv.objects("Namespace") or inv.objects("NetworkPolicy") or any(True for _ in top_level_workloads(inv)))
-
-
-def policy_types(policy: dict[str, Any]) -> list[str]:
-    spec = policy.get("spec") or {}
-    if spec.get("policyTypes"):
-        return list(spec["policyTypes"])
-    return ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
-
-
-def _selects_all(policy: dict[str, Any]) -> bool:
-    selector = (policy.get("spec") or {}).get("podSelector") or {}
-    return not selector.get("matchLabels") and not selector.get("matchExpressions")
-
-
-def _only_dns(rules: list[dict[str, Any]]) -> bool:
-    ports = [p for rule in rules for p in (rule.get("ports") or [None])]
-    return bool(ports) and all(p is not None and p.get("port") in DNS_PORTS for p in ports)
-
-
-def default_deny(policy: dict[str, Any], direction: str) -> str | None:
-    """How the policy denies ``direction`` by default for its whole namespace, or None."""
-    if direction not in policy_types(policy) or not _selects_all(policy):
-        return None
-    rules = (policy.get("spec") or {}).get(direction.lower()) or []
-    if not rules:
-        return "denies all"
-    if direction == "Egress" and _only_dns(rules):
-        return "denies all but DNS"
-    return None
 
 
 def _open_rule(rule: dict[str, Any], direction: str) -> bool:
@@ -154,7 +125,7 @@ def _allow_all(inv: Any) -> Iterator[Finding]:
                   if any(_open_rule(rule, d) for rule in spec.get(d.lower()) or [])]
         resource = Resource.of(policy, "NetworkPolicy")
         if opened:
-            scope = "every pod" if _selects_all(policy) else "the pods it selects"
+            scope = "every pod" if selects_all(policy) else "the pods it selects"
             yield Finding(check, resource, "FAIL", f"allows all {' and '.join(opened)} on all ports for {scope}, "
                           "cancelling any default deny")
         else:

@@ -120,7 +120,7 @@ def quota(cluster: Any, built: Built) -> Iterator[Control]:
 
 
 def network(cluster: Any, built: Built) -> Iterator[Control]:
-    from kubebook.audit.network import default_deny  # one definition of "default deny" for audit and proof
+    from kubebook.netpolicy import default_deny  # one definition of "default deny" for audit and proof
 
     for name in workload_namespaces(built):
         try:

@@ -48,12 +48,13 @@ _EXPORTS: dict[str, str] = {
     "capacity_rightsizing": "kubebook.capacity.usecase",
     "capacity_nodes": "kubebook.capacity.usecase",
     "capacity_cost": "kubebook.capacity.usecase",
-    "CollectReport": "kubebook.capacity.usecase",
+    "NodesReport": "kubebook.capacity.usecase",
     "RightsizingReport": "kubebook.capacity.usecase",
     "CostReport": "kubebook.capacity.usecase",
     # cluster information
-    "cluster_info": "kubebook.clusterinfo",
-    "ClusterInfo": "kubebook.clusterinfo",
+    "cluster_info": "kubebook.inventory",
+    "ClusterInfo": "kubebook.inventory",
+    "Outlook": "kubebook.capacity.outlook",
 }
 
 __all__ = ["KubebookError", "__version__", *_EXPORTS]

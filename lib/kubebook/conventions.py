@@ -15,7 +15,8 @@ Every notebook under runbooks/, labs/ and notebooks/ must:
   ``lib/`` where pytest tests it.
 
 Runbooks and notebooks (``runbooks/``, ``notebooks/``; labs are rendered from their
-catalog and keep the rules above) also keep *decisions* out of cells, because a
+catalog and keep the rules above) also keep *decisions* out of cells (``check_notebook(path,
+decisions=True)``, what the test suite runs over every shipped notebook), because a
 decision made in a cell is one the CLI and the schedules cannot share. Outside the
 parameters cell they hold:
 
@@ -102,8 +103,13 @@ def is_checked_cell(cell: Any) -> bool:
     return "nbval-check-output" in tags or "# NBVAL_CHECK_OUTPUT" in cell.get("source", "")
 
 
-def check_notebook(path: Path) -> list[Problem]:
-    """Every convention ``path`` breaks; an empty list means it conforms."""
+def check_notebook(path: Path, *, decisions: bool = False) -> list[Problem]:
+    """Every convention ``path`` breaks; an empty list means it conforms.
+
+    ``decisions=True`` adds the decision rules of runbooks and notebooks (see the module docstring):
+    the test suite checks them over every shipped notebook, while schedule validation and the runner,
+    which ask whether a notebook can run at all, keep to the rest so a style slip never stops a backup.
+    """
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises several unrelated types
@@ -142,7 +148,7 @@ def check_notebook(path: Path) -> list[Problem]:
         if cell.cell_type == "code" and "parameters" not in cell.get("metadata", {}).get("tags", []):
             problems.extend(Problem(path, f"cell {index}: {text} [cell id {cell.get('id', '?')}]")
                             for text in control_flow(cell.source))
-    if keeps_decisions_out(path):
+    if decisions and keeps_decisions_out(path):
         problems.extend(decision_problems(path, nb, param_cells))
     return problems
 

@@ -97,3 +97,17 @@ def pods(cluster: Cluster) -> list[Pod]:
         rows.append(Pod(meta.get("namespace", ""), meta["name"], (pod.get("spec") or {}).get("nodeName") or "",
                         (pod.get("status") or {}).get("phase", ""), cpu, round(mem / 2**30, 3)))
     return rows
+
+
+class ClusterInfo(NamedTuple):
+    """What the cluster-info runbook shows: the server's version, its nodes and its namespaces."""
+
+    server: str
+    version: dict[str, Any]
+    nodes: list[Node]
+    namespaces: list[Namespace]
+
+
+def cluster_info(cluster: Cluster) -> ClusterInfo:
+    """Which API server answers, its version, its nodes and its namespaces (one use case for the runbook)."""
+    return ClusterInfo(cluster.server, cluster.version(), nodes(cluster), namespaces(cluster))

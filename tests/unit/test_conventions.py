@@ -19,7 +19,7 @@ def test_the_repository_ships_notebooks() -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_notebook_follows_conventions(path: Path) -> None:
-    problems = check_notebook(path)
+    problems = check_notebook(path, decisions=True)
     assert not problems, "\n".join(map(str, problems))
 
 

@@ -34,7 +34,7 @@ def problems(tmp_path: Path, nb: nbformat.NotebookNode, folder: str = "runbooks"
     path = tmp_path / folder / "sample.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
-    found = [str(p) for p in check_notebook(path)]
+    found = [str(p) for p in check_notebook(path, decisions=True)]
     assert all(str(path) in p for p in found), "every problem must name the notebook"
     return found
 
@@ -99,3 +99,11 @@ def test_the_public_names_the_check_allows_exist() -> None:
 
     missing = [name for name in kubebook.__all__ if not hasattr(kubebook, name)]
     assert not missing, missing
+
+
+def test_schedule_validation_asks_only_whether_a_notebook_can_run(tmp_path: Path) -> None:
+    """The schedules call check_notebook(path): a decision in a cell fails the tests, not a scheduled backup."""
+    path = tmp_path / "runbooks" / "sample.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook("x = 1 if confirm else 2"), path)
+    assert check_notebook(path) == [] and check_notebook(path, decisions=True)

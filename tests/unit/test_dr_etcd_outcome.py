@@ -79,7 +79,8 @@ def test_the_runbook_opens_with_its_headline_decided_by_the_engine(name: str) ->
     params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     first = next(c.source for c in nb.cells[params + 1:] if c.cell_type == "code")
     assert "view.headline_slot(" in first, "the first thing the runbook shows must be its headline"
-    assert any("outcome.etcd_drill(" in s or "outcome.ha_drill(" in s for s in code), "the engine decides"
+    assert any("outcome.etcd_drill(" in s or "outcome.ha_drill(" in s  # the cells call the use cases now,
+               or "etcd_drill_report(" in s or "ha_drill_report(" in s for s in code), "the engine decides"
     assert any("headline.show(view.outcome_headline(" in s for s in code)
     assert not any("rto_seconds\"] <=" in s or "<= rto_target" in s for s in code), "no verdict in a cell"
 

@@ -41,6 +41,16 @@ class Outlook:
         return min(dated, key=lambda e: e.days_to_exhaustion) if dated else None  # type: ignore[arg-type, return-value]
 
     @property
+    def cone(self) -> forecast.ForecastEntry | None:
+        """The forecast the cone draws: the soonest exhaustion, else the cluster-wide CPU usage forecast,
+        else the first with a model (None: no forecast has enough history to draw)."""
+        if self.first is not None:
+            return self.first
+        usable = [e for e in self.entries if e.status == "ok"]
+        return next((e for e in usable if (e.pool, e.resource, e.basis) == ("*", "cpu", "usage")),
+                    usable[0] if usable else None)
+
+    @property
     def days_to_exhaustion(self) -> float | None:
         first = self.first
         return None if first is None else first.days_to_exhaustion

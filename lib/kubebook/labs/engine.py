@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kubebook.audit import yamlload
+from kubebook import yamlload
 from kubebook.cluster import Cluster
 from kubebook.errors import ApiError, KubebookError, ParameterError
 from kubebook.labs import emptying, hooks, local, model, netpol, ownership, progress

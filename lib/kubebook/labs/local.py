@@ -98,7 +98,7 @@ def etcd_snapshot_restore(ctx: Context, *, snapshot: str, dir: str) -> str:
 
 def set_flags(ctx: Context, *, file: str, set: dict[str, str] | None = None, remove: list[str] | None = None) -> str:
     """Edit the command line of a static pod manifest in the workspace, as one would with an editor."""
-    from kubebook.audit import yamlload
+    from kubebook import yamlload
 
     path = ctx.workspace / file
     pod = yamlload.load(path.read_text())

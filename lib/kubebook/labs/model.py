@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import fastjsonschema
 
-from kubebook.audit import yamlload
+from kubebook import yamlload
 from kubebook.errors import ParameterError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")

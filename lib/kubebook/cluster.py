@@ -25,6 +25,12 @@ from kubebook.errors import ApiError, ClusterError, ClusterUnreachableError, Par
 from kubebook.localcluster.paths import kubeconfig_path
 
 PAGE_SIZE = 500
+CONTEXT_ENV = "KUBEBOOK_CONTEXT"  # the context when none is passed: `kubebook run --context` hands it to kernels
+
+
+def resolve_context(context: str | None = None) -> str | None:
+    """The kubeconfig context to use: the argument, else ``$KUBEBOOK_CONTEXT``, else None (the current one)."""
+    return context or os.environ.get(CONTEXT_ENV) or None
 
 
 def resolve_kubeconfig(kubeconfig: str | os.PathLike[str] | None = None) -> Path | None:
@@ -368,9 +374,10 @@ def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
             *, timeout_seconds: float = 10.0) -> Cluster:
     """Connect to a cluster and check that it answers; raises ClusterUnreachableError if not.
 
-    An empty ``kubeconfig`` or ``context`` (a runbook parameter left empty) means the default one.
+    An empty ``kubeconfig`` or ``context`` (a runbook parameter left empty) means the default one;
+    the default context is ``$KUBEBOOK_CONTEXT`` when set (``kubebook run --context``), else the current one.
     """
-    context = context or None
+    context = resolve_context(context)
     path = resolve_kubeconfig(kubeconfig)
     configuration = client.Configuration()
     try:

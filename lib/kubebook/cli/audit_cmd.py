@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from kubebook.audit.model import SEVERITIES
+from kubebook.cli.flags import add_name, add_target
 from kubebook.errors import KubebookError, ParameterError
 
 FORMATS = ("table", "json", "sarif", "junit", "html")
@@ -24,14 +25,14 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
         epilog="exit codes: 0 no unwaived failing finding at or above --fail-on, 1 failing findings, "
                "2 bad input, unreadable source, or nothing to audit (no_data)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--cluster", nargs="?", const="", metavar="KUBECONFIG",
-                        help="audit a live cluster (default when no source is given; kubeconfig resolved as usual)")
+    add_target(parser, group=source, optional_value=True,
+               kubeconfig_help="audit the live cluster of this kubeconfig (a live cluster is the default source; "
+                               "kubeconfig resolved as usual)")
     source.add_argument("--manifests", metavar="DIR", help="audit a directory (or file) of YAML/JSON manifests")
-    parser.add_argument("--control-plane", nargs="?", const="", metavar="CLUSTER_NAME",
-                        help="audit a local control plane's component configuration (default cluster: 'default'); "
-                             "with --cluster, both in one report and one score; 'auto': the cluster's own "
-                             "local control plane, if any (what the harden-audit runbook and "
-                             "'provision apply --audit' do)")
+    add_name(parser, default=None, alias="--control-plane", alias_const="",
+             help_text="also audit this local cluster's control-plane component configuration; alone: only that; "
+                       "with --kubeconfig/--context, both in one report and one score; 'auto': the cluster's own "
+                       "local control plane, if any (what the harden-audit runbook and 'provision apply --audit' do)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="report format (default: table)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--waivers", metavar="FILE", help="YAML file of accepted risks (see README, ## Audit)")
@@ -82,22 +83,23 @@ def _audit(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         from kubebook.audit.images import parse_allow_list
 
         registries = parse_allow_list(args.registries)  # bad input is refused before anything is read
-    if args.manifests is not None and args.control_plane is not None:
-        raise ParameterError("--manifests cannot be combined with --control-plane",
-                             hint="audit manifests alone, or a cluster (--cluster) with its --control-plane")
+    if args.manifests is not None and (args.name is not None or args.context is not None):
+        flag = "--name" if args.name is not None else "--context"
+        raise ParameterError(f"--manifests cannot be combined with {flag}",
+                             hint="audit manifests alone, or a cluster (--kubeconfig/--context) with its --name")
+    live = args.kubeconfig is not None or args.context is not None
     if args.manifests is not None:
         inventory = AuditInventory.from_manifests(args.manifests)
-    elif args.control_plane is not None and args.cluster is None and args.control_plane != "auto":
-        inventory = AuditInventory.from_control_plane(args.control_plane or None)
+    elif args.name is not None and not live and args.name != "auto":
+        inventory = AuditInventory.from_control_plane(args.name or None)
     else:  # a cluster: the same composition as the harden-audit runbook and `provision apply --audit`
         from kubebook.audit.posture import posture
-        from kubebook.cluster import connect
+        from kubebook.cli.flags import connect
 
-        plane = None if args.control_plane is None else (args.control_plane or "default")
+        plane = None if args.name is None else (args.name or "default")
         if plane not in (None, "auto"):
             AuditInventory.from_control_plane(plane)  # an unknown name is refused before the cluster is read
-        return posture(connect(args.cluster or None), control_plane=plane, waivers=args.waivers,
-                       registries=registries)
+        return posture(connect(args), control_plane=plane, waivers=args.waivers, registries=registries)
     if registries is not None:
         inventory.allowed_registries = registries  # type: ignore[attr-defined]
     return run_audit(inventory, waivers)

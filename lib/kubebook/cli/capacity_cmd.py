@@ -12,6 +12,8 @@ import json
 import sys
 from typing import Any
 
+from kubebook.cli.flags import add_target
+
 STORE_HELP = ("history store folder (default: the cluster's own store, "
               "$KUBEBOOK_CAPACITY_DIR or ~/.local/share/kubebook/capacity, then /<cluster fingerprint>)")
 
@@ -23,7 +25,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
     collect = commands.add_parser("collect", help="append a snapshot (metrics.k8s.io) or a range (Prometheus) "
                                                   "to the local history store")
-    collect.add_argument("--cluster", metavar="KUBECONFIG", default="", help="kubeconfig (default: usual resolution)")
+    add_target(collect)
     collect.add_argument("--prometheus", metavar="URL", default="",
                          help="read a range from this Prometheus HTTP API instead of metrics.k8s.io")
     collect.add_argument("--hours", type=float, default=24.0, help="Prometheus range in hours (default 24)")
@@ -41,8 +43,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                           help="CSV or Parquet: timestamp, pool, resource, capacity, used [, basis]; "
                                "default: the history store")
     forecast.add_argument("--store", metavar="DIR", default="", help=STORE_HELP + " (when no --history)")
-    forecast.add_argument("--cluster", metavar="KUBECONFIG", default="",
-                          help="whose store to read when no --store/--history (default: usual resolution)")
+    add_target(forecast, kubeconfig_help="whose store to read when no --store/--history (default: the usual "
+                                         "kubeconfig resolution)")
     forecast.add_argument("--horizon-days", type=float, default=90.0, help="how far to look (default 90)")
     forecast.add_argument("--min-history-days", type=float, default=3.0,
                           help="less history than this is 'insufficient_history' (default 3)")
@@ -54,8 +56,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     rightsize.add_argument("--samples", metavar="FILE", default="", help="CSV or Parquet samples "
                            "(see the README for the columns); default: the history store")
     rightsize.add_argument("--store", metavar="DIR", default="", help=STORE_HELP + " (when no --samples)")
-    rightsize.add_argument("--cluster", metavar="KUBECONFIG", default="",
-                           help="whose store to read when no --store/--samples (default: usual resolution)")
+    add_target(rightsize, kubeconfig_help="whose store to read when no --store/--samples (default: the usual "
+                                          "kubeconfig resolution)")
     rightsize.add_argument("--strategy", choices=("simple", "vpa"), default="simple",
                            help="simple: KRR's (percentile CPU, peak+buffer memory); vpa: VPA recommender-style")
     rightsize.add_argument("--cpu-percentile", type=float, default=95.0, help="simple strategy (default 95)")
@@ -69,7 +71,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
     load = commands.add_parser("load", help="local cluster: workloads whose KWOK-emulated usage follows trend, "
                                             "daily/weekly seasonality and noise, plus a memory leaker")
-    load.add_argument("--cluster", metavar="KUBECONFIG", default="", help="kubeconfig (default: usual resolution)")
+    add_target(load)
     load.add_argument("--namespace", default="capacity-load", help="namespace of the generated Deployments")
     load.add_argument("--workloads", type=int, default=4, help="seasonal workloads (the leaker comes on top)")
     load.add_argument("--ticks", type=int, default=20, help="how many usage updates, then stop (default 20)")
@@ -79,14 +81,15 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     load.set_defaults(handler=run_load)
 
 
-def _store(folder: str, kubeconfig: str = "", target: Any = None) -> Any:
-    """``--store`` as given (checked against ``target`` when there is one), else the cluster's own store."""
+def _store(folder: str, args: argparse.Namespace | None = None, target: Any = None) -> Any:
+    """``--store`` as given (checked against ``target`` when there is one), else the store of the cluster
+    ``args`` name (``--kubeconfig``/``--context``)."""
     from kubebook.capacity.store import HistoryStore
 
     if target is None and not folder:
-        from kubebook import cluster
+        from kubebook.cli.flags import connect
 
-        target = cluster.connect(kubeconfig or None)
+        target = connect(args)
     return HistoryStore.open(target, folder)
 
 
@@ -124,7 +127,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     if args.history:
         found = history.load(args.history)
     else:
-        store = _store(args.store, args.cluster)
+        store = _store(args.store, args)
         if not store.parts("series"):
             from kubebook.errors import ParameterError
 
@@ -163,7 +166,7 @@ def run_rightsize(args: argparse.Namespace) -> int:
     if args.samples:
         samples = schema.read_samples(args.samples)
     else:
-        store = _store(args.store, args.cluster)
+        store = _store(args.store, args)
         samples = store.read("samples")
         if len(samples) == 0:
             raise ParameterError(f"the history store {store.root} has no samples",
@@ -191,8 +194,8 @@ def run_rightsize(args: argparse.Namespace) -> int:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from kubebook import cluster
     from kubebook.capacity import collect
+    from kubebook.cli.flags import connect
 
     if args.prometheus and not args.prometheus.startswith(("http://", "https://")):
         from kubebook.errors import ParameterError
@@ -202,7 +205,7 @@ def run_collect(args: argparse.Namespace) -> int:
         from kubebook.errors import ParameterError
 
         raise ParameterError("--deadline must be in (0, 3600] seconds and --max-body-mb in [0.001, 4096]")
-    target = cluster.connect(args.cluster or None)
+    target = connect(args)
     summary = collect.collect(target, _store(args.store, target=target), prometheus=args.prometheus,
                               hours=args.hours, step_seconds=args.step, deadline_seconds=args.deadline,
                               max_body_bytes=int(args.max_body_mb * 2**20))
@@ -217,14 +220,14 @@ def run_collect(args: argparse.Namespace) -> int:
 def run_load(args: argparse.Namespace) -> int:
     import time
 
-    from kubebook import cluster
     from kubebook.capacity import loadgen
+    from kubebook.cli.flags import connect
     from kubebook.errors import ParameterError
 
     if args.ticks < 1 or args.interval <= 0 or args.speed <= 0:
         raise ParameterError("--ticks must be >= 1, --interval and --speed > 0")
     workloads = loadgen.plan(args.workloads)
-    target = cluster.connect(args.cluster or None)
+    target = connect(args)
     loadgen.apply(target, args.namespace, workloads)
     state, started = loadgen.LoadState(), time.monotonic()
     for _ in range(args.ticks):

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+from kubebook.cli.flags import add_name
 from kubebook.localcluster import build
 from kubebook.localcluster.manager import TOPOLOGIES, LocalCluster
 from kubebook.localcluster.paths import DEFAULT_NAME
@@ -74,7 +75,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
 
 def _name(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"cluster name (default {DEFAULT_NAME!r})")
+    add_name(parser, default=DEFAULT_NAME, help_text=f"cluster name (default {DEFAULT_NAME!r})")
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kubebook.cli.flags import add_name, add_target
 from kubebook.localcluster.paths import DEFAULT_NAME
 
 
@@ -109,7 +110,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
 
 def _name(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"local cluster name (default {DEFAULT_NAME!r})")
+    add_name(parser, default=DEFAULT_NAME, help_text=f"local cluster name (default {DEFAULT_NAME!r})")
 
 
 def _archive(parser: argparse.ArgumentParser) -> None:
@@ -117,8 +118,7 @@ def _archive(parser: argparse.ArgumentParser) -> None:
 
 
 def _target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kubeconfig", default=None, help="kubeconfig (default: $KUBEBOOK_KUBECONFIG, local)")
-    parser.add_argument("--context", default=None, help="kubeconfig context")
+    add_target(parser)
 
 
 def _snapshot(args: argparse.Namespace) -> int:

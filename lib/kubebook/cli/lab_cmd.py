@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kubebook.cli.flags import add_name, add_target
+
 
 def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> None:
     parser = groups.add_parser(name, help=help_text, description=help_text)
     cluster = argparse.ArgumentParser(add_help=False)
-    cluster.add_argument("--cluster", metavar="KUBECONFIG", help="kubeconfig (default: the usual resolution)")
+    add_target(cluster)
     who = argparse.ArgumentParser(add_help=False)
     who.add_argument("--trainee", metavar="NAME", help="whose progress ($KUBEBOOK_TRAINEE, else your login name)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(parser))
@@ -55,7 +57,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
     jupyter = commands.add_parser(
         "jupyter", help="start JupyterLab on 127.0.0.1 whose kernels and terminals use the local cluster "
                         "(KUBECONFIG) and kubebook's kubectl (first on PATH)")
-    jupyter.add_argument("--name", default="default", metavar="CLUSTER", help="local cluster (default: default)")
+    add_name(jupyter, default="default", help_text="local cluster (default: default)")
     jupyter.add_argument("--port", type=int, default=8888, metavar="N", help="port on 127.0.0.1 (default 8888)")
     jupyter.add_argument("--root", default=".", metavar="DIR", help="folder JupyterLab serves (default: here)")
     jupyter.add_argument("--no-browser", action="store_true", help="do not open a browser (print the URL only)")
@@ -65,9 +67,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
 
 def _connect(args: argparse.Namespace) -> Any:
-    from kubebook.cluster import connect
+    from kubebook.cli.flags import connect
 
-    return connect(args.cluster or None)
+    return connect(args)
 
 
 def _list(args: argparse.Namespace) -> int:

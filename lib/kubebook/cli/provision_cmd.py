@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from kubebook.cli.flags import add_name, add_target
 from kubebook.errors import ParameterError
 
 
@@ -35,8 +36,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
         p.add_argument("--manifests", metavar="DIR",
                        help="manifests folder (default: $KUBEBOOK_MANIFESTS, else the repository's)")
         if command != "build":
-            p.add_argument("--cluster", metavar="KUBECONFIG",
-                           help="target cluster (default: the usual kubeconfig resolution)")
+            add_target(p)
         if command in ("diff", "verify"):
             p.add_argument("--json", action="store_true", help="machine-readable output")
         if command == "verify":
@@ -51,8 +51,9 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                                 "without this flag, and left as they are)")
             p.add_argument("--audit", metavar="WAIVERS",
                            help="audit before and after with this waivers file; print both scores")
-            p.add_argument("--control-plane", metavar="NAME",
-                           help="local control plane to include in --audit (default: the one serving the cluster)")
+            add_name(p, default=None, alias="--control-plane",
+                     help_text="local cluster whose control plane --audit includes (default: the one serving "
+                               "the cluster, if any)")
         p.set_defaults(handler=handler)
 
 
@@ -63,9 +64,9 @@ def _built(args: argparse.Namespace) -> Any:
 
 
 def _cluster(args: argparse.Namespace) -> Any:
-    from kubebook.cluster import connect
+    from kubebook.cli.flags import connect
 
-    return connect(args.cluster or None)
+    return connect(args)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -137,7 +138,7 @@ def _apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_changes(plan(cluster, built.objects), False)
         return 0
-    before = _score(cluster, args.audit, args.control_plane) if args.audit else None
+    before = _score(cluster, args.audit, args.name) if args.audit else None
     report = apply_overlay(cluster, built, progress=None if args.quiet else _line, say=_say,
                            force=args.force_conflicts)
     if args.quiet:
@@ -150,7 +151,7 @@ def _apply(args: argparse.Namespace) -> int:
           (f"; {len(report.conflicts)} conflict(s): another owner's value kept (--force-conflicts takes those "
            "fields over)" if report.conflicts else ""))
     if args.audit and report.complete:
-        after = _score(cluster, args.audit, args.control_plane)
+        after = _score(cluster, args.audit, args.name)
         print(f"audit score before provisioning: {_pct(before)}, after: {_pct(after)} (waivers: {args.audit})")
     return 0 if report.complete else 1
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kubebook.cli.flags import add_target
+
 EPILOG = ("exit codes: 0 succeeded, 1 cell error, 2 invalid parameters, 3 timeout, 4 kernel died, "
           "5 secret leaked (quarantined). -p values are parsed as YAML for non-string parameters "
           "(like papermill -y): '-p replicas 3' is an integer, '-p dry_run false' a boolean.")
@@ -39,8 +41,8 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                              "(repeatable): keeps a secret out of the command line and passes values that "
                              "start with '-'; rendered CronJobs use it")
     parser.add_argument("-f", "--parameters-file", type=Path, metavar="FILE", help="YAML file of parameters")
-    parser.add_argument("--cluster", metavar="KUBECONFIG",
-                        help="kubeconfig for the notebook (given to the kernel as $KUBEBOOK_KUBECONFIG)")
+    add_target(parser, kubeconfig_help="kubeconfig for the notebook (given to the kernel as $KUBEBOOK_KUBECONFIG; "
+                                       "--context as $KUBEBOOK_CONTEXT)")
     parser.add_argument("--timeout", type=_seconds, metavar="S", help="whole-run limit; the kernel is killed")
     parser.add_argument("--cell-timeout", type=_seconds, metavar="S", help="limit for any one cell")
     parser.add_argument("--archive", type=Path, metavar="DIR",
@@ -92,7 +94,10 @@ def _run(args: argparse.Namespace) -> int:
         path = runner.prepare_notebook(args.notebook, parameters, output)
         print(f"prepared {path} (not executed; secret parameters written as ***REDACTED***)")
         return 0
-    outcome = runner.run_notebook(args.notebook, parameters, archive=args.archive, kubeconfig=args.cluster,
+    from kubebook.cli.flags import export_context
+
+    export_context(args)
+    outcome = runner.run_notebook(args.notebook, parameters, archive=args.archive, kubeconfig=args.kubeconfig,
                                   timeout=args.timeout, cell_timeout=args.cell_timeout, trigger="cli",
                                   progress=not args.no_progress, show_code=args.show_code,
                                   output_cap=args.output_cap)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kubebook.cli.flags import add_target, export_context
 from kubebook.errors import KubebookError, ParameterError
 
 EPILOG = """\
@@ -34,8 +35,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
                              help="report archive (default: $KUBEBOOK_ARCHIVE, else reports/ under the "
                                   "repository root); the schedule "
                                   "state lives in $KUBEBOOK_STATE_DIR or <archive>/.schedule")
-            sub.add_argument("--cluster", dest="kubeconfig", metavar="KUBECONFIG", default=None,
-                             help="kubeconfig the notebooks use (as in 'kubebook run')")
+            add_target(sub, kubeconfig_help="kubeconfig the notebooks use (as in 'kubebook run')")
         sub.set_defaults(handler=handler)
         return sub
 
@@ -87,6 +87,7 @@ def _scheduler(args: argparse.Namespace, schedules: list[Any] | None = None) -> 
     archive = Archive(args.archive).root.resolve()
     # Kernels inherit this, so a notebook that reads the archive (the report browser) reads this one.
     os.environ["KUBEBOOK_ARCHIVE"] = str(archive)
+    export_context(args)
     return Scheduler(schedules if schedules is not None else _schedules(args), archive=archive,
                      kubeconfig=args.kubeconfig, parallel=parallel)
 

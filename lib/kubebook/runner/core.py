@@ -124,7 +124,7 @@ def run_notebook(notebook: Path, parameters: dict[str, Any] | None = None, *, ar
     effective, secrets, source = _validated(notebook, parameters)
     cap = configured_cap(output_cap)
     if kubeconfig and not Path(kubeconfig).expanduser().is_file():
-        raise ParameterError(f"--cluster {kubeconfig} is not a file; no kernel was started",
+        raise ParameterError(f"--kubeconfig {kubeconfig} is not a file; no kernel was started",
                              hint="pass the path of a kubeconfig")
     store = Archive(archive)
     started = datetime.now(UTC)

@@ -55,6 +55,19 @@ _EXPORTS: dict[str, str] = {
     "cluster_info": "kubebook.inventory",
     "ClusterInfo": "kubebook.inventory",
     "Outlook": "kubebook.capacity.outlook",
+    # audit, provisioning, the report browser, the overview (issue 22, views helper: engines compute, views draw)
+    "harden_audit": "kubebook.audit.usecase",
+    "harden_remediate": "kubebook.audit.usecase",
+    "PostureReport": "kubebook.audit.usecase",
+    "Remediation": "kubebook.audit.usecase",
+    "provision_baseline": "kubebook.provision.usecase",
+    "Baseline": "kubebook.provision.usecase",
+    "Proof": "kubebook.provision.usecase",
+    "browse_reports": "kubebook.archive.query",
+    "Browser": "kubebook.archive.query",
+    "cluster_overview": "kubebook.overview",
+    "OverviewReport": "kubebook.overview",
+    "Headline": "kubebook.results",
 }
 
 __all__ = ["KubebookError", "__version__", *_EXPORTS]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from kubebook import views
-from kubebook.audit import AuditInventory, posture, run_audit
+from kubebook.audit import AuditInventory, posture, run_audit, usecase
 from kubebook.changes import diff_objects
 from kubebook.views import audit as audit_view
 from kubebook.views.changes import changes_view
@@ -46,7 +46,7 @@ def test_risk_cards_carry_the_whole_remediation_and_a_snippet() -> None:
                 "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}]
     findings = run_audit(AuditInventory.from_objects(objects)).findings
     risks = posture.top_risks(findings, 50)
-    cards = audit_view.risk_cards(risks)
+    cards = audit_view.risk_cards(usecase.risk_cards(risks))  # the engine writes the cards, the view draws
     for remediation in risks["remediation"]:
         assert str(remediation) in cards.plain, "the remediation is shown in full"
     deny = risks[risks["check"] == "network.default-deny-ingress"]

@@ -1,4 +1,5 @@
-"""Overview views: pools and capacity computed from node and pod rows; the local-cluster lookup."""
+"""The overview: pools and capacity computed (by kubebook.overview) from node and pod rows, drawn by the view;
+the local-cluster lookup."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kubebook import localcluster
-from kubebook.views import cluster as overview
+from kubebook import localcluster, overview
+from kubebook.views import cluster as view
 
 
 def nodes() -> pd.DataFrame:
@@ -53,7 +54,7 @@ def test_capacity_sums_requests_of_active_pods_only() -> None:
     capacity = overview.capacity_frame(nodes(), pods()).set_index("name")
     assert capacity.loc["b", "cpu_requested"] == 1.5  # the Succeeded pod no longer holds its request
     assert capacity.loc["a", "cpu_requested"] == 0.0
-    figure = overview.capacity_figure(capacity.reset_index())
+    figure = view.capacity_figure(capacity.reset_index())
     assert [trace.name for trace in figure.data] == ["allocatable CPU", "requested CPU"]
 
 
@@ -66,3 +67,19 @@ def test_local_cluster_is_recognised_by_its_kubeconfig_path(tmp_path: Path, monk
     assert localcluster.name_for_kubeconfig(tmp_path / "elsewhere.kubeconfig") is None
     assert localcluster.name_serving("https://127.0.0.1:41234") == "lab"
     assert localcluster.name_serving("https://127.0.0.1:41235") is None
+
+
+def test_the_overview_headline_is_decided_by_the_engine_and_drawn_by_the_view() -> None:
+    from kubebook.inventory import Node, Pod
+
+    up = overview.Component("etcd", 1, True, True)
+    down = overview.Component("kube-scheduler", 2, True, False)
+    node = Node(*[{"name": "a", "pool": "p", "ready": True, "cpu": 4.0, "memory_gib": 1.0, "pods": 1, "taints": "",
+                   "runtime": "simulated"}.get(f) for f in Node._fields])
+    pod = Pod("x", "p", "a", "Running", 1.0, 0.5)
+    healthy = overview.overview_report({"components": [up], "nodes": [node], "pods": [pod], "namespaces": []})
+    assert healthy.headline.tone == "good" and "CPU requested 1 of 4 cores" in healthy.headline.change
+    sick = overview.overview_report({"components": [up, down], "nodes": [node], "pods": [pod], "namespaces": []})
+    assert sick.headline.tone == "bad" and sick.headline.value == "1 unhealthy"
+    assert "unhealthy: kube-scheduler" in view.overview_headline(sick).plain
+    assert sick.records() == {"components_unhealthy": 1, "nodes_ready": 1}

@@ -59,7 +59,7 @@ def test_a_missing_archive_gives_empty_frames_and_says_so_clearly(tmp_path: Path
     assert runs.empty and list(runs.columns) == query.RUN_COLUMNS
     metrics = query.metrics_frame(runs)
     assert metrics.empty and list(metrics.columns) == query.METRIC_COLUMNS
-    assert "No runs archived yet" in reportview.describe(query.browse(tmp_path / "nothing"))
+    assert "No runs archived yet" in reportview.describe(query.browse_reports(tmp_path / "nothing"))
     for shown in (reportview.status_summary(query.status_summary(runs)), reportview.runs_over_time(runs),
                   reportview.metric_trends(metrics), reportview.report_links(runs)):
         assert isinstance(shown, Message) and shown._repr_markdown_().startswith("No ")
@@ -70,7 +70,7 @@ def test_runs_are_listed_newest_first_with_their_report(archive: Path) -> None:
     assert list(runs["runbook"]) == ["audit", "inventory", "audit", "audit"]
     assert list(runs["status"]) == ["succeeded", "succeeded", "failed", "succeeded"]
     assert all(Path(p).is_file() for p in runs["report"])
-    assert "4 run(s)** of 2 runbook(s)" in reportview.describe(query.browse(archive))
+    assert "4 run(s)** of 2 runbook(s)" in reportview.describe(query.browse_reports(archive))
     assert "1 did not succeed" in query.describe(archive, runs)
 
 
@@ -144,9 +144,9 @@ def test_the_view_knows_the_archive_depth_the_archive_seals_runs_at() -> None:
 
 def test_the_browser_headline_is_decided_by_the_query_and_an_empty_archive_is_not_green(archive: Path,
                                                                                       tmp_path: Path) -> None:
-    found = query.browse(archive)
+    found = query.browse_reports(archive)
     assert found.headline.tone == "bad" and found.headline.value == "4", "one failed run of four"
     assert found.records() == {"runs": 4, "runs_not_succeeded": 1, "metric_series": 3}
     assert "4" in reportview.browser_headline(found).plain
-    empty = query.browse(tmp_path / "nothing")
+    empty = query.browse_reports(tmp_path / "nothing")
     assert empty.headline.tone == "warn" and empty.records()["runs"] == 0

@@ -4,7 +4,7 @@ The archive is found as every runbook finds it (:func:`resolve_archive`): the pa
 ``$KUBEBOOK_ARCHIVE`` (``kubebook run`` and the scheduler export it), else ``reports`` - a relative
 path taken from the repository root and shown absolute. The ledger says which runs exist (pruned and
 quarantined runs are not listed); each run's ``results.json`` holds what its notebook recorded.
-Every function accepts an empty archive - a new installation has one. :func:`browse` answers the
+Every function accepts an empty archive - a new installation has one. :func:`browse_reports` answers the
 notebook's whole question at once; :mod:`kubebook.views.reports` only draws a :class:`Browser`.
 """
 
@@ -150,7 +150,7 @@ class Browser:
                 else 0}
 
 
-def browse(archive: str | os.PathLike[str] | None = "", *, runbook: str = "", since: str = "") -> Browser:
+def browse_reports(archive: str | os.PathLike[str] | None = "", *, runbook: str = "", since: str = "") -> Browser:
     """Everything the report browser shows of ``archive`` (see :func:`resolve_archive`), read once."""
     root = resolve_archive(archive)
     runs = runs_frame(root, runbook=runbook, since=since)

@@ -301,7 +301,7 @@ def remediation_of(cluster: Any, plan: remediate.Plan, changes: list[Change], *,
     return result
 
 
-def remediation(cluster: Any, *, namespaces: str = "", level: str = "baseline",
+def harden_remediate(cluster: Any, *, namespaces: str = "", level: str = "baseline",
                 fixes: str = ",".join(remediate.FIX_KINDS), dry_run: bool = True, confirm: bool = False) -> Remediation:
     """harden-remediate: plan the fixes over the cluster's inventory and preview them with the server's dry run."""
     from kubebook.audit.sources import AuditInventory

@@ -135,7 +135,7 @@ def baseline_of(cluster: Any, built: Built, changes: list[Change], *, dry_run: b
     return result
 
 
-def baseline(cluster: Any, *, overlay: str = "prod", namespaces: str = "", dry_run: bool = True,
+def provision_baseline(cluster: Any, *, overlay: str = "prod", namespaces: str = "", dry_run: bool = True,
              confirm: bool = False) -> Baseline:
     """provision-baseline: build ``overlay`` (only ``namespaces`` of it, if given), diff it with the server's
     dry run, and prove the cluster as it is (the guard's follow-up proves it again after an apply)."""

@@ -1,46 +1,31 @@
-"""Tables and charts for cluster-info and the cluster overview: pools, capacity, components, namespaces."""
+"""Tables and charts for cluster-info and the cluster overview: pools, capacity, components, namespaces.
+
+The overview's frames and headline are :mod:`kubebook.overview`'s (an :class:`~kubebook.overview.OverviewReport`);
+these functions draw them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from kubebook.inventory import Namespace, Node, Pod
-from kubebook.views import Html, headline
+from kubebook.views import Html, headline, headline_view
+
+if TYPE_CHECKING:  # what is drawn here
+    import pandas as pd
+
+    from kubebook.overview import OverviewReport
 
 NODE_COLUMNS = list(Node._fields)
 POD_COLUMNS = list(Pod._fields)
 NAMESPACE_COLUMNS = list(Namespace._fields)
 
 
-def frame(rows: Sequence[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
-    """NamedTuple rows as a DataFrame with these columns (empty, with the columns, when there are none)."""
-    return pd.DataFrame(list(rows), columns=list(columns))
-
-
-def pools_frame(nodes: pd.DataFrame) -> pd.DataFrame:
-    """Nodes grouped by pool and runtime (real or simulated): count, Ready count, allocatable CPU and memory."""
-    if nodes.empty:
-        return pd.DataFrame(columns=["pool", "runtime", "nodes", "ready", "cpu", "memory_gib"])
-    grouped = nodes.groupby(["pool", "runtime"], dropna=False).agg(
-        nodes=("name", "count"), ready=("ready", "sum"), cpu=("cpu", "sum"), memory_gib=("memory_gib", "sum"))
-    return grouped.reset_index()
-
-
-def capacity_frame(nodes: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
-    """Per node: allocatable CPU/memory and the sum of requests of its non-terminated pods."""
-    active = pods[~pods["phase"].isin(["Succeeded", "Failed"])] if not pods.empty else pods
-    requested = active.groupby("node").agg(cpu_requested=("cpu_request", "sum"),
-                                           memory_requested_gib=("memory_request_gib", "sum"))
-    table = nodes.set_index("name")[["pool", "cpu", "memory_gib"]].join(requested, how="left").fillna(
-        {"cpu_requested": 0.0, "memory_requested_gib": 0.0})
-    return table.reset_index().rename(columns={"index": "name"})
-
-
-def capacity_figure(capacity: pd.DataFrame) -> Any:
-    """Grouped bars: allocatable against requested CPU per node."""
+def capacity_figure(capacity: pd.DataFrame | OverviewReport) -> Any:
+    """Grouped bars: allocatable against requested CPU per node (an overview's capacity frame)."""
+    if hasattr(capacity, "headline"):  # an OverviewReport: its capacity frame
+        capacity = capacity.capacity
     from kubebook.views import ensure_plotly
 
     ensure_plotly()
@@ -63,15 +48,6 @@ def cluster_headline(server: str, version: str, nodes: Sequence[Node], namespace
                     note=f"{unlabelled} namespace(s) without a Pod Security enforce label" if unlabelled else "")
 
 
-def overview_headline(components: Sequence[Any], nodes: Sequence[Node], pods: Sequence[Pod]) -> Html:
-    """The overview's headline: unhealthy components, Ready nodes, CPU requested of allocatable."""
-    unhealthy = [c.component for c in components if not c.healthy]
-    ready = sum(1 for n in nodes if n.ready)
-    cpu = sum(n.cpu for n in nodes)
-    requested = sum(p.cpu_request for p in pods if p.phase not in ("Succeeded", "Failed"))
-    value = "healthy" if not unhealthy else f"{len(unhealthy)} unhealthy"
-    real = sum(1 for n in nodes if n.runtime == "real")
-    return headline("control plane", value, tone="good" if not unhealthy and ready == len(nodes) else "bad",
-                    change=f"{ready}/{len(nodes)} node(s) Ready ({real} real, {len(nodes) - real} simulated); "
-                           f"CPU requested {requested:g} of {cpu:g} cores",
-                    note=("unhealthy: " + ", ".join(unhealthy)) if unhealthy else "")
+def overview_headline(report: OverviewReport) -> Html:
+    """The overview's headline (unhealthy components, Ready nodes, CPU requested), as kubebook.overview decided."""
+    return headline_view(report.headline)

@@ -64,8 +64,8 @@ def _extra(action: argparse.Action) -> str:
 def _arguments(parser: argparse.ArgumentParser) -> str:
     rows = []
     for action in parser._actions:
-        if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
-            continue
+        if isinstance(action, argparse._HelpAction | argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+            continue  # a hidden alias (an earlier spelling) is described once, in FLAGS
         help_text = _help(parser, action)
         extra = _extra(action)
         rows.append([_flag(action), _default(action), cell("; ".join(t for t in (help_text, extra) if t))])
@@ -108,13 +108,34 @@ def group_parsers() -> list[tuple[str, str, argparse.ArgumentParser]]:
     return groups
 
 
+FLAGS = """\
+## Flags
+
+The flags that name a cluster are spelled as kubectl spells them, on every command:
+
+- `--kubeconfig FILE` and `--context NAME` on every command that reaches a cluster (`run`, `schedule`,
+  `audit`, `provision`, `capacity`, `lab`, `dr backup`/`restore-namespace`). Without `--kubeconfig` the
+  usual resolution applies: `$KUBEBOOK_KUBECONFIG`, the local cluster `default`, `$KUBECONFIG` /
+  `~/.kube/config`, then in-cluster credentials. Without `--context`, `$KUBEBOOK_CONTEXT`, else the
+  kubeconfig's current context. `kubebook run` and `kubebook schedule` hand both to the notebooks' kernels
+  (`$KUBEBOOK_KUBECONFIG`, `$KUBEBOOK_CONTEXT`); a notebook's own `kubeconfig`/`context` parameters win.
+- `--name NAME` for a local cluster (`cluster`, `dr snapshot`/`restore`/`drill`, `lab jupyter`; in `audit`
+  and `provision apply` the local cluster whose control plane the audit includes).
+
+Earlier spellings keep working as aliases (scripts and CronJobs use them) and are not shown in `--help`
+or below: `--cluster` `KUBECONFIG` is `--kubeconfig` wherever it was accepted (in `audit` it may stand
+alone: a live cluster, usual resolution), and `--control-plane` `NAME` is `--name` in `audit` and
+`provision apply` (in `audit` it may stand alone: the local cluster `default`).
+"""
+
+
 def render() -> str:
     top = cli.build_parser(["--version"])
     out = [BANNER.format(source="the argparse tree of lib/kubebook/cli"), "# Command-line reference\n",
            "Every group, command and flag of `kubebook`, with its default and help text, read from the parser "
            "objects themselves. Usage errors are one line and exit 2; a `kubebook.errors.ParameterError` is printed "
            "as one line (`kubebook: ...`) and exits 2 before anything changes. `--debug` shows tracebacks.\n",
-           f"```text\n{' '.join(top.format_usage().split())}\n```\n", _arguments(top)]
+           f"```text\n{' '.join(top.format_usage().split())}\n```\n", _arguments(top), FLAGS]
     groups = group_parsers()
     out.append(table(["group", "what it does"], [[f"[`{name}`](#{_anchor(['kubebook', name])})", cell(help_text)]
                                                  for name, help_text, _ in groups]))

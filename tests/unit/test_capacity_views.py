@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kubebook.capacity import forecast, rightsize, schema, synthetic
+from kubebook.capacity.outlook import Outlook
 from kubebook.views import capacity as view
 
 
@@ -13,9 +14,10 @@ def test_the_headline_and_cone_show_the_soonest_exhaustion_with_its_interval():
     slow = synthetic.series_frame(synthetic.Profile(40, 1, 4, 0, 1), 100, days=6, pool="b", resource="memory")
     entries = forecast.forecast(schema.validate_series(pd.concat([fast, slow])),
                                 forecast.Settings(as_of=fast["timestamp"].max()))
-    soonest = view.soonest(entries)
+    found = Outlook("ok", entries, forecast.Settings(as_of=fast["timestamp"].max()), 6.0, "test")
+    soonest = found.cone  # the outlook decides which forecast runs out first; the view draws it
     assert (soonest.pool, soonest.resource) == ("a", "cpu")
-    assert "pool a" in str(view.forecast_headline(entries, "test"))
+    assert "pool a" in str(view.outlook_headline(found))
     figure = view.cone_figure(soonest)
     names = [trace.name for trace in figure.data]
     assert "history" in names and "95% interval" in names and "80% interval" in names

@@ -73,6 +73,13 @@ class Outlook:
         return (f"ok: {first.resource} ({first.basis}) in pool {first.pool} runs out in "
                 f"{first.days_to_exhaustion:.1f} days")
 
+    @property
+    def headline(self) -> Any:
+        """The runbook's headline (a :class:`kubebook.results.Headline`): see :mod:`kubebook.capacity.headline`."""
+        from kubebook.capacity.headline import outlook_headline
+
+        return outlook_headline(self)
+
     def to_json(self) -> dict[str, Any]:
         """The ``kubebook capacity forecast --json`` document (``forecasts`` as before, the outcome on top)."""
         return {"status": self.status, "summary": self.summary, "days_to_exhaustion":

@@ -13,7 +13,7 @@ import html as html_lib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubebook.views import FONT, Html, Message, headline, table
+from kubebook.views import FONT, Html, Message, headline, headline_view, table
 
 GIB = 1024.0**3
 CURRENCY = "USD"  # kubebook.capacity.cost.CURRENCY (views do not import engines)
@@ -127,62 +127,12 @@ def synthetic_banner() -> Html:
 
 
 def outlook_headline(result: Any) -> Html:
-    """The outcome of the forecast: the soonest exhaustion, or the status that says why there is no number."""
-    entries = result.entries
-    counts = {"forecasts": len(entries), "exhausting": sum(e.status == "ok" and e.days_to_exhaustion is not None
-                                                             for e in entries)}
-    counts.update({k.replace("_", " "): v for k, v in sorted(result.reasons.items()) if k != "ok"})
-    note = f"history: {result.source}" + (f"; cluster {result.cluster}" if result.cluster else "")
-    first = result.first
-    if result.status != "ok":
-        shown = headline("Capacity runway", result.status, change=result.summary.split(": ", 1)[-1], tone="warn",
-                         counts=counts, note=note)
-    elif first is None:
-        shown = headline("Capacity runway", f"no exhaustion within {result.settings.horizon_days:g} days",
-                         tone="good", counts=counts, note=note)
-    else:
-        shown = _exhaustion(first, counts, note, result.settings.now())
+    """The outcome of the forecast as the engine decided it (an Outlook's headline), under the synthetic banner."""
+    shown = headline_view(result.headline)
     if not result.synthetic:
         return shown
     banner = synthetic_banner()
     return Html(banner.html + shown.html, f"{banner.plain} | {shown.plain}")
-
-
-def _exhaustion(first: Any, counts: dict[str, int], note: str, now: Any) -> Html:
-    low, high = first.interval_95 or (None, None)
-    band = (f"95%: {'-' if low is None else f'{low:.1f}'} to "
-            f"{'beyond the horizon' if high is None else f'{high:.1f}'} days")
-    days = first.days_to_exhaustion
-    tone = "bad" if days < 30 else "warn" if days < 90 else "good"
-    details = [f"from now ({now:%Y-%m-%d %H:%M} UTC)", f"model {first.model}"]
-    if first.backtest_mape is not None:
-        details.append(f"backtest error {first.backtest_mape:.1f}%")
-    if first.trend_change:
-        details.append(f"trend changed {first.trend_change['at'][:10]}: interval covers both trends")
-    return headline(f"First to run out: {first.resource} ({first.basis}) in pool {first.pool}", round(days, 1),
-                    unit="days", change=band, tone=tone, counts=counts, note="; ".join([*details, note]))
-
-
-def forecast_headline(entries: Sequence[Any], source: str) -> Html:
-    """The soonest exhaustion (usage or requests) in large type (without an outlook: a table's caption)."""
-    dated = [e for e in entries if e.status == "ok" and e.days_to_exhaustion is not None]
-    short = sum(e.status != "ok" for e in entries)
-    counts = {"forecasts": len(entries), "exhausting": len(dated), "insufficient history": short}
-    if not dated:
-        return headline("Capacity runway", "no exhaustion within the horizon", tone="good", counts=counts,
-                        note=f"history: {source}")
-    first = min(dated, key=lambda e: e.days_to_exhaustion)
-    return _exhaustion(first, counts, f"history: {source}", first.as_of or first.last_timestamp)
-
-
-def soonest(entries: Sequence[Any]) -> Any:
-    """The forecast that runs out first, else the cluster-wide CPU usage one, else the first with a model."""
-    dated = [e for e in entries if e.status == "ok" and e.days_to_exhaustion is not None]
-    if dated:
-        return min(dated, key=lambda e: e.days_to_exhaustion)
-    usable = [e for e in entries if e.status == "ok"]
-    return next((e for e in usable if (e.pool, e.resource, e.basis) == ("*", "cpu", "usage")),
-                usable[0] if usable else None)
 
 
 def cone_figure(entry: Any) -> Any:

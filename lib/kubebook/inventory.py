@@ -107,6 +107,19 @@ class ClusterInfo(NamedTuple):
     nodes: list[Node]
     namespaces: list[Namespace]
 
+    @property
+    def headline(self) -> Any:
+        """cluster-info's headline (a :class:`kubebook.results.Headline`): the version, Ready nodes of all
+        (amber unless every node is Ready), namespaces without a Pod Security enforce label."""
+        from kubebook.results import GOOD, WARN, Headline
+
+        ready = sum(1 for n in self.nodes if n.ready)
+        unlabelled = sum(1 for ns in self.namespaces if not ns.enforce)
+        return Headline("API server " + self.server, str(self.version.get("gitVersion", "")),
+                        tone=GOOD if ready == len(self.nodes) else WARN,
+                        change=f"{ready}/{len(self.nodes)} node(s) Ready, {len(self.namespaces)} namespace(s)",
+                        note=f"{unlabelled} namespace(s) without a Pod Security enforce label" if unlabelled else "")
+
 
 def cluster_info(cluster: Cluster) -> ClusterInfo:
     """Which API server answers, its version, its nodes and its namespaces (one use case for the runbook)."""

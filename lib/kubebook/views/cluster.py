@@ -39,8 +39,16 @@ def capacity_figure(capacity: pd.DataFrame | OverviewReport) -> Any:
     return figure
 
 
+def info_headline(info: Any) -> Html:
+    """cluster-info's headline as kubebook.inventory decided it (a ClusterInfo's headline)."""
+    return headline_view(info.headline)
+
+
 def cluster_headline(server: str, version: str, nodes: Sequence[Node], namespaces: Sequence[Namespace]) -> Html:
-    """cluster-info's headline: the server version, Ready nodes of all, namespaces."""
+    """cluster-info's headline: the server version, Ready nodes of all, namespaces.
+
+    Deprecated (it decides the tone itself): the runbook should draw ``info_headline(info)``.
+    """
     ready = sum(1 for n in nodes if n.ready)
     unlabelled = sum(1 for ns in namespaces if not ns.enforce)
     return headline("API server " + server, version, tone="good" if ready == len(nodes) else "warn",

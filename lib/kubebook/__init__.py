@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "Decision": "kubebook.notebook",
     # disaster recovery
     "etcd_backup": "kubebook.dr.usecase",
+    "etcd_backup_plan": "kubebook.dr.usecase",
+    "etcd_backup_report": "kubebook.dr.usecase",
     "etcd_drill_plan": "kubebook.dr.usecase",
     "etcd_drill_report": "kubebook.dr.usecase",
     "ha_drill_plan": "kubebook.dr.usecase",

@@ -101,7 +101,7 @@ def test_the_runbook_catalog_has_every_parameter_with_its_default_and_every_sche
         for name in meta["parameters"].get("properties", {}):
             assert f"| `{name}` |" in page, (path.name, name)
     assert "| `etcd-drill` | `0 3 * * 0` | `dry_run=false` | yes |" in page  # the backup is its own runbook now
-    assert "| `etcd-backup` | `20 */6 * * *` | `cluster_name=\"default\"` | yes |" in page
+    assert "| `etcd-backup` | `20 */6 * * *` | `cluster_name=\"default\"`, `dry_run=false` | yes |" in page
 
 
 def _missing_targets(markdown: str, base: Path) -> list[str]:

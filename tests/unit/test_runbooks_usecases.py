@@ -108,3 +108,15 @@ def test_import_kubebook_imports_no_use_case_until_one_is_used() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
     assert kubebook.etcd_drill_plan is usecase.etcd_drill_plan
     assert set(kubebook.__all__) >= {"etcd_backup", "etcd_drill_plan", "capacity_forecast", "record", "guard"}
+
+
+def test_the_backup_is_a_dry_run_until_asked_and_then_reports_what_etcd_backup_returned() -> None:
+    """dr-etcd-backup's default must not snapshot (nbval runs every runbook with its defaults)."""
+    plan = usecase.etcd_backup_plan("default", archive="/tmp/a", keep_last=2)
+    assert plan.confirm and "nothing in the cluster changes" in plan.reason
+    assert [(c.key, c.action) for c in plan.changes] == [("EtcdSnapshot/default", "create")]
+    dry = usecase.etcd_backup_report(NOT_RUN)
+    assert not dry.ran and dry.status == "dry run" and dry.snapshots == [] and dry.snapshot == {}
+    assert dry.outcome.result == outcome.NOT_RUN and dry.outcome.verdicts[0].result == outcome.NO_DATA
+    taken = usecase.BackupReport({"snapshot": {}}, dry.outcome, {"verified": True}, [])
+    assert usecase.etcd_backup_report(SimpleNamespace(result=taken, message="applied")) is taken

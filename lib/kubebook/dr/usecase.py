@@ -152,13 +152,47 @@ def ha_drill_report(decision: GuardDecision, *, recovery_target: float) -> Drill
 
 @dataclass(frozen=True)
 class BackupReport:
-    """The scheduled etcd backup: the engine's dict, its verdict, the snapshot taken and the ones kept."""
+    """The scheduled etcd backup: the engine's dict (None: not taken), its verdict, the snapshot and the ones kept."""
 
-    backup: dict[str, Any]
+    backup: dict[str, Any] | None
     outcome: Outcome
     snapshot: dict[str, Any]
     snapshots: list[dict[str, Any]]
     status: str = "backup"
+    not_run: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.backup is not None
+
+
+def etcd_backup_plan(cluster_name: str = "default", *, archive: str = "", keep_last: int = 7, keep_daily: int = 7,
+                     keep_weekly: int = 4, keep_monthly: int = 6) -> DrillPlan:
+    """The scheduled etcd backup of local cluster ``cluster_name``, ready for the guard.
+
+    It needs no confirmation beyond ``dry_run = False``: a snapshot only reads etcd (with the client
+    certificates) and writes to the report archive; retention removes only snapshots the policy does
+    not keep, never the newest verified one. Nothing in the cluster changes.
+    """
+    name = cluster_name or "default"
+    where = archive or "$KUBEBOOK_ARCHIVE"
+    changes = [Change(f"EtcdSnapshot/{name}", "create", "",
+                      f"a checked snapshot sealed in the archive {where}; then retention (keep {keep_last} last, "
+                      f"{keep_daily} daily, {keep_weekly} weekly, {keep_monthly} monthly, always the newest verified)")]
+    return DrillPlan(changes, lambda: etcd_backup(name, archive=archive, keep_last=keep_last, keep_daily=keep_daily,
+                                                  keep_weekly=keep_weekly, keep_monthly=keep_monthly),
+                     True, "a snapshot reads etcd and writes only to the report archive: nothing in the cluster "
+                           "changes")
+
+
+def etcd_backup_report(decision: GuardDecision) -> BackupReport:
+    """The backup's report: what :func:`etcd_backup` returned once the guard ran it, else ``not run``."""
+    if isinstance(decision.result, BackupReport):
+        return decision.result
+    not_run = decision.message or "no backup taken"
+    verdict = Outcome("Scheduled etcd backup", decide.NOT_RUN, not_run,
+                      [decide.Verdict("snapshot checks", None, 1, decide.NO_DATA, f"no snapshot taken: {not_run}")])
+    return BackupReport(None, verdict, {}, [], DRY_RUN_STATUS, not_run)
 
 
 def etcd_backup(cluster_name: str = "default", *, archive: str = "", keep_last: int = 7, keep_daily: int = 7,

@@ -91,14 +91,12 @@ def load_waivers(path: str | Path, known_checks: set[str] | None = None, *,
     """Parse and validate a waivers file; every problem is listed in one ParameterError."""
     path = Path(path).expanduser()
     today = today or dt.date.today()
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ParameterError(f"waivers file {path} cannot be read: {error.strerror}",
-                             hint="pass an existing YAML file to --waivers") from error
-    except UnicodeDecodeError as error:
-        raise ParameterError(f"waivers file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at "
-                             f"offset {error.start})", hint="save the file as UTF-8") from error
+    if not path.is_file():
+        raise ParameterError(f"waivers file {path} cannot be read: it is not a file",
+                             hint="pass an existing YAML file to --waivers")
+    what = f"waivers file {path}"
+    text = yamlload.read_text(path, what)  # size and UTF-8 bounds, each refusal one line
+    yamlload.check(text, what)  # aliases, depth, duplicate keys: refused before anything walks the document
     try:
         data = yamlload.load(text)
     except yamlload.YAMLError as error:

@@ -14,8 +14,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook import yamlload
 from kubebook.archive import Archive
 from kubebook.errors import ParameterError
 
@@ -36,8 +35,8 @@ def identity(root: Path) -> dict[str, str]:
 
 def _secret_keys(path: Path) -> list[str]:
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        config = yamlload.load_file(path, f"encryption config {path}") or {}
+    except ParameterError:  # unreadable, not YAML or beyond a bound: no key fingerprint
         return []
     keys = []
     for resource in config.get("resources") or []:

@@ -156,12 +156,19 @@ def parse(doc: Any, origin: str = "<lab>") -> Lab:
                needs_local_cluster=bool(doc.get("needs_local_cluster")))
 
 
+def _read(entry: Any) -> Any:
+    """One catalogue file through the bounded loader (size, UTF-8, aliases, depth): a one-line error."""
+    what = f"lab catalog file {entry.name}"
+    with entry.open("rb") as handle:
+        data = handle.read(yamlload.MAX_FILE_BYTES + 1)
+    return yamlload.parse(yamlload.decode(data, what), what)
+
+
 @cache
 def catalog() -> dict[str, Lab]:
     """Every shipped lab by id, in catalogue order."""
     folder = resources.files("kubebook.labs") / "catalog"
-    labs = [parse(yamlload.load(entry.read_text()), entry.name)
-            for entry in folder.iterdir() if entry.name.endswith(".yaml")]
+    labs = [parse(_read(entry), entry.name) for entry in folder.iterdir() if entry.name.endswith(".yaml")]
     labs.sort(key=lambda lab: lab.order)
     return {lab.id: lab for lab in labs}
 

@@ -15,13 +15,15 @@ from typing import Any
 
 import yaml
 
+from kubebook import yamlload
+
 # The files themselves live in manifests/control-plane/ (their single source, reviewed with the rest of
 # the baseline); each cluster gets a copy in its config/ folder.
 SOURCE_DIR = Path(__file__).resolve().parents[3] / "manifests" / "control-plane"
 
 
 def _source(name: str) -> Any:
-    return yaml.safe_load((SOURCE_DIR / name).read_text(encoding="utf-8"))
+    return yamlload.load_file(SOURCE_DIR / name, f"control-plane config {name}")
 
 
 ADMISSION_CONFIG = _source("admission.yaml")

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook import yamlload
 from kubebook.errors import ParameterError
 from kubebook.provision import confine
 
@@ -105,10 +104,7 @@ def kustomize(path: Path, kubectl: str | os.PathLike[str] | None = None, *, root
 
 def parse(text: str, source: str) -> list[dict[str, Any]]:
     """The documents of kustomize's output, each checked to be one distinct Kubernetes object."""
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{source}: kustomize printed invalid YAML ({error})".replace("\n", " ")) from error
+    docs = [d for d in yamlload.parse_all(text, f"{source}: what kustomize printed") if d is not None]
     seen: set[tuple[str, str, str, str]] = set()
     problems = []
     for index, doc in enumerate(docs):

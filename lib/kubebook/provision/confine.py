@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook import yamlload
 from kubebook.errors import ParameterError
 
 RULE = "kustomize builds are confined to the manifests tree and never fetch"
@@ -88,10 +87,10 @@ def check(folder: Path, root: Path) -> None:
 
 def _references(path: Path, root: Path) -> Iterator[tuple[str, str, bool]]:
     """(field, reference, may it be a folder) for every path ``path``'s kustomization makes."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return  # kustomize reports an unreadable kustomization in its own words
+    try:  # bounded before kustomize reads it: an alias bomb or a huge file is one line, not a hang
+        doc = yamlload.load_file(path, f"kustomization {path}") or {}
+    except yamlload.SyntaxProblem:
+        return  # kustomize reports a kustomization that is not YAML in its own words
     if not isinstance(doc, dict):
         return
     for field, value in doc.items():

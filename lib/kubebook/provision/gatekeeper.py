@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kubebook import yamlload
 from kubebook.errors import BuildError
 from kubebook.localcluster.build import Recipe, build_recipe
 from kubebook.provision.cases import Case
@@ -51,7 +50,7 @@ def rego_binary(progress: Any = None) -> Path:
 def load(folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(templates, constraints) from the YAML files of ``folder``."""
     docs = [d for f in sorted(folder.glob("*.yaml")) if f.name != "kustomization.yaml"
-            for d in yaml.safe_load_all(f.read_text(encoding="utf-8")) if d]
+            for d in yamlload.load_all_file(f, f"policy file {f.name}") if d]
     templates = [d for d in docs if d.get("kind") == TEMPLATE_KIND]
     constraints = [d for d in docs if d.get("apiVersion", "").startswith("constraints.gatekeeper.sh/")]
     return templates, constraints

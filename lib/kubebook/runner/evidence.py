@@ -77,15 +77,14 @@ def cluster_identity(kubeconfig: str | None, context: str | None = None) -> dict
     in-cluster), and read from the kubeconfig file itself, so it is known even when the
     server does not answer. None when no cluster is configured at all.
     """
-    import yaml
-
+    from kubebook import yamlload
     from kubebook.cluster import resolve_context, resolve_kubeconfig
 
     path = resolve_kubeconfig(kubeconfig)
     if path is None:
         host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
         return {"name": "in-cluster", "server": f"https://{host}:{port}"} if host else None
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    document = yamlload.load_file(path, f"kubeconfig {path}") or {}
     name = resolve_context(context) or document.get("current-context") or ""
     entry = next((c.get("context") or {} for c in document.get("contexts") or [] if c.get("name") == name), {})
     server = next(((c.get("cluster") or {}).get("server") for c in document.get("clusters") or []

@@ -18,9 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kubebook import schemamsg
+from kubebook import schemamsg, yamlload
 from kubebook.errors import ParameterError
-from kubebook.runner import safeyaml
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -100,12 +99,12 @@ def coerce(value: Any, prop: dict[str, Any]) -> Any:
     types = _types(prop)
     if types == ["string"]:
         return value
-    if len(value.encode("utf-8", "surrogatepass")) > safeyaml.MAX_VALUE_BYTES:
-        raise safeyaml.InputError(f"a -p value is longer than {safeyaml.MAX_VALUE_BYTES} bytes",
+    if len(value.encode("utf-8", "surrogatepass")) > yamlload.MAX_VALUE_BYTES:
+        raise yamlload.InputError(f"a -p value is longer than {yamlload.MAX_VALUE_BYTES} bytes",
                                   hint="pass large values with -f FILE")
     try:
-        parsed = safeyaml.load(value, "a -p value") if value.strip() else value
-    except safeyaml.SyntaxProblem:
+        parsed = yamlload.parse(value, "a -p value") if value.strip() else value
+    except yamlload.SyntaxProblem:
         return value  # the schema check then says what was expected
     if not types:
         return parsed
@@ -158,9 +157,9 @@ def validate_against_schema(schema: dict[str, Any], parameters: dict[str, Any], 
     problems: list[str] = []
     values: dict[str, Any] = {}
     for name, value in (parameters or {}).items():
-        safeyaml.check_text(str(name), "a parameter name")
+        yamlload.check_text(str(name), "a parameter name")
         if isinstance(value, str):
-            safeyaml.check_text(value, f"the value of parameter '{schemamsg.safe_key(name)}'")
+            yamlload.check_text(value, f"the value of parameter '{schemamsg.safe_key(name)}'")
         if name not in properties:
             known = ", ".join(sorted(properties)) or "none"
             problems.append(f"unknown parameter '{name}' (accepted parameters: {known})")
@@ -243,7 +242,7 @@ def describe_parameters(notebook: Path) -> str:
 
 def load_params_file(path: Path) -> dict[str, Any]:
     """Parameters from a YAML (or JSON) mapping file; values keep their YAML types (bounded, see safeyaml)."""
-    data = safeyaml.load_file(path, f"parameters file {path}")
+    data = yamlload.load_file(path, f"parameters file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -18,10 +18,9 @@ from typing import Any
 
 from croniter import croniter
 
-from kubebook import schemamsg
+from kubebook import schemamsg, yamlload
 from kubebook.conventions import check_notebook
 from kubebook.errors import ParameterError
-from kubebook.runner import safeyaml
 
 FAILURE_STATUSES = ("failed", "timeout", "kernel_died", "leaked", "interrupted")
 RUN_STATUSES = ("succeeded", *FAILURE_STATUSES)
@@ -137,7 +136,7 @@ def load_schedules(path: Path) -> list[Schedule]:
     if not path.is_file():
         raise ParameterError(f"schedule file {path} does not exist",
                              hint="pass --file or create scheduled/schedules.yaml (see scheduled/README.md)")
-    document = safeyaml.load_file(path)
+    document = yamlload.load_file(path)
     problems = validate_document(document, path.parent)
     if problems:
         raise ParameterError(f"{path} has {len(problems)} mistake(s); nothing was run", problems=problems)

@@ -104,3 +104,23 @@ def test_the_bounds_are_the_runners() -> None:
 
     assert params.yamlload is yamlload
     assert (yamlload.MAX_FILE_BYTES, yamlload.MAX_DEPTH, yamlload.MAX_NODES) == (2**20, 64, 100_000)
+
+
+def test_a_manifest_alias_bomb_is_refused_by_the_fast_door(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`kubebook audit --manifests` reads with the fast door; a document with many aliases is checked first
+    (a Pod whose args expand to 531,441 strings was audited as it was, exit 1)."""
+    lines = ["apiVersion: v1", "kind: Pod", "metadata: {name: x, namespace: y}",
+             "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 7):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 9) + "]")
+    lines.append("spec: {containers: [{name: c, image: i, args: *g}]}")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    one_line(capsys, main(["audit", "--manifests", str(tmp_path)]), "billion-laughs")
+
+
+def test_the_fast_door_reads_a_few_aliases_as_before() -> None:
+    from kubebook import yamlload
+
+    text = "a: &x {k: v}\nb: *x\nc: *x\n"
+    assert yamlload.load(text) == {"a": {"k": "v"}, "b": {"k": "v"}, "c": {"k": "v"}}

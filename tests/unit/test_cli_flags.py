@@ -150,3 +150,34 @@ def test_context_is_handed_to_kernels(tmp_path: Path, monkeypatch: pytest.Monkey
     kubeconfig.write_text(KUBECONFIG)
     with pytest.raises(cluster.ClusterUnreachableError, match=r"127\.0\.0\.2"):
         cluster.connect(str(kubeconfig), timeout_seconds=1)
+
+
+def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every (sub)command parser of every group, with its name."""
+    from kubebook.cli import GROUPS
+
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+
+    def walk(name: str, parser: argparse.ArgumentParser) -> None:
+        found.append((name, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child_name, child in action.choices.items():
+                    walk(f"{name} {child_name}", child)
+
+    for group, _, _ in GROUPS:
+        top = build_parser([group])
+        sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+        walk(group, sub.choices[group])
+    return found
+
+
+def test_no_command_shows_an_old_spelling_and_kubeconfig_comes_with_context() -> None:
+    """Groups added later (certs, node, ...) keep the shape: the whole tree, not a list kept by hand."""
+    for name, parser in _commands():
+        visible = {o for a in parser._actions if a.help != argparse.SUPPRESS for o in a.option_strings}
+        assert not visible & {"--cluster", "--control-plane"}, name
+        if "--kubeconfig" in visible:
+            assert "--context" in visible, name
+            alias = [a for a in parser._actions if "--cluster" in a.option_strings]
+            assert alias and alias[0].dest == "kubeconfig", f"{name}: --cluster is no alias of --kubeconfig"

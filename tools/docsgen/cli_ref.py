@@ -114,13 +114,13 @@ FLAGS = """\
 The flags that name a cluster are spelled as kubectl spells them, on every command:
 
 - `--kubeconfig FILE` and `--context NAME` on every command that reaches a cluster (`run`, `schedule`,
-  `audit`, `provision`, `capacity`, `lab`, `dr backup`/`restore-namespace`). Without `--kubeconfig` the
+  `audit`, `provision`, `capacity`, `lab`, `dr backup`/`restore-namespace`, `certs`, `node`). Without `--kubeconfig` the
   usual resolution applies: `$KUBEBOOK_KUBECONFIG`, the local cluster `default`, `$KUBECONFIG` /
   `~/.kube/config`, then in-cluster credentials. Without `--context`, `$KUBEBOOK_CONTEXT`, else the
   kubeconfig's current context. `kubebook run` and `kubebook schedule` hand both to the notebooks' kernels
   (`$KUBEBOOK_KUBECONFIG`, `$KUBEBOOK_CONTEXT`); a notebook's own `kubeconfig`/`context` parameters win.
-- `--name NAME` for a local cluster (`cluster`, `dr snapshot`/`restore`/`drill`, `lab jupyter`; in `audit`
-  and `provision apply` the local cluster whose control plane the audit includes).
+- `--name NAME` for a local cluster (`cluster`, `dr snapshot`/`restore`/`drill`, `lab jupyter`, `certs`,
+  `node`; in `audit` and `provision apply` the local cluster whose control plane the audit includes).
 
 Earlier spellings keep working as aliases (scripts and CronJobs use them) and are not shown in `--help`
 or below: `--cluster` `KUBECONFIG` is `--kubeconfig` wherever it was accepted (in `audit` it may stand

@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("dr", "kubebook.cli.dr_cmd", "etcd snapshots, restore drills and namespace backup/restore"),
     ("capacity", "kubebook.cli.capacity_cmd", "capacity history, forecasts, rightsizing, node counts and cost"),
     ("lab", "kubebook.cli.lab_cmd", "hands-on training labs: list, start, check, hint, reset, status"),
+    ("detect", "kubebook.cli.detect_cmd", "threat detection over the API server's audit log: rules, scan"),
     ("certs", "kubebook.cli.certs_cmd", "certificate expiry: a local cluster's PKI and any cluster's certificates"),
     ("node", "kubebook.cli.node_cmd", "node maintenance: drain over the Eviction API (PDBs, a lock) and uncordon"),
 ]

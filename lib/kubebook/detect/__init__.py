@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["list_rules", "scan_logs", "policy_coverage", "ScanResult", "Finding"]
+__all__ = ["Finding", "ScanResult", "list_rules", "policy_coverage", "scan_logs"]
 
 
 def __getattr__(name: str) -> Any:

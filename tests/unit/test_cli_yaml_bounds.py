@@ -124,3 +124,16 @@ def test_the_fast_door_reads_a_few_aliases_as_before() -> None:
 
     text = "a: &x {k: v}\nb: *x\nc: *x\n"
     assert yamlload.load(text) == {"a": {"k": "v"}, "b": {"k": "v"}, "c": {"k": "v"}}
+
+
+def test_no_module_but_yamlload_calls_a_yaml_loader() -> None:
+    """One YAML loader: a new `yaml.safe_load` elsewhere in lib/ would skip the bounds."""
+    import re
+
+    lib = Path(__file__).resolve().parents[2] / "lib" / "kubebook"
+    call = re.compile(r"\b(?:yaml\.(?:safe_load|load|safe_load_all|load_all|compose|compose_all|SafeLoader|"
+                      r"CSafeLoader|FullLoader|UnsafeLoader)|ryaml\.loads?)\b")
+    offenders = [f"{path.relative_to(lib)}:{n}" for path in lib.rglob("*.py") if path.name != "yamlload.py"
+                 or path.parent != lib for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if call.search(line)]
+    assert offenders == []

@@ -45,7 +45,7 @@ def register(groups: argparse._SubParsersAction, name: str, help_text: str) -> N
 
 def _drain(args: argparse.Namespace) -> int:
     from kubebook.lifecycle import drain
-    from kubebook.lifecycle.drain import check_confirm
+    from kubebook.lifecycle.maintenance import check_confirm
     from kubebook.lifecycle.usecase import connect_target
 
     check_confirm(args.node, args.confirm, args.dry_run)  # before connecting: nothing is asked of the API

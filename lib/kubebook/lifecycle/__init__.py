@@ -7,7 +7,7 @@ The first slice of issue 25; upgrade, certificate renewal and key rotation are n
 from __future__ import annotations
 
 from kubebook.lifecycle.certs import DEFAULT_WARN_DAYS, CertEntry, CertReport, check
-from kubebook.lifecycle.drain import (
+from kubebook.lifecycle.maintenance import (
     DEFAULT_TIMEOUT,
     LOCK_NAME,
     LOCK_NAMESPACE,

@@ -167,3 +167,27 @@ def test_unreachable_api_is_listed_not_passed(root: Path, monkeypatch: pytest.Mo
     report = certs.check(local_root=root, now=NOW, unreachable="the API did not answer")
     api = [c for c in report.certificates if c.source == "api"]
     assert api and api[0].status == "unreadable" and report.exit_code == 1
+
+
+def test_an_api_that_refuses_the_expired_client_cert_still_lists_it_expired(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "client certificate has expired" lock-out: the check must say so, not fail with the API's 401."""
+    from kubebook.errors import ClusterError
+    from kubebook.lifecycle import usecase
+
+    client, _ = make("alice", -1)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "contexts": [{"name": "a", "context": {"cluster": "c", "user": "alice"}}],
+        "clusters": [{"name": "c", "cluster": {"server": "https://x"}}],
+        "users": [{"name": "alice", "user": {"client-certificate-data": b64(client)}}]}))
+
+    def refused(*_: Any, **__: Any) -> Any:
+        raise ClusterError("the API server refused the request (401 Unauthorized)")
+
+    monkeypatch.setattr(usecase, "connect", refused)
+    report = usecase.certs_check(kubeconfig=str(kubeconfig))
+    rows = [(c.source, c.status) for c in report.certificates]
+    assert rows[0] == ("kubeconfig", "expired") and ("api", "unreadable") in rows and report.exit_code == 1
+    assert "401" in (report.certificates[-1].error or "")

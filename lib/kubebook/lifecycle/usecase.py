@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kubebook.cluster import connect, resolve_kubeconfig
-from kubebook.errors import ClusterUnreachableError, ParameterError
+from kubebook.errors import ClusterError, ParameterError
 from kubebook.lifecycle.certs import DEFAULT_WARN_DAYS, CertReport, check
 from kubebook.localcluster.paths import NAME_PATTERN, cluster_dir, kubeconfig_path
 
@@ -48,8 +48,9 @@ def certs_check(*, name: str | None = None, kubeconfig: str | None = None, conte
                 warn_days: int = DEFAULT_WARN_DAYS) -> CertReport:
     """``certs check``: the local PKI (with ``name``), the kubeconfig's client cert and the in-cluster sources.
 
-    An API that does not answer does not fail the check: the files are still listed, and the API is
-    one ``unreadable`` entry (so the exit code is 1, never a silent pass).
+    An API that does not answer, or refuses the kubeconfig's (expired) credentials, does not fail the
+    check: the files are still listed, and the API is one ``unreadable`` entry (so the exit code is 1,
+    never a silent pass).
     """
     if warn_days < 0:
         raise ParameterError(f"--warn-days must be 0 or more, got {warn_days}", hint="e.g. --warn-days 30")
@@ -59,7 +60,7 @@ def certs_check(*, name: str | None = None, kubeconfig: str | None = None, conte
     cluster, unreachable = None, None
     try:
         cluster = connect(config, context)
-    except ClusterUnreachableError as error:
-        unreachable = f"the API did not answer: {error.message}"
+    except ClusterError as error:  # unreachable, or refusing an expired client certificate: still list the files
+        unreachable = f"the API could not be asked: {error.message}"
     return check(cluster=cluster, kubeconfig=path, context=context, local_root=root, warn_days=warn_days,
                  unreachable=unreachable)

@@ -56,9 +56,9 @@ def certs_check(*, name: str | None = None, kubeconfig: str | None = None, conte
         raise ParameterError(f"--warn-days must be 0 or more, got {warn_days}", hint="e.g. --warn-days 30")
     config = target_kubeconfig(name, kubeconfig)
     root = local_cluster(name) if name else None
-    path = resolve_kubeconfig(config)
-    cluster, unreachable = None, None
+    cluster, unreachable, path = None, None, None
     try:
+        path = resolve_kubeconfig(config)  # a local cluster set up but never started has none yet
         cluster = connect(config, context)
     except ClusterError as error:  # unreachable, or refusing an expired client certificate: still list the files
         unreachable = f"the API could not be asked: {error.message}"

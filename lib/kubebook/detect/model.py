@@ -112,6 +112,32 @@ def _is_self(event: dict[str, Any], username: Any) -> bool:
     return username == f"system:serviceaccount:{ref.get('namespace')}:{ref.get('name')}"
 
 
+def _fast_scalar(parts: list[str], spec: dict[str, Any]) -> Matcher | None:
+    """The common case (a plain path, ``eq``/``in``/``exists``) as direct lookups: the scan's hot loop."""
+    if any(p in ("[]", "{}") for p in parts) or len(spec) != 1:
+        return None
+    (op, arg), = spec.items()
+    head, rest = parts[0], parts[1:]
+
+    def get(event: dict[str, Any]) -> Any:
+        value = event.get(head, _MISSING)
+        for part in rest:
+            if not isinstance(value, dict):
+                return _MISSING
+            value = value.get(part, _MISSING)
+        return value
+
+    if op == "eq":
+        return lambda e: (v := get(e)) is not _MISSING and v == arg
+    if op == "in":
+        allowed = frozenset(_as_list(arg))
+        return lambda e: isinstance(v := get(e), (str, int, bool)) and v in allowed
+    if op == "exists":
+        want = bool(arg)
+        return lambda e: (get(e) is not _MISSING) == want
+    return None
+
+
 def compile_condition(path: str, spec: Any, where: str) -> Matcher:
     """``path: spec`` -> a predicate over the event. A scalar or list spec is ``eq``/``in``.
 
@@ -123,6 +149,9 @@ def compile_condition(path: str, spec: Any, where: str) -> Matcher:
     parts = split_path(path)
     if not isinstance(spec, dict):
         spec = {"in": spec} if isinstance(spec, list) else {"eq": spec}
+    fast = _fast_scalar(parts, spec)
+    if fast is not None:
+        return fast
     tests: list[Matcher] = []
     for op, arg in spec.items():
         if op == "self_sa":
@@ -165,6 +194,16 @@ class Rule:
     unless: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = "allowed"
     fixtures: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+    # the objectRef.resource / objectRef.subresource ("" for none) / verb values it can match; None: any
+    resources: frozenset[str] | None = None
+    subresources: frozenset[str] | None = None
+    verbs: frozenset[str] | None = None
+
+    def may_match(self, resource: Any, subresource: str, verb: Any) -> bool:
+        """A cheap gate before :meth:`matches`, from the values every alternative pins."""
+        return ((self.resources is None or resource in self.resources)
+                and (self.subresources is None or subresource in self.subresources)
+                and (self.verbs is None or verb in self.verbs))
     matcher: Matcher = field(default=lambda e: False, compare=False, repr=False)
 
     def matches(self, event: dict[str, Any]) -> bool:
@@ -179,6 +218,24 @@ class Rule:
 def _code_ok(event: dict[str, Any]) -> bool:
     code = (event.get("responseStatus") or {}).get("code")
     return isinstance(code, int) and code < 400
+
+
+def _pinned(alternatives: list[dict[str, Any]], path: str) -> frozenset[str] | None:
+    """The values of ``path`` that every alternative pins (eq/in, or "" for ``exists: false``), or None."""
+    found: set[str] = set()
+    for alt in alternatives:
+        spec = alt.get(path)
+        if spec is None:
+            return None
+        if isinstance(spec, dict):
+            if set(spec) == {"exists"} and spec["exists"] is False:
+                found.add("")
+                continue
+            if not set(spec) <= {"eq", "in"} or len(spec) != 1:
+                return None
+            spec = spec.get("eq", spec.get("in"))
+        found.update(str(v) for v in _as_list(spec))
+    return frozenset(found)
 
 
 def build_rule(record: Any, where: str) -> Rule:
@@ -207,12 +264,15 @@ def build_rule(record: Any, where: str) -> Rule:
         return when(event) and not (unless is not None and unless(event))
 
     whens = record["when"] if isinstance(record["when"], list) else [record["when"]]
+    pins = {key: _pinned(whens, path) for key, path in
+            (("resources", "objectRef.resource"), ("subresources", "objectRef.subresource"), ("verbs", "verb"))}
     unlesses = record.get("unless") or []
     return Rule(id=rid, title=str(record["title"]), severity=record["severity"],
                 techniques=tuple(str(t) for t in record["techniques"]), level=record["level"],
                 message=str(record["message"]), when=whens,
                 unless=unlesses if isinstance(unlesses, list) else [unlesses], outcome=outcome,
-                fixtures=record.get("fixtures") or {}, matcher=matcher)
+                fixtures=record.get("fixtures") or {}, matcher=matcher,
+                **pins)
 
 
 def needed_level(rule: Rule) -> str:

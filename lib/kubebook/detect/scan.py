@@ -26,6 +26,7 @@ MAX_LINE_BYTES = 1 << 20  # 1 MiB: the API server's own request-body limit is la
 STAGES = frozenset({"ResponseStarted", "ResponseComplete", "Panic"})
 SEEN_STARTED = 100_000  # auditIDs remembered to dedupe ResponseStarted/ResponseComplete (bounded)
 CORRUPT_EXAMPLES = 20
+CANDIDATE_KEYS = 10_000  # distinct (resource, subresource, verb) remembered (bounded: names come from clients)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,8 @@ class Scanner:
     def __init__(self, rules: Iterable[Rule], since: str | None = None) -> None:
         self.rules = list(rules)
         self.since = since
+        # the rules an event can match, by (resource, subresource, verb): most events try none
+        self._candidates: dict[tuple[Any, Any, Any], list[Rule]] = {}
         self.result = ScanResult()
         self._started: OrderedDict[str, None] = OrderedDict()
 
@@ -201,7 +204,17 @@ class Scanner:
         elif stage == "ResponseComplete" and audit_id in self._started:
             self._started.pop(audit_id, None)
             return
-        for rule in self.rules:
+        ref = event.get("objectRef")
+        if isinstance(ref, dict):
+            key = (ref.get("resource"), ref.get("subresource") or "", event.get("verb"))
+        else:
+            key = (None, "", event.get("verb"))
+        candidates = self._candidates.get(key)
+        if candidates is None:
+            candidates = [r for r in self.rules if r.may_match(*key)]
+            if len(self._candidates) < CANDIDATE_KEYS:
+                self._candidates[key] = candidates
+        for rule in candidates:
             if rule.matches(event):
                 yield make_finding(rule, event, file, line)
 

@@ -140,3 +140,11 @@ def test_a_file_that_is_no_policy_is_refused(tmp_path: Path, capsys) -> None:
     bad.write_text("kind: ConfigMap\n")
     assert main(["detect", "rules", "--audit-policy", str(bad)]) == 2
     assert "not an audit Policy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rule", catalog.catalogue(), ids=[r.id for r in catalog.catalogue()])
+def test_the_scanners_rule_gate_keeps_every_firing_fixture(rule) -> None:
+    """The scanner tries an event only against rules whose pinned resource/subresource/verb it has:
+    that gate must never drop what the rule itself matches."""
+    for event in catalog.fixture_events(rule, "fires"):
+        assert rule.id in [f.rule for f in scan.Scanner(catalog.catalogue()).event(event)]

@@ -114,7 +114,10 @@ def _is_self(event: dict[str, Any], username: Any) -> bool:
 
 def _fast_scalar(parts: list[str], spec: dict[str, Any]) -> Matcher | None:
     """The common case (a plain path, ``eq``/``in``/``exists``) as direct lookups: the scan's hot loop."""
-    if any(p in ("[]", "{}") for p in parts) or len(spec) != 1:
+    listed = parts[-1] == "[]"  # ``a.b[]: x``: the list at a.b holds x
+    if listed:
+        parts = parts[:-1]
+    if not parts or any(p in ("[]", "{}") for p in parts) or len(spec) != 1:
         return None
     (op, arg), = spec.items()
     head, rest = parts[0], parts[1:]
@@ -127,6 +130,12 @@ def _fast_scalar(parts: list[str], spec: dict[str, Any]) -> Matcher | None:
             value = value.get(part, _MISSING)
         return value
 
+    if listed:
+        if op not in ("eq", "in"):
+            return None
+        wanted = frozenset(_as_list(arg)) if op == "in" else frozenset([arg])
+        return lambda e: isinstance(v := get(e), list) and any(
+            isinstance(x, (str, int, bool)) and x in wanted for x in v)
     if op == "eq":
         return lambda e: (v := get(e)) is not _MISSING and v == arg
     if op == "in":
@@ -177,7 +186,17 @@ def compile_alternatives(alternatives: Any, where: str) -> Matcher | None:
     if not isinstance(alternatives, list) or not all(isinstance(a, dict) and a for a in alternatives):
         raise ParameterError(f"{where}: give a list of non-empty mappings (field path: test)")
     compiled = [[compile_condition(p, s, where) for p, s in alt.items()] for alt in alternatives]
-    return lambda e: any(all(c(e) for c in conds) for conds in compiled)
+
+    def matches(event: dict[str, Any]) -> bool:
+        for conditions in compiled:  # plain loops: this runs per event per candidate rule
+            for condition in conditions:
+                if not condition(event):
+                    break
+            else:
+                return True
+        return False
+
+    return matches
 
 
 @dataclass(frozen=True)
@@ -259,9 +278,11 @@ def build_rule(record: Any, where: str) -> Rule:
     assert when is not None
 
     def matcher(event: dict[str, Any]) -> bool:
+        if not when(event):
+            return False
         if outcome != "any" and _code_ok(event) != (outcome == "allowed"):
             return False
-        return when(event) and not (unless is not None and unless(event))
+        return not (unless is not None and unless(event))
 
     whens = record["when"] if isinstance(record["when"], list) else [record["when"]]
     pins = {key: _pinned(whens, path) for key, path in

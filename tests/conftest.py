@@ -7,10 +7,11 @@ and the kernel they start inherits ``$KUBEBOOK_KUBECONFIG`` and
 ``KUBEBOOK_HEADLESS=1`` (nobody can press a button under nbval: the mutation
 guard fails instead of waiting, plotly embeds its library for offline reports).
 
-Markers: ``unit`` (tests/unit: pure and fast, ``pytest -m unit``), ``process``
-(tests that start kernels, daemons, ``go build`` or other processes; they live
-beside the unit tests of their module but are not ``unit``), ``cluster``,
-``notebook`` and ``browser``.
+Markers come from the folder: ``unit`` (tests/unit/<area>/: pure and fast,
+``pytest -m unit``), ``cluster``, ``notebook`` and ``browser``. A module or test
+beside the unit tests that starts kernels, daemons, ``go build`` or other
+processes says so itself (``pytestmark = pytest.mark.process`` or
+``@pytest.mark.process``) and is ``process``, not ``unit``.
 """
 
 from __future__ import annotations
@@ -34,28 +35,6 @@ if "KUBEBOOK_LABS_DIR" not in os.environ:
     os.environ["KUBEBOOK_LABS_DIR"] = tempfile.mkdtemp(prefix="kubebook-labs-")
     atexit.register(shutil.rmtree, os.environ["KUBEBOOK_LABS_DIR"], ignore_errors=True)  # ours: gone with the run
 
-# Tests in tests/unit that start processes: a whole file (None) or the named tests.
-PROCESS_TESTS: dict[str, set[str] | None] = {
-    "test_cli.py": None,  # the CLI in a fresh interpreter
-    "test_cluster_credentials.py": None,  # a client killed without exit hooks
-    "test_docs_site.py": None,  # the docs generator and mkdocs build in fresh interpreters
-    "test_schedule_run.py": None,  # the scheduler daemon
-    "test_schedule_warmkernels.py": None,  # Jupyter kernels
-    "test_node_image_wget.py": None,  # Debian's busybox against an HTTP server on 127.0.0.1
-    "test_audit_cli.py": {"test_a_manifest_audit_never_imports_pandas_or_the_kubernetes_client"},
-    "test_localcluster.py": {"test_unreachable_module_proxy_is_a_clear_error"},  # a real go build
-    "test_schedule_state.py": {
-        "test_the_run_lock_held_by_another_process_is_refused_at_once_and_freed_when_it_dies"},
-}
-
-
-def _spawns(path: Path, name: str) -> bool:
-    if path.name not in PROCESS_TESTS:
-        return False
-    names = PROCESS_TESTS[path.name]
-    return names is None or name.split("[", 1)[0] in names
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
@@ -64,10 +43,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.usefixtures("local_cluster"))
         elif "cluster" in path.parts and path.parent.name == "cluster":
             item.add_marker(pytest.mark.cluster)
-        elif path.parent.name == "unit" and _spawns(path, item.name):
-            item.add_marker(pytest.mark.process)
-        elif path.parent.name == "unit":
-            item.add_marker(pytest.mark.unit)
+        elif "unit" in path.relative_to(ROOT).parts[:2]:
+            # tests/unit/<area>/: unit, unless the module or the test says it starts processes (pytest.mark.process)
+            if item.get_closest_marker("process") is None:
+                item.add_marker(pytest.mark.unit)
         elif path.parent.name == "notebooks":
             item.add_marker(pytest.mark.notebook)
         elif path.parent.name == "browser":

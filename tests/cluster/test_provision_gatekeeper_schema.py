@@ -4,7 +4,7 @@ Gatekeeper cannot run here, but its ConstraintTemplate CRD (copied from the v3.2
 module) can be installed: the API server then validates every template against it
 (server-side dry-run creates). Constraints are validated against the CRD Gatekeeper would
 generate from each template (group constraints.gatekeeper.sh, the template's parameter
-schema under spec.parameters). The Rego itself is evaluated in tests/unit/test_provision_gatekeeper.py.
+schema under spec.parameters). The Rego itself is evaluated in tests/unit/provision/test_provision_gatekeeper.py.
 """
 
 from __future__ import annotations

@@ -13,3 +13,14 @@ TESTS = Path(__file__).resolve().parents[1]
 def test_no_two_test_modules_share_a_basename() -> None:
     names = Counter(path.name for path in TESTS.rglob("test_*.py"))
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_unit_tests_live_in_an_area_folder_named_for_what_they_test() -> None:
+    """tests/unit/<area>/test_*.py: the folder says the area; nothing sits loose in tests/unit."""
+    unit = TESTS / "unit"
+    loose = sorted(p.name for p in unit.glob("test_*.py") if p.name != Path(__file__).name and
+                   not p.name.startswith("test_layers"))
+    assert loose == []
+    areas = {p.parent.name for p in unit.rglob("test_*.py") if p.parent != unit}
+    assert "cluster" not in areas, "tests/unit/cluster would be marked as cluster tests by the folder rule"
+    assert len(areas) >= 10, areas

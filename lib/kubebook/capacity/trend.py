@@ -4,7 +4,7 @@ Why: a model fitted on the whole history averages the old slope with the new one
 steepened (a new tenant, a leak), the forecast promises more time than there is and its
 interval, too narrow for a model that no longer fits, still looks confident: on series whose
 slope grew 2.5x at 55-75 % of the history, the 95 % interval missed the true exhaustion in 12 of
-25 seeds, always late (``tests/unit/test_capacity_trend.py``).
+25 seeds, always late (``tests/unit/capacity/test_capacity_trend.py``).
 
 How: an OLS of the series on time plus the same daily (and from two weeks weekly) Fourier terms
 as ``seasonal_linear``, with and without a hinge ``max(0, t - k)``; the break ``k`` is searched on a

@@ -1,7 +1,7 @@
 """The rule catalogue: every ``rules/*.yaml`` record, validated once and cached.
 
 Rules are data so a reviewer reads what fires without reading Python, and so a fixture pair (one event
-that fires, one that does not) sits beside each matcher (tests/unit/test_detect_rules.py walks them).
+that fires, one that does not) sits beside each matcher (tests/unit/detect/test_detect_rules.py walks them).
 """
 
 from __future__ import annotations

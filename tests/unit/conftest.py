@@ -2,7 +2,7 @@
 (``from test_conventions import good_notebook``) whichever file or folder pytest is asked to run first.
 
 pytest imports test modules by basename with their own folder prepended (no packages here;
-tests/unit/test_suite_layout.py keeps basenames unique), which alone would make such an import
+tests/unit/architecture/test_suite_layout.py keeps basenames unique), which alone would make such an import
 depend on collection order.
 """
 

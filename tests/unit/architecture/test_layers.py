@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from importlinter.cli import lint_imports
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / ".importlinter"
 ENGINES = ("audit", "provision", "dr", "capacity", "labs")  # at least these: none may drop out of the rules
 

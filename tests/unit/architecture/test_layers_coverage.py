@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "lib" / "kubebook"
 CONFIG = ROOT / ".importlinter"
 PUBLIC_MODULES = ("api", "usecase")  # an engine's public surface, beside a non-empty ``__init__.__all__``

@@ -102,6 +102,12 @@ def attack(cluster) -> dict:
     sa_core.delete_collection_namespaced_event(NS)
     sa_core.create_namespaced_service(NS, {"metadata": {"name": "exposed"}, "spec": {
         "type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}})
+    # the pod runs as the namespace's default ServiceAccount, which kube-controller-manager creates a moment
+    # after the namespace: on a loaded machine it may not exist yet (403 "serviceaccount default not found")
+    deadline = time.monotonic() + 60
+    while not [a for a in core.list_namespaced_service_account(NS).items if a.metadata.name == "default"]:
+        assert time.monotonic() < deadline, f"no default ServiceAccount in {NS} after 60 s"
+        time.sleep(0.5)
     sa_core.create_namespaced_pod(NS, {"metadata": {"name": "priv"}, "spec": {"containers": [{
         "name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}})
     sa_core.create_namespaced_service_account("kube-system", {"metadata": {"name": f"backdoor-{suffix}"}})
